@@ -1,0 +1,448 @@
+/* drainer.c - the drainer thread (see drainer.h). */
+#include "drainer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "fdtable.h"
+#include "log.h"
+#include "ownfd.h"
+#include "real.h"
+#include "stats.h"
+
+#define NIL (-1)
+#define EVENTS_PER_WAIT 256
+#define RECV_CHUNK (1u << 20)      /* bytes discarded per recv at most */
+#define RECVS_PER_EVENT 8          /* fairness: then back to epoll */
+
+/* One lingering socket, as the drainer sees it. Slots live in the drainer's
+ * own array, so an fd number reused behind its back cannot corrupt them. */
+struct drain_slot {
+    int32_t fd;
+    int32_t next, prev;            /* list ordered by handover (total cap) */
+    int32_t idle_next, idle_prev;  /* list ordered by last activity (idle timeout) */
+    uint32_t start_ms, last_ms;    /* monotonic milliseconds, truncated */
+    uint8_t flags;                 /* FE_UNIX, FE_APP_SHUT_RD of the socket */
+    uint64_t ino;                  /* the socket's inode */
+    uint64_t drained;              /* bytes discarded so far */
+};
+
+/* Shared with the close path. */
+static _Atomic int running;                /* the thread is up and takes sockets */
+static _Atomic int32_t handover_head = NIL; /* lock-free stack of handed-over fds */
+static _Atomic int epoll_fd = -1, wake_fd = -1;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static int start_failed;
+
+/* Owned by the drainer thread only. */
+static struct drain_slot *slots;          /* capacity entries */
+static int32_t capacity;
+static int32_t free_head = NIL;           /* free slots, linked through next */
+static int32_t by_start_head = NIL, by_start_tail = NIL; /* oldest first */
+static int32_t by_idle_head = NIL, by_idle_tail = NIL;   /* least recently active first */
+static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
+
+#define WAKE_TOKEN UINT32_MAX
+
+enum close_reason { CR_EOF, CR_IDLE, CR_TIME, CR_BYTES, CR_CAP, CR_ERROR };
+static const enum stat_id reason_stat[] = {
+    [CR_EOF] = ST_CLOSED_EOF, [CR_IDLE] = ST_CLOSED_IDLE, [CR_TIME] = ST_CLOSED_TIME,
+    [CR_BYTES] = ST_CLOSED_BYTES, [CR_CAP] = ST_CLOSED_CAP, [CR_ERROR] = ST_CLOSED_ERROR,
+};
+
+/* ---- the two intrusive lists, O(1) each ---- */
+
+static void start_list_append(int32_t i)
+{
+    struct drain_slot *s = &slots[i];
+    s->next = NIL;
+    s->prev = by_start_tail;
+    if (by_start_tail != NIL) slots[by_start_tail].next = i; else by_start_head = i;
+    by_start_tail = i;
+}
+
+static void start_list_remove(int32_t i)
+{
+    struct drain_slot *s = &slots[i];
+    if (s->prev != NIL) slots[s->prev].next = s->next; else by_start_head = s->next;
+    if (s->next != NIL) slots[s->next].prev = s->prev; else by_start_tail = s->prev;
+}
+
+static void idle_list_append(int32_t i)
+{
+    struct drain_slot *s = &slots[i];
+    s->idle_next = NIL;
+    s->idle_prev = by_idle_tail;
+    if (by_idle_tail != NIL) slots[by_idle_tail].idle_next = i; else by_idle_head = i;
+    by_idle_tail = i;
+}
+
+static void idle_list_remove(int32_t i)
+{
+    struct drain_slot *s = &slots[i];
+    if (s->idle_prev != NIL) slots[s->idle_prev].idle_next = s->idle_next; else by_idle_head = s->idle_next;
+    if (s->idle_next != NIL) slots[s->idle_next].idle_prev = s->idle_prev; else by_idle_tail = s->idle_prev;
+}
+
+/* ---- closing ---- */
+
+/* True while slot i's fd number still holds the socket the drainer owns
+ * (the app can take a number back only through dup2/dup3 onto it). */
+static int still_ours(const struct drain_slot *s)
+{
+    return fdt_kind(&fdt[s->fd]) == FK_LINGERING && fdt[s->fd].ino == s->ino;
+}
+
+/* Really closes a lingering socket and frees its slot. */
+static void finish(int32_t i, enum close_reason why)
+{
+    struct drain_slot *s = &slots[i];
+    struct fd_entry *e = &fdt[s->fd];
+    start_list_remove(i);
+    idle_list_remove(i);
+    stat_add(reason_stat[why], 1);
+    stat_sub(ST_LINGERING_NOW, 1);
+    if (log_enabled(LOG_DEBUG))
+        log_msg(LOG_DEBUG, "fd %d closed after lingering: %s, %llu bytes drained", s->fd,
+                stat_name(reason_stat[why]), (unsigned long long)s->drained);
+    if (still_ours(s)) {
+        real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        real_close(s->fd);
+        /* The number is free now: an app thread may own it again already,
+         * in which case its hooks reset the entry and this exchange fails. */
+        uint8_t expect = FK_LINGERING;
+        atomic_compare_exchange_strong(&e->kind, &expect, (uint8_t)FK_UNKNOWN);
+    }
+    s->fd = NIL;
+    s->next = free_head;
+    free_head = i;
+}
+
+/* ---- draining ---- */
+
+/* True when the peer has sent its FIN. Only asked after recv returned 0 on
+ * a TCP socket whose read side the app shut (recv returns 0 there early). */
+static int peer_finished(const struct drain_slot *s)
+{
+    if (!(s->flags & FE_APP_SHUT_RD) || (s->flags & FE_UNIX))
+        return 1;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return 1;
+    return ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT1 && ti.tcpi_state != TCP_FIN_WAIT2;
+}
+
+/* Discards what the peer sent; closes on EOF, error or byte cap. */
+static void drain(int32_t i, uint32_t now)
+{
+    struct drain_slot *s = &slots[i];
+    uint64_t got = 0;
+    enum close_reason why = CR_EOF;
+    int done = 0;
+    for (int round = 0; round < RECVS_PER_EVENT && !done; round++) {
+        size_t want = RECV_CHUNK;
+        if (cfg.max_bytes && cfg.max_bytes - s->drained < want)
+            want = (size_t)(cfg.max_bytes - s->drained);
+        ssize_t n = (s->flags & FE_UNIX)
+            ? recv(s->fd, scratch, want < sizeof scratch ? want : sizeof scratch, MSG_DONTWAIT)
+            : recv(s->fd, NULL, want, MSG_TRUNC | MSG_DONTWAIT);
+        if (n > 0) {
+            s->drained += (uint64_t)n;
+            got += (uint64_t)n;
+            if (cfg.max_bytes && s->drained >= cfg.max_bytes)
+                done = 1, why = CR_BYTES;
+        } else if (n == 0) {
+            if (!peer_finished(s))
+                break;
+            done = 1, why = CR_EOF;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else if (errno != EINTR) {
+            done = 1, why = CR_ERROR;
+        }
+    }
+    stat_add(ST_BYTES_DRAINED, got);
+    if (done) {
+        finish(i, why);
+    } else if (got) {
+        s->last_ms = now;
+        idle_list_remove(i);
+        idle_list_append(i);
+    }
+}
+
+/* A free slot, evicting the oldest lingering socket when none is left. */
+static int32_t take_slot(void)
+{
+    if (free_head == NIL && by_start_head != NIL)
+        finish(by_start_head, CR_CAP);
+    int32_t i = free_head;
+    if (i != NIL)
+        free_head = slots[i].next;
+    return i;
+}
+
+/* Starts draining one handed-over fd. */
+static void take_one(int32_t fd, uint32_t now)
+{
+    struct fd_entry *e = &fdt[fd];
+    if (fdt_kind(e) != FK_LINGERING)
+        return; /* the app took the number back (dup2) before we got here */
+    int32_t i = take_slot();
+    if (i == NIL) { /* cannot happen: capacity >= 1 */
+        real_close(fd);
+        stat_sub(ST_LINGERING_NOW, 1);
+        stat_add(ST_CLOSED_CAP, 1);
+        return;
+    }
+    struct drain_slot *s = &slots[i];
+    s->fd = fd;
+    s->ino = e->ino;
+    s->flags = e->flags & (FE_UNIX | FE_APP_SHUT_RD);
+    s->start_ms = s->last_ms = now;
+    s->drained = 0;
+    start_list_append(i);
+    idle_list_append(i);
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i };
+    if (s->flags & FE_APP_SHUT_RD)
+        ev.events |= EPOLLET; /* a shut read side polls readable for ever */
+    if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        finish(i, CR_ERROR);
+        return;
+    }
+    drain(i, now);
+}
+
+/* Takes every socket the close path handed over since the last call, in
+ * the order they were handed over. */
+static void take_handovers(uint32_t now)
+{
+    int32_t fd = atomic_exchange_explicit(&handover_head, NIL, memory_order_acquire);
+    int32_t fifo = NIL;
+    while (fd != NIL) { /* the stack is newest first: reverse it */
+        int32_t next = fdt[fd].u.handover_next;
+        fdt[fd].u.handover_next = fifo;
+        fifo = fd;
+        fd = next;
+    }
+    while (fifo != NIL) {
+        fd = fifo;
+        fifo = fdt[fd].u.handover_next;
+        take_one(fd, now);
+    }
+}
+
+/* Closes every socket past its idle or total deadline. */
+static void expire(uint32_t now)
+{
+    while (by_start_head != NIL && now - slots[by_start_head].start_ms >= cfg.time_ms)
+        finish(by_start_head, CR_TIME);
+    while (by_idle_head != NIL && now - slots[by_idle_head].last_ms >= cfg.timeout_ms)
+        finish(by_idle_head, CR_IDLE);
+}
+
+/* Milliseconds until the next deadline, for epoll_wait (-1: none). */
+static int next_timeout(uint32_t now)
+{
+    int64_t best = -1;
+    if (by_start_head != NIL)
+        best = (int64_t)cfg.time_ms - (int64_t)(uint32_t)(now - slots[by_start_head].start_ms);
+    if (by_idle_head != NIL) {
+        int64_t idle = (int64_t)cfg.timeout_ms - (int64_t)(uint32_t)(now - slots[by_idle_head].last_ms);
+        if (best == -1 || idle < best) best = idle;
+    }
+    if (best < 0 && by_start_head != NIL)
+        best = 0;
+    return best > 60000 ? 60000 : (int)best;
+}
+
+static void *drainer_main(void *arg)
+{
+    (void)arg;
+    struct epoll_event events[EVENTS_PER_WAIT];
+    for (;;) {
+        int timeout = next_timeout((uint32_t)clock_ms());
+        int n = epoll_wait(epoll_fd, events, EVENTS_PER_WAIT, timeout);
+        uint32_t now = (uint32_t)clock_ms();
+        for (int k = 0; k < n; k++) {
+            uint32_t token = events[k].data.u32;
+            if (token == WAKE_TOKEN) {
+                uint64_t v;
+                (void)!read(wake_fd, &v, sizeof v);
+                take_handovers(now);
+            } else if (slots[token].fd != NIL) {
+                if (still_ours(&slots[token])) drain((int32_t)token, now);
+                else finish((int32_t)token, CR_ERROR);
+            }
+        }
+        expire(now);
+    }
+    return NULL;
+}
+
+/* ---- the app-facing side ---- */
+
+int drainer_accepting(void)
+{
+    return atomic_load_explicit(&running, memory_order_acquire);
+}
+
+unsigned drainer_lingering_count(void)
+{
+    return (unsigned)stat_get(ST_LINGERING_NOW);
+}
+
+void drainer_adopt(int fd)
+{
+    stat_add(ST_LINGERING_NOW, 1);
+    int32_t head = atomic_load_explicit(&handover_head, memory_order_relaxed);
+    do {
+        fdt[fd].u.handover_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&handover_head, &head, fd,
+                                                    memory_order_release, memory_order_relaxed));
+    uint64_t one = 1;
+    (void)!real_write(wake_fd, &one, sizeof one);
+}
+
+/* Closes one of the drainer's own fds. */
+static void close_shim_fd(_Atomic int *slot)
+{
+    int fd = atomic_load(slot);
+    if (fd < 0)
+        return;
+    ownfd_release(slot);
+    real_close(fd);
+    atomic_store(slot, -1);
+}
+
+/* Creates the epoll set, the wake-up eventfd and the thread (signals
+ * blocked). Returns 0 or an errno value. */
+static int start_thread(void)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ep < 0 || wk < 0) {
+        int err = errno;
+        if (ep >= 0) real_close(ep);
+        if (wk >= 0) real_close(wk);
+        return err;
+    }
+    if (!slots) {
+        capacity = (int32_t)cfg.max_sockets;
+        slots = mmap(NULL, (size_t)capacity * sizeof *slots, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (slots == MAP_FAILED) {
+            slots = NULL;
+            real_close(ep);
+            real_close(wk);
+            return ENOMEM;
+        }
+        for (int32_t i = 0; i < capacity; i++) {
+            slots[i].fd = NIL;
+            slots[i].next = i + 1 < capacity ? i + 1 : NIL;
+        }
+        free_head = 0;
+    }
+    epoll_fd = ep;
+    wake_fd = wk;
+    ownfd_protect(&epoll_fd);
+    ownfd_protect(&wake_fd);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = WAKE_TOKEN };
+    pthread_attr_t attr;
+    pthread_t tid;
+    sigset_t all, old;
+    int rc = EINVAL;
+    if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) == 0 && pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = pthread_create(&tid, &attr, drainer_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (rc == 0)
+            pthread_setname_np(tid, "linger-drainer");
+    }
+    if (rc != 0) {
+        close_shim_fd(&epoll_fd);
+        close_shim_fd(&wake_fd);
+        return rc;
+    }
+    return 0;
+}
+
+int drainer_ensure_started(void)
+{
+    if (atomic_load_explicit(&running, memory_order_acquire))
+        return 0;
+    int saved = errno;
+    pthread_mutex_lock(&start_lock);
+    if (!atomic_load_explicit(&running, memory_order_relaxed) && !start_failed) {
+        int err = start_thread();
+        if (err == 0) {
+            atomic_store_explicit(&running, 1, memory_order_release);
+            log_msg(LOG_DEBUG, "drainer thread started");
+        } else {
+            start_failed = 1;
+            log_msg(LOG_WARN, "cannot start the drainer thread (%s); closes stay plain closes", strerror(err));
+        }
+    }
+    pthread_mutex_unlock(&start_lock);
+    errno = saved;
+    return atomic_load_explicit(&running, memory_order_relaxed) ? 0 : -1;
+}
+
+/* ---- fork ---- */
+
+static void before_fork(void) { pthread_mutex_lock(&start_lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&start_lock); }
+
+/* The child has no drainer thread: it drops its copies of the parent's
+ * lingering sockets and shim fds (the parent still drains them), forgets
+ * what the parent wrote, and may start a drainer of its own later. */
+static void after_fork_child(void)
+{
+    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
+    for (unsigned fd = 0; fd < high; fd++) {
+        if (fdt_kind(&fdt[fd]) == FK_LINGERING) {
+            real_close((int)fd);
+            fdt_set_kind(&fdt[fd], FK_UNKNOWN);
+        }
+    }
+    close_shim_fd(&epoll_fd);
+    close_shim_fd(&wake_fd);
+    fdt_gen++;
+    atomic_store(&handover_head, NIL);
+    atomic_store(&running, 0);
+    atomic_store(&stats[ST_LINGERING_NOW], 0);
+    if (slots) { /* rebuilt by the child's own drainer, if it ever needs one */
+        munmap(slots, (size_t)capacity * sizeof *slots);
+        slots = NULL;
+    }
+    free_head = NIL;
+    by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
+    start_failed = 0;
+    pthread_mutex_init(&start_lock, NULL);
+}
+
+void drainer_init(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}

@@ -1,0 +1,29 @@
+/* drainer.h - the one thread that owns lingering sockets.
+ *
+ * The close path hands it a duplicate of the app's socket, already shut down
+ * for writing. The drainer discards whatever the peer still sends and really
+ * closes the socket at the first of: peer EOF, an error, LINGER_TIMEOUT
+ * without data, LINGER_TIME since the handoff, LINGER_MAX_BYTES drained, or
+ * eviction when more than LINGER_MAX_SOCKETS linger at once.
+ */
+#ifndef LINGER_DRAINER_H
+#define LINGER_DRAINER_H
+
+/* Starts the drainer thread if it is not running; 0 when it runs. Not from
+ * a constructor or a signal handler. */
+int drainer_ensure_started(void);
+
+/* True when the drainer runs and can take sockets. Async-signal-safe. */
+int drainer_accepting(void);
+
+/* Hands fd (a shim-owned duplicate, entry already FK_LINGERING) to the
+ * drainer. Async-signal-safe: a lock-free push and an eventfd write. */
+void drainer_adopt(int fd);
+
+/* Registers the fork handlers. */
+void drainer_init(void);
+
+/* Number of sockets handed over and not yet closed. */
+unsigned drainer_lingering_count(void);
+
+#endif

@@ -1,0 +1,246 @@
+/* fdtable.c - the per-fd table (see fdtable.h). */
+#include "fdtable.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+struct fd_entry *fdt;
+unsigned fdt_size;
+uint32_t fdt_gen = 1;
+_Atomic unsigned fdt_high;
+
+/* Entries at most: 2^20 fds, 64 MiB of address space, touched on demand. */
+#define FDT_MAX_ENTRIES (1u << 20)
+
+int fdt_init(void)
+{
+    struct rlimit rl;
+    rlim_t want = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        want = rl.rlim_max > rl.rlim_cur ? rl.rlim_max : rl.rlim_cur;
+    if (want > FDT_MAX_ENTRIES || want == RLIM_INFINITY)
+        want = FDT_MAX_ENTRIES;
+    if (want < 64)
+        want = 64;
+    size_t bytes = (size_t)want * sizeof(struct fd_entry);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    fdt = p;
+    fdt_size = (unsigned)want;
+    return 0;
+}
+
+static void reset_entry(struct fd_entry *e)
+{
+    fdt_set_kind(e, FK_UNKNOWN);
+    e->origin = FO_UNSEEN;
+    e->flags = 0;
+    e->writer_gen = 0;
+    e->ring_next = 0;
+    e->epfds[0] = e->epfds[1] = 0;
+    e->ino = 0;
+    memset(&e->u, 0, sizeof e->u);
+}
+
+void fdt_forget(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    if ((unsigned)fd >= atomic_load_explicit(&fdt_high, memory_order_relaxed))
+        return; /* never touched: keep the page clean */
+    reset_entry(e);
+}
+
+void fdt_adopt_socket(int fd, enum fd_origin origin)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    reset_entry(e);
+    e->origin = (uint8_t)origin;
+    fdt_touch(fd);
+}
+
+enum fd_kind fdt_classify(int fd, struct fd_entry *e)
+{
+    int saved = errno;
+    struct stat st;
+    enum fd_kind kind = FK_IGNORED;
+    int type = 0, domain = 0, listening = 0;
+    socklen_t len = sizeof(int);
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+        && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM
+        && (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len)) == 0
+        && (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX)
+        && (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len)) == 0
+        && !listening) {
+        kind = e->origin == FO_CONNECTED ? FK_OUTBOUND : FK_TRACKED;
+        e->ino = (uint64_t)st.st_ino;
+        if (domain == AF_UNIX)
+            e->flags |= FE_UNIX;
+    }
+    fdt_touch(fd);
+    fdt_set_kind(e, kind);
+    errno = saved;
+    return kind;
+}
+
+void fdt_epoll_added(int fd, int epfd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        if (e->epfds[i] == epfd + 1)
+            return;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        if (e->epfds[i] == 0) {
+            e->epfds[i] = epfd + 1;
+            fdt_touch(fd);
+            return;
+        }
+    e->flags |= FE_EPOLL_LOST;
+}
+
+void fdt_epoll_removed(int fd, int epfd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        if (e->epfds[i] == epfd + 1)
+            e->epfds[i] = 0;
+}
+
+int fdt_same_socket(int fd, const struct fd_entry *e)
+{
+    struct stat st;
+    int saved = errno;
+    int same = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && (uint64_t)st.st_ino == e->ino;
+    errno = saved;
+    return same;
+}
+
+int fdt_same_file(int fd, const struct fd_entry *e)
+{
+    struct stat st;
+    int saved = errno;
+    int same = fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino;
+    errno = saved;
+    return same;
+}
+
+/* True when member fd still belongs to the ring of socket ino. */
+static int ring_member_valid(int fd, uint64_t ino)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return 0;
+    enum fd_kind k = fdt_kind(e);
+    return (k == FK_TRACKED || k == FK_ALIAS) && e->ino == ino && fdt_same_socket(fd, e);
+}
+
+/* Walks fd's ring, unlinking members that are no longer valid. Returns the
+ * number of other valid members; *leader is the TRACKED one, or -1. */
+static int ring_prune(int fd, int *leader)
+{
+    struct fd_entry *self = &fdt[fd];
+    int others = 0, prev = fd;
+    *leader = fdt_kind(self) == FK_TRACKED ? fd : -1;
+    for (int steps = 0; self->ring_next && steps < 64; steps++) {
+        int cur = fdt[prev].ring_next - 1;
+        if (cur == fd)
+            break;
+        if (!ring_member_valid(cur, self->ino)) { /* closed unseen: unlink it */
+            int after = (unsigned)cur < fdt_size ? fdt[cur].ring_next : 0;
+            if ((unsigned)cur < fdt_size)
+                fdt[cur].ring_next = 0;
+            fdt[prev].ring_next = after ? after : fd + 1;
+            continue;
+        }
+        others++;
+        if (fdt_kind(&fdt[cur]) == FK_TRACKED)
+            *leader = cur;
+        prev = cur;
+    }
+    if (others == 0)
+        self->ring_next = 0;
+    return others;
+}
+
+void fdt_ring_join(int oldfd, int newfd)
+{
+    struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
+    if (!src || !dst)
+        return;
+    int leader;
+    ring_prune(oldfd, &leader);
+    reset_entry(dst);
+    dst->origin = src->origin;
+    dst->flags = src->flags;
+    dst->ino = src->ino;
+    dst->writer_gen = src->writer_gen;
+    dst->ring_next = src->ring_next ? src->ring_next : oldfd + 1;
+    src->ring_next = newfd + 1;
+    fdt_touch(newfd);
+    fdt_set_kind(dst, FK_ALIAS);
+}
+
+struct fd_entry *fdt_ring_leader(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return NULL;
+    if (fdt_kind(e) == FK_TRACKED)
+        return e;
+    int leader;
+    ring_prune(fd, &leader);
+    if (leader < 0) { /* the leader was closed unseen: this one takes over */
+        memset(&e->u, 0, sizeof e->u);
+        e->flags |= FE_BLIND; /* its scanner history is gone */
+        fdt_set_kind(e, FK_TRACKED);
+        return e;
+    }
+    return &fdt[leader];
+}
+
+int fdt_ring_leave(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e || !e->ring_next)
+        return 0;
+    int leader;
+    int others = ring_prune(fd, &leader);
+    if (others == 0) {
+        if (fdt_kind(e) == FK_ALIAS) {
+            memset(&e->u, 0, sizeof e->u);
+            e->flags |= FE_BLIND;
+            fdt_set_kind(e, FK_TRACKED);
+        }
+        return 0;
+    }
+    /* unlink fd: find its predecessor */
+    int prev = fd;
+    for (int steps = 0; steps < 64; steps++) {
+        int cur = fdt[prev].ring_next - 1;
+        if (cur == fd)
+            break;
+        prev = cur;
+    }
+    fdt[prev].ring_next = (e->ring_next - 1 == prev) ? 0 : e->ring_next;
+    if (leader == fd) { /* hand the scanner state to the next member */
+        struct fd_entry *heir = &fdt[prev];
+        heir->u = e->u;
+        heir->flags = e->flags;
+        heir->writer_gen = e->writer_gen;
+        fdt_set_kind(heir, FK_TRACKED);
+    }
+    e->ring_next = 0;
+    return 1;
+}

@@ -1,0 +1,125 @@
+/* fdtable.h - what linger knows about each fd number, in one flat table.
+ *
+ * The table is indexed by fd, mapped once at load (lazily backed by the
+ * kernel, so untouched entries cost nothing) and bounded by RLIMIT_NOFILE.
+ * Readers take no locks: the hot path reads one byte (kind) and returns.
+ * Fds at or beyond the bound are never tracked: linger passes them through.
+ */
+#ifndef LINGER_FDTABLE_H
+#define LINGER_FDTABLE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "scan.h"
+
+/* What an fd number is, from linger's point of view. */
+enum fd_kind {
+    FK_UNKNOWN = 0, /* not classified yet (new, or reused after a close) */
+    FK_IGNORED,     /* not a socket we care about: file, pipe, tty, UDP, listener */
+    FK_OUTBOUND,    /* a socket this process connected out: never touched */
+    FK_TRACKED,     /* a stream socket we scan: accepted or inherited */
+    FK_ALIAS,       /* another number for a tracked socket (dup): see the ring */
+    FK_LINGERING,   /* the shim's duplicate of a socket being drained */
+    FK_SHIM,        /* the shim's own fd (drainer epoll, wake-up, log file) */
+};
+
+/* How this process came to hold a socket. */
+enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
+
+/* Per-socket flags. */
+#define FE_SAW_RESPONSE 0x01u /* this process sent a complete HTTP response head */
+#define FE_SAW_CLOSE    0x02u /* ... and the last one had close semantics */
+#define FE_APP_SHUT_WR  0x04u /* the app shut down the write side */
+#define FE_APP_SHUT_RD  0x08u /* the app shut down the read side */
+#define FE_UNIX         0x10u /* AF_UNIX stream socket */
+#define FE_EPOLL_LOST   0x20u /* registered in more epoll sets than we can record */
+#define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
+
+#define FD_EPOLL_SLOTS 2
+
+struct fd_entry {
+    _Atomic uint8_t kind;         /* enum fd_kind */
+    uint8_t origin;               /* enum fd_origin */
+    uint8_t flags;                /* FE_* */
+    uint8_t pad;
+    uint32_t writer_gen;          /* process generation that last wrote (0: none) */
+    int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
+    int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
+    uint64_t ino;                 /* socket inode: tells a reused number apart */
+    union {
+        struct scan_state scan;   /* FK_TRACKED: the response scanner */
+        int32_t handover_next;    /* FK_LINGERING, until the drainer takes it */
+    } u;
+};
+
+extern struct fd_entry *fdt;      /* NULL until fdt_init() */
+extern unsigned fdt_size;         /* number of entries */
+extern uint32_t fdt_gen;          /* this process's generation: bumped in a fork child */
+extern _Atomic unsigned fdt_high; /* one past the highest fd ever given an entry state */
+
+/* Maps the table, sized from RLIMIT_NOFILE. Returns 0, or -1 (linger off). */
+int fdt_init(void);
+
+/* The entry for fd, or NULL when fd is outside the table. */
+static inline struct fd_entry *fdt_get(int fd)
+{
+    return ((unsigned)fd < fdt_size) ? &fdt[fd] : (struct fd_entry *)0;
+}
+
+static inline enum fd_kind fdt_kind(const struct fd_entry *e)
+{
+    return (enum fd_kind)atomic_load_explicit(&e->kind, memory_order_acquire);
+}
+
+static inline void fdt_set_kind(struct fd_entry *e, enum fd_kind k)
+{
+    atomic_store_explicit(&e->kind, (uint8_t)k, memory_order_release);
+}
+
+/* Records that fd's state may be non-zero (for bounded scans of the table). */
+static inline void fdt_touch(int fd)
+{
+    unsigned want = (unsigned)fd + 1;
+    unsigned cur = atomic_load_explicit(&fdt_high, memory_order_relaxed);
+    while (cur < want && !atomic_compare_exchange_weak_explicit(&fdt_high, &cur, want,
+                                                                 memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* Forgets everything about fd: the number is closed or about to be reused. */
+void fdt_forget(int fd);
+
+/* Starts a fresh entry for a socket fd that this process just got. */
+void fdt_adopt_socket(int fd, enum fd_origin origin);
+
+/* Classifies an UNKNOWN fd (one fstat, plus getsockopt for sockets) and
+ * returns its new kind. */
+enum fd_kind fdt_classify(int fd, struct fd_entry *e);
+
+/* Records that fd was added to / removed from epoll set epfd. */
+void fdt_epoll_added(int fd, int epfd);
+void fdt_epoll_removed(int fd, int epfd);
+
+/* True when fd still refers to the socket the entry describes. */
+int fdt_same_socket(int fd, const struct fd_entry *e);
+
+/* True when fd holds the file whose inode the entry recorded (any type). */
+int fdt_same_file(int fd, const struct fd_entry *e);
+
+/* Duplicates of a tracked socket form a ring of numbers. The TRACKED member
+ * (the leader) holds the scanner state; the others are FK_ALIAS. Members
+ * closed behind linger's back are dropped when the ring is next walked. */
+
+/* newfd becomes another number for oldfd's tracked socket. */
+void fdt_ring_join(int oldfd, int newfd);
+
+/* The leader entry of fd's socket (fd's own entry when it leads), or NULL. */
+struct fd_entry *fdt_ring_leader(int fd);
+
+/* Takes fd out of its ring. Returns 1 when other numbers still hold the
+ * socket; 0 when fd was the last, and its entry now carries the socket's
+ * full state as FK_TRACKED. */
+int fdt_ring_leave(int fd);
+
+#endif

@@ -1,0 +1,23 @@
+/* hooks.h - the bodies of the interposed calls, shared by the libc-named
+ * hooks and by the syscall() hook (libuv closes with syscall(SYS_close)). */
+#ifndef LINGER_HOOKS_H
+#define LINGER_HOOKS_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+int hook_close(int fd);
+int hook_close_range(unsigned first, unsigned last, int flags);
+int hook_dup2(int oldfd, int newfd);
+int hook_dup3(int oldfd, int newfd, int flags);
+int hook_shutdown(int fd, int how);
+ssize_t hook_write(int fd, const void *buf, size_t n);
+ssize_t hook_writev(int fd, const struct iovec *iov, int cnt);
+ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al);
+ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags);
+int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
+
+#endif

@@ -1,0 +1,151 @@
+/* hooks_close.c - every way the app ends or re-numbers an fd: close,
+ * shutdown, dup/dup2/dup3, fcntl(F_DUPFD*), close_range, closefrom, fclose. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "policy.h"
+#include "real.h"
+
+int hook_close(int fd)
+{
+    int rc;
+    if (policy_close(fd, &rc))
+        return rc;
+    return real_close(fd);
+}
+
+int hook_shutdown(int fd, int how)
+{
+    int r = real_shutdown(fd, how);
+    if (r == 0)
+        policy_shutdown(fd, how);
+    return r;
+}
+
+/* True when fd is open (so a dup onto another number will succeed). */
+static int is_open(int fd)
+{
+    int saved = errno;
+    int open = real_fcntl(fd, F_GETFD, 0) >= 0;
+    errno = saved;
+    return open;
+}
+
+int hook_dup2(int oldfd, int newfd)
+{
+    if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
+        policy_before_implicit_close(newfd, 0);
+    int r = real_dup2(oldfd, newfd);
+    if (r >= 0)
+        policy_duplicated(oldfd, r);
+    return r;
+}
+
+int hook_dup3(int oldfd, int newfd, int flags)
+{
+    if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
+        policy_before_implicit_close(newfd, 0);
+    int r = real_dup3(oldfd, newfd, flags);
+    if (r >= 0)
+        policy_duplicated(oldfd, r);
+    return r;
+}
+
+int hook_close_range(unsigned first, unsigned last, int flags)
+{
+    if (!policy_active() || first > last)
+        return real_close_range(first, last, flags);
+    return policy_close_range(first, last, flags);
+}
+
+EXPORT int close(int fd)
+{
+    return hook_close(fd);
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+    return hook_shutdown(fd, how);
+}
+
+EXPORT int dup(int fd)
+{
+    int r = real_dup(fd);
+    if (r >= 0)
+        policy_duplicated(fd, r);
+    return r;
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+    return hook_dup2(oldfd, newfd);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    return hook_dup3(oldfd, newfd, flags);
+}
+
+/* fcntl's third argument is an int, a pointer, or absent; a long carries
+ * each on the ABIs linger supports. */
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int r = real_fcntl(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        policy_duplicated(fd, r);
+    return r;
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int r = real_fcntl(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        policy_duplicated(fd, r);
+    return r;
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    return hook_close_range(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+    if (lowfd < 0)
+        lowfd = 0;
+    int saved = errno;
+    hook_close_range((unsigned)lowfd, ~0u, 0);
+    errno = saved;
+}
+
+/* stdio flushes and closes through libc-internal calls no hook sees: flush
+ * first, so lingering shuts the socket down after the last byte, then let
+ * the real fclose close the fd. */
+EXPORT int fclose(FILE *f)
+{
+    if (f && policy_active()) {
+        int fd = fileno(f);
+        if (fd >= 0 && fdt_get(fd)) {
+            int wrote = __fwriting(f) != 0;
+            int saved = errno;
+            int flushed = !wrote || fflush(f) == 0;
+            errno = saved;
+            if (flushed) /* else the real fclose reports the failure; no linger */
+                policy_before_implicit_close(fd, wrote);
+        }
+    }
+    return real_fclose(f);
+}

@@ -1,0 +1,86 @@
+/* hooks_send.c - the send family: the real call, then the bytes it sent go
+ * to the scanner. Return values and errno are the real call's. */
+#include <errno.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "policy.h"
+#include "real.h"
+
+ssize_t hook_write(int fd, const void *buf, size_t n)
+{
+    ssize_t r = real_write(fd, buf, n);
+    if (r > 0)
+        policy_sent(fd, buf, (size_t)r);
+    return r;
+}
+
+ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
+{
+    ssize_t r = real_writev(fd, iov, cnt);
+    if (r > 0 && fdt_get(fd))
+        policy_sent_iov(fd, iov, (size_t)cnt, (size_t)r);
+    return r;
+}
+
+ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+{
+    ssize_t r = real_sendto(fd, buf, n, flags, a, al);
+    if (r > 0)
+        policy_sent(fd, buf, (size_t)r);
+    return r;
+}
+
+ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    ssize_t r = real_sendmsg(fd, msg, flags);
+    if (r > 0 && fdt_get(fd))
+        policy_sent_iov(fd, msg->msg_iov, msg->msg_iovlen, (size_t)r);
+    return r;
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    return hook_write(fd, buf, n);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    return hook_writev(fd, iov, cnt);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t r = real_send(fd, buf, n, flags);
+    if (r > 0)
+        policy_sent(fd, buf, (size_t)r);
+    return r;
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+{
+    return hook_sendto(fd, buf, n, flags, a, al);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    return hook_sendmsg(fd, msg, flags);
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+    ssize_t r = real_sendfile(out, in, off, n);
+    if (r > 0)
+        policy_sent_unseen(out, (size_t)r);
+    return r;
+}
+
+EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+    ssize_t r = real_sendfile64(out, in, off, n);
+    if (r > 0)
+        policy_sent_unseen(out, (size_t)r);
+    return r;
+}

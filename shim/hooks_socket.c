@@ -1,0 +1,49 @@
+/* hooks_socket.c - where sockets come from (accept, connect) and where the
+ * app watches them (epoll_ctl). */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "hooks.h"
+#include "policy.h"
+#include "real.h"
+
+int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
+{
+    int r = real_accept4(fd, a, al, flags);
+    if (r >= 0)
+        policy_accepted(r);
+    return r;
+}
+
+EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al)
+{
+    int r = real_accept(fd, a, al);
+    if (r >= 0)
+        policy_accepted(r);
+    return r;
+}
+
+EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
+{
+    return hook_accept4(fd, a, al, flags);
+}
+
+EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al)
+{
+    int r = real_connect(fd, a, al);
+    if (r == 0 || errno == EINPROGRESS || errno == EINTR || errno == EALREADY || errno == EISCONN) {
+        int saved = errno;
+        policy_connected(fd);
+        errno = saved;
+    }
+    return r;
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    int r = real_epoll_ctl(epfd, op, fd, ev);
+    if (r == 0)
+        policy_epoll_ctl(epfd, op, fd);
+    return r;
+}

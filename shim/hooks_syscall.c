@@ -1,0 +1,46 @@
+/* hooks_syscall.c - syscall(2) itself. libuv (Node) closes sockets with
+ * syscall(SYS_close, fd), past close(). The fd-ending and sending numbers
+ * take the same path as their libc names; every other number goes to the
+ * real syscall() untouched, with all six arguments. */
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "real.h"
+
+EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    switch (nr) {
+    case SYS_close:
+        return hook_close((int)a1);
+    case SYS_close_range:
+        return hook_close_range((unsigned)a1, (unsigned)a2, (int)a3);
+#ifdef SYS_dup2
+    case SYS_dup2:
+        return hook_dup2((int)a1, (int)a2);
+#endif
+    case SYS_dup3:
+        return hook_dup3((int)a1, (int)a2, (int)a3);
+    case SYS_shutdown:
+        return hook_shutdown((int)a1, (int)a2);
+    case SYS_write:
+        return hook_write((int)a1, (const void *)a2, (size_t)a3);
+    case SYS_writev:
+        return hook_writev((int)a1, (const struct iovec *)a2, (int)a3);
+    case SYS_sendto:
+        return hook_sendto((int)a1, (const void *)a2, (size_t)a3, (int)a4,
+                           (const struct sockaddr *)a5, (socklen_t)a6);
+    case SYS_sendmsg:
+        return hook_sendmsg((int)a1, (const struct msghdr *)a2, (int)a3);
+    case SYS_accept4:
+        return hook_accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
+    default:
+        return real_syscall(nr, a1, a2, a3, a4, a5, a6);
+    }
+}

@@ -1,0 +1,47 @@
+/* linger.c - load and unload: sets everything up once, in order, and says
+ * at info level that the shim is active. The drainer thread is not started
+ * here: it starts on the first socket that may need it. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drainer.h"
+#include "fdtable.h"
+#include "log.h"
+#include "ownfd.h"
+#include "real.h"
+#include "stats.h"
+
+static const char *const mode_names[] = { "on", "always", "off", "observe" };
+
+__attribute__((constructor)) static void linger_load(void)
+{
+    real_resolve();
+    config_load();
+    if (cfg.mode == MODE_OFF) {
+        log_msg(LOG_INFO, "active, mode off: every call passes straight through");
+        return;
+    }
+    if (fdt_init() != 0) {
+        log_msg(LOG_ERROR, "cannot map the fd table; linger stays inactive in this process");
+        return;
+    }
+    ownfd_init();
+    log_protect();
+    drainer_init();
+    log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
+            mode_names[cfg.mode], (unsigned long long)cfg.timeout_ms, (unsigned long long)cfg.time_ms,
+            (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
+}
+
+__attribute__((destructor)) static void linger_unload(void)
+{
+    if (!log_enabled(LOG_INFO) || cfg.mode == MODE_OFF)
+        return;
+    log_msg(LOG_INFO, "exit: lingered=%llu resets_avoided=%llu closed_eof=%llu closed_idle=%llu "
+            "closed_time=%llu still_lingering=%llu observe_would_linger=%llu observe_resets=%llu",
+            (unsigned long long)stat_get(ST_LINGERED), (unsigned long long)stat_get(ST_RESETS_AVOIDED),
+            (unsigned long long)stat_get(ST_CLOSED_EOF), (unsigned long long)stat_get(ST_CLOSED_IDLE),
+            (unsigned long long)stat_get(ST_CLOSED_TIME), (unsigned long long)stat_get(ST_LINGERING_NOW),
+            (unsigned long long)stat_get(ST_OBSERVED_LINGERS), (unsigned long long)stat_get(ST_OBSERVED_RESETS));
+}

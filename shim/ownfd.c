@@ -1,0 +1,93 @@
+/* ownfd.c - the shim's own fds (see ownfd.h). */
+#include "ownfd.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "fdtable.h"
+#include "real.h"
+
+#define MAX_SLOTS 4
+
+static int base = 3;
+static _Atomic int *slots[MAX_SLOTS];
+
+void ownfd_init(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64) {
+        uint64_t reserve = cfg.max_sockets + 16;
+        base = rl.rlim_cur > reserve + 64 ? (int)(rl.rlim_cur - reserve) : (int)(rl.rlim_cur / 2);
+    }
+    if ((unsigned)base >= fdt_size)
+        base = (int)fdt_size / 2;
+}
+
+int ownfd_base(void)
+{
+    return base;
+}
+
+/* Duplicates fd into the high range and marks the copy FK_SHIM. Returns the
+ * copy, or -1 (fd untouched). */
+static int move_high(int fd)
+{
+    int high = real_fcntl(fd, F_DUPFD_CLOEXEC, base);
+    struct fd_entry *e = high >= 0 ? fdt_get(high) : NULL;
+    if (!e) {
+        if (high >= 0)
+            real_close(high);
+        return -1;
+    }
+    struct stat st;
+    fdt_adopt_socket(high, FO_UNSEEN);
+    e->ino = fstat(high, &st) == 0 ? (uint64_t)st.st_ino : 0;
+    fdt_set_kind(e, FK_SHIM);
+    return high;
+}
+
+int ownfd_protect(_Atomic int *slot)
+{
+    int fd = atomic_load(slot);
+    int high = move_high(fd);
+    if (high >= 0) {
+        atomic_store(slot, high);
+        real_close(fd);
+    } else {
+        (void)real_fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (!slots[i] || slots[i] == slot) {
+            slots[i] = slot;
+            break;
+        }
+    return atomic_load(slot);
+}
+
+void ownfd_relocate(int fd)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (slots[i] && atomic_load(slots[i]) == fd) {
+            int high = move_high(fd);
+            if (high >= 0)
+                atomic_store(slots[i], high);
+            struct fd_entry *e = fdt_get(fd); /* the app's dup2 closes the old number */
+            if (e)
+                fdt_set_kind(e, FK_UNKNOWN);
+            return;
+        }
+    }
+}
+
+void ownfd_release(_Atomic int *slot)
+{
+    int fd = atomic_load(slot);
+    struct fd_entry *e = fd >= 0 ? fdt_get(fd) : NULL;
+    if (e)
+        fdt_set_kind(e, FK_UNKNOWN);
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (slots[i] == slot)
+            slots[i] = NULL;
+}

@@ -1,0 +1,30 @@
+/* ownfd.h - the shim's own fds: kept high, close-on-exec, and out of the app's reach.
+ *
+ * Lingering duplicates and the shim's fds (drainer epoll, wake-up eventfd,
+ * log file) live at or above a base just under RLIMIT_NOFILE, so the app's
+ * lowest-free numbering never notices them. The close hooks answer EBADF for
+ * them, as if they were not open, and close_range steps around them.
+ */
+#ifndef LINGER_OWNFD_H
+#define LINGER_OWNFD_H
+
+#include <stdatomic.h>
+
+/* Computes the base from RLIMIT_NOFILE and the socket cap. */
+void ownfd_init(void);
+
+/* Lowest fd number the shim uses for its own fds. */
+int ownfd_base(void);
+
+/* Moves the fd in *slot to the high range (close-on-exec), marks it FK_SHIM,
+ * and remembers slot so the fd can be moved again if the app names its
+ * number in dup2/dup3. Returns the new number. */
+int ownfd_protect(_Atomic int *slot);
+
+/* Called before the app's dup2/dup3 onto fd, a shim fd: moves it away. */
+void ownfd_relocate(int fd);
+
+/* Forgets a shim fd that is being closed (the caller closes it). */
+void ownfd_release(_Atomic int *slot);
+
+#endif

@@ -1,0 +1,340 @@
+/* policy.c - what linger does at each fd event (see policy.h). */
+#include "policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "drainer.h"
+#include "log.h"
+#include "ownfd.h"
+#include "real.h"
+#include "stats.h"
+
+int policy_active(void)
+{
+    return fdt_size != 0;
+}
+
+/* Starts the drainer when the mode may need it. */
+static void want_drainer(void)
+{
+    if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS)
+        drainer_ensure_started();
+}
+
+/* Folds the scanner's verdict into the entry's sticky flags. */
+static void note_verdict(struct fd_entry *e)
+{
+    switch (scan_verdict(&e->u.scan)) {
+    case SCAN_CLOSE:
+        e->flags |= FE_SAW_RESPONSE | FE_SAW_CLOSE;
+        break;
+    case SCAN_KEEPALIVE:
+    case SCAN_UPGRADED:
+        e->flags = (uint8_t)((e->flags | FE_SAW_RESPONSE) & ~FE_SAW_CLOSE);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The entry holding the scanner of fd's socket, classifying fd if needed;
+ * marks this process as its writer. NULL when fd is not a tracked socket. */
+static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
+{
+    enum fd_kind k = fdt_kind(e);
+    if (k == FK_UNKNOWN)
+        k = fdt_classify(fd, e);
+    if (k == FK_ALIAS) {
+        e = fdt_ring_leader(fd);
+        k = FK_TRACKED;
+    }
+    if (k != FK_TRACKED)
+        return NULL;
+    if (e->writer_gen != fdt_gen) {
+        e->writer_gen = fdt_gen;
+        want_drainer();
+    }
+    return e;
+}
+
+void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
+{
+    int saved = errno;
+    if ((e = tracked_writer(fd, e)) && !(e->flags & FE_BLIND)) {
+        scan_feed(&e->u.scan, buf, n);
+        note_verdict(e);
+    }
+    errno = saved;
+}
+
+void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
+{
+    for (size_t i = 0; i < cnt && n > 0; i++) {
+        size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
+        if (part)
+            policy_sent(fd, iov[i].iov_base, part);
+        n -= part;
+    }
+}
+
+void policy_sent_unseen(int fd, size_t n)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    int saved = errno;
+    if ((e = tracked_writer(fd, e)) && !(e->flags & FE_BLIND) && !scan_skip_unseen(&e->u.scan, n))
+        e->flags |= FE_BLIND;
+    errno = saved;
+}
+
+void policy_accepted(int fd)
+{
+    if (!fdt_get(fd))
+        return;
+    fdt_adopt_socket(fd, FO_ACCEPTED);
+    want_drainer();
+}
+
+void policy_connected(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    fdt_adopt_socket(fd, FO_CONNECTED);
+    fdt_set_kind(e, FK_OUTBOUND);
+}
+
+void policy_shutdown(int fd, int how)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e || fdt_kind(e) != FK_TRACKED)
+        return;
+    if (how == SHUT_WR || how == SHUT_RDWR)
+        e->flags |= FE_APP_SHUT_WR;
+    if (how == SHUT_RD || how == SHUT_RDWR)
+        e->flags |= FE_APP_SHUT_RD;
+}
+
+void policy_epoll_ctl(int epfd, int op, int fd)
+{
+    if (op == EPOLL_CTL_ADD)
+        fdt_epoll_added(fd, epfd);
+    else if (op == EPOLL_CTL_DEL)
+        fdt_epoll_removed(fd, epfd);
+}
+
+/* ---- the close decision ---- */
+
+/* What the socket's receive side looks like right now. */
+enum peer_state { PEER_OPEN, PEER_PENDING, PEER_DONE, PEER_BROKEN };
+
+/* Peeks without consuming: unread bytes queued, the peer's EOF with nothing
+ * queued, an open peer with nothing queued, or a dead connection. */
+static enum peer_state peek_peer(int fd, const struct fd_entry *e)
+{
+    char c;
+    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r > 0)
+        return PEER_PENDING;
+    if (r == 0)  /* EOF - or just an empty queue after the app's SHUT_RD */
+        return (e->flags & FE_APP_SHUT_RD) ? PEER_OPEN : PEER_DONE;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? PEER_OPEN : PEER_BROKEN;
+}
+
+/* True when the app asked for an abortive close (SO_LINGER with 0 s). */
+static int app_wants_reset(int fd)
+{
+    struct linger l;
+    socklen_t len = sizeof l;
+    return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
+}
+
+/* Would mode `on` linger this close? Sets *pending when bytes are unread. */
+static int wants_linger(int fd, const struct fd_entry *e, int *pending)
+{
+    if (e->writer_gen != fdt_gen)
+        return 0;  /* this process never wrote here (a forking parent's copy) */
+    if (cfg.mode != MODE_ALWAYS && !(e->flags & FE_SAW_RESPONSE))
+        return 0;
+    if (!fdt_same_socket(fd, e))
+        return 0;  /* the number was closed unseen and reused */
+    enum peer_state p = peek_peer(fd, e);
+    *pending = p == PEER_PENDING;
+    if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd))
+        return 0;
+    return cfg.mode == MODE_ALWAYS || (e->flags & FE_SAW_CLOSE) || *pending;
+}
+
+/* Takes the app's epoll registrations of fd away; 0, or -1 if some are unknown. */
+static int forget_epoll_sets(int fd, struct fd_entry *e)
+{
+    if (e->flags & FE_EPOLL_LOST)
+        return -1;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        if (e->epfds[i])
+            real_epoll_ctl(e->epfds[i] - 1, EPOLL_CTL_DEL, fd, NULL);
+    return 0;
+}
+
+/* Hands fd's socket to the drainer: a shim-owned duplicate, shut down for
+ * writing. Closes the app's fd too when close_app. 0 on success; -1 to fall
+ * back to a plain close (nothing changed for the app). */
+static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
+{
+    if (!drainer_accepting() || forget_epoll_sets(fd, e) != 0)
+        return -1;
+    int own = real_fcntl(fd, F_DUPFD_CLOEXEC, ownfd_base());
+    if (own < 0)
+        return -1;
+    struct fd_entry *oe = fdt_get(own);
+    if (!oe || (!(e->flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0)) {
+        real_close(own);
+        return -1;
+    }
+    fdt_adopt_socket(own, (enum fd_origin)e->origin);
+    oe->flags = e->flags & (FE_UNIX | FE_APP_SHUT_RD);
+    oe->ino = e->ino;
+    fdt_set_kind(oe, FK_LINGERING);
+    stat_add(ST_LINGERED, 1);
+    if (pending)
+        stat_add(ST_RESETS_AVOIDED, 1);
+    fdt_forget(fd);
+    if (close_app)
+        real_close(fd);
+    drainer_adopt(own);
+    return 0;
+}
+
+/* The close decision for a tracked socket or alias fd about to be closed.
+ * Returns 1 when it was handed to the drainer. */
+static int decide(int fd, struct fd_entry *e, int close_app)
+{
+    if (cfg.mode == MODE_OFF || fdt_ring_leave(fd))
+        return 0; /* off, or other numbers still hold the socket */
+    int pending = 0;
+    if (!wants_linger(fd, e, &pending))
+        return 0;
+    if (cfg.mode == MODE_OBSERVE) {
+        stat_add(ST_OBSERVED_LINGERS, 1);
+        if (pending)
+            stat_add(ST_OBSERVED_RESETS, 1);
+        return 0;
+    }
+    if (hand_over(fd, e, pending, close_app) == 0)
+        return 1;
+    stat_add(ST_FALLBACK_CLOSES, 1);
+    return 0;
+}
+
+/* True for the shim's own fds (the number really holds linger's file). */
+static int is_own(int fd, struct fd_entry *e, enum fd_kind k)
+{
+    return (k == FK_LINGERING || k == FK_SHIM) && fdt_same_file(fd, e);
+}
+
+int policy_close(int fd, int *rc)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return 0;
+    int saved = errno;
+    int handled = 0;
+    enum fd_kind k = fdt_kind(e);
+    if (is_own(fd, e, k)) { /* not the app's: as if it were not open */
+        *rc = -1;
+        saved = EBADF;
+        handled = 1;
+    } else if ((k == FK_TRACKED || k == FK_ALIAS) && decide(fd, e, 1)) {
+        *rc = 0;
+        handled = 1;
+    } else {
+        fdt_forget(fd);
+    }
+    errno = saved;
+    return handled;
+}
+
+void policy_before_implicit_close(int fd, int wrote_via_stdio)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    int saved = errno;
+    enum fd_kind k = fdt_kind(e);
+    if (is_own(fd, e, k)) {
+        /* The app names a number linger holds (dup2/dup3). The app wins: a
+         * shim fd moves away; a lingering socket is given up, and the
+         * drainer notices the number is no longer its own. */
+        if (k == FK_SHIM)
+            ownfd_relocate(fd);
+        else
+            stat_add(ST_FALLBACK_CLOSES, 1);
+    } else {
+        if (k == FK_UNKNOWN && wrote_via_stdio)
+            k = fdt_classify(fd, e);
+        if (k == FK_TRACKED && wrote_via_stdio) {
+            /* stdio's writes bypass the hooks: count them as a response of
+             * unknown framing, so unread bytes at close still linger */
+            e->writer_gen = fdt_gen;
+            e->flags |= FE_SAW_RESPONSE;
+            drainer_ensure_started();
+        }
+        if (k == FK_TRACKED || k == FK_ALIAS)
+            decide(fd, e, 0);
+    }
+    fdt_forget(fd);
+    errno = saved;
+}
+
+void policy_duplicated(int oldfd, int newfd)
+{
+    struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
+    if (!dst || oldfd == newfd)
+        return;
+    int saved = errno;
+    enum fd_kind k = src ? fdt_kind(src) : FK_UNKNOWN;
+    if (k == FK_UNKNOWN && src)
+        k = fdt_classify(oldfd, src);
+    if (k == FK_TRACKED || k == FK_ALIAS) {
+        fdt_ring_join(oldfd, newfd); /* neither number lingers while the other is open */
+    } else if (k == FK_OUTBOUND || k == FK_IGNORED) {
+        fdt_adopt_socket(newfd, (enum fd_origin)src->origin);
+        dst->ino = src->ino;
+        fdt_set_kind(dst, k);
+    } else {
+        fdt_forget(newfd);
+    }
+    errno = saved;
+}
+
+int policy_close_range(unsigned first, unsigned last, int flags)
+{
+    if (flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
+        return real_close_range(first, last, flags);
+    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
+    unsigned from = first;
+    for (unsigned fd = first; fd < high && fd <= last; fd++) {
+        struct fd_entry *e = &fdt[fd];
+        enum fd_kind k = fdt_kind(e);
+        int rc;
+        if (is_own((int)fd, e, k)) {
+            if (fd > from && real_close_range(from, fd - 1, flags) != 0)
+                return -1;
+            from = fd + 1;
+        } else if (k == FK_TRACKED || k == FK_ALIAS) {
+            policy_close((int)fd, &rc); /* lingers, or forgets it for the range close */
+        } else {
+            fdt_forget((int)fd);
+        }
+    }
+    if (from > last)
+        return 0;
+    return real_close_range(from, last, flags);
+}

@@ -1,0 +1,70 @@
+/* policy.h - decides what linger does with each fd event the hooks report.
+ *
+ * The hooks translate libc calls into these questions and then call the real
+ * function. Everything here keeps errno as it found it.
+ */
+#ifndef LINGER_POLICY_H
+#define LINGER_POLICY_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "fdtable.h"
+
+/* Slow path of policy_sent: classifies and scans. */
+void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n);
+
+/* The app sent n bytes (already sent, per the call's return) on fd. Costs a
+ * table lookup for fds that are not tracked sockets. */
+static inline void policy_sent(int fd, const void *buf, size_t n)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    uint8_t k = atomic_load_explicit(&e->kind, memory_order_relaxed);
+    if (k == FK_TRACKED) {
+        if (e->writer_gen == fdt_gen && scan_skip_body(&e->u.scan, n))
+            return;
+    } else if (k != FK_UNKNOWN && k != FK_ALIAS) {
+        return;
+    }
+    policy_sent_slow(fd, e, buf, n);
+}
+
+/* The app sent the first n bytes of an iovec array on fd. */
+void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n);
+
+/* The app sent n bytes linger cannot see (sendfile) on fd. */
+void policy_sent_unseen(int fd, size_t n);
+
+/* A socket this process accepted / connected out. */
+void policy_accepted(int fd);
+void policy_connected(int fd);
+
+/* The app shut down fd (how = SHUT_*) successfully. */
+void policy_shutdown(int fd, int how);
+
+/* The app's epoll_ctl(epfd, op, fd) succeeded. */
+void policy_epoll_ctl(int epfd, int op, int fd);
+
+/* Before the app's close of fd: returns 1 when linger handled it (*rc is the
+ * result to return: 0 for a lingering close, -1/EBADF for a number the app
+ * does not own), or 0 when the caller must really close fd. */
+int policy_close(int fd, int *rc);
+
+/* Before a call that closes fd as a side effect (dup2/dup3 onto it, fclose
+ * of its stream): lingers its socket if it should, without closing fd, and
+ * forgets fd. wrote_via_stdio: the app wrote to it through a FILE. */
+void policy_before_implicit_close(int fd, int wrote_via_stdio);
+
+/* After a successful dup of oldfd to newfd (dup, dup2, dup3, F_DUPFD*). */
+void policy_duplicated(int oldfd, int newfd);
+
+/* close_range(first, last, flags) for the app: closes (or lingers) the
+ * app's fds in the range and steps around linger's own. */
+int policy_close_range(unsigned first, unsigned last, int flags);
+
+/* Whether linger is active in this process (a valid table and mode != off). */
+int policy_active(void);
+
+#endif

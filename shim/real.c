@@ -1,0 +1,230 @@
+/* real.c - resolution of the real libc symbols (see real.h). */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The pointers, filled by real_resolve(). NULL means "use the raw syscall". */
+static struct {
+    int (*close)(int);
+    int (*shutdown)(int, int);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
+    int (*close_range)(unsigned, unsigned, int);
+    int (*fclose)(FILE *);
+    long (*syscall)(long, ...);
+} real;
+
+/* 0 = not yet, 1 = resolving (calls meanwhile use raw syscalls), 2 = done. */
+static _Atomic int resolve_state;
+
+long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    long ret;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = nr;
+    register long x0 __asm__("x0") = a1;
+    register long x1 __asm__("x1") = a2;
+    register long x2 __asm__("x2") = a3;
+    register long x3 __asm__("x3") = a4;
+    register long x4 __asm__("x4") = a5;
+    register long x5 __asm__("x5") = a6;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    ret = x0;
+#else
+#error "raw_syscall: add this architecture"
+#endif
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
+#define SYS0(nr, ...) raw_syscall(nr, __VA_ARGS__)
+#define A(x) ((long)(x))
+
+void real_resolve(void)
+{
+    int expected = 0;
+    if (atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)
+        return;
+    if (!atomic_compare_exchange_strong(&resolve_state, &expected, 1))
+        return; /* done, or another call is resolving: raw syscalls meanwhile */
+    int saved = errno;
+#define RESOLVE(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
+    RESOLVE(close); RESOLVE(shutdown); RESOLVE(write); RESOLVE(writev);
+    RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg); RESOLVE(sendfile);
+    RESOLVE(sendfile64); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect);
+    RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
+    RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall);
+#undef RESOLVE
+    errno = saved;
+    atomic_store_explicit(&resolve_state, 2, memory_order_release);
+}
+
+/* True once every pointer is resolved; resolves on first use. */
+static inline int resolved(void)
+{
+    if (atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)
+        return 1;
+    real_resolve();
+    return atomic_load_explicit(&resolve_state, memory_order_acquire) == 2;
+}
+
+/* The real function, or NULL while unresolved (the caller uses a syscall). */
+#define REAL(name) (resolved() ? real.name : NULL)
+
+int real_close(int fd)
+{
+    int (*f)(int) = REAL(close);
+    return f ? f(fd) : (int)SYS0(SYS_close, A(fd), 0, 0, 0, 0, 0);
+}
+
+int real_shutdown(int fd, int how)
+{
+    int (*f)(int, int) = REAL(shutdown);
+    return f ? f(fd, how) : (int)SYS0(SYS_shutdown, A(fd), A(how), 0, 0, 0, 0);
+}
+
+ssize_t real_write(int fd, const void *buf, size_t n)
+{
+    ssize_t (*f)(int, const void *, size_t) = REAL(write);
+    return f ? f(fd, buf, n) : SYS0(SYS_write, A(fd), A(buf), A(n), 0, 0, 0);
+}
+
+ssize_t real_writev(int fd, const struct iovec *iov, int cnt)
+{
+    ssize_t (*f)(int, const struct iovec *, int) = REAL(writev);
+    return f ? f(fd, iov, cnt) : SYS0(SYS_writev, A(fd), A(iov), A(cnt), 0, 0, 0);
+}
+
+ssize_t real_send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t (*f)(int, const void *, size_t, int) = REAL(send);
+    return f ? f(fd, buf, n, flags) : SYS0(SYS_sendto, A(fd), A(buf), A(n), A(flags), 0, 0);
+}
+
+ssize_t real_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+{
+    ssize_t (*f)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) = REAL(sendto);
+    return f ? f(fd, buf, n, flags, a, al) : SYS0(SYS_sendto, A(fd), A(buf), A(n), A(flags), A(a), A(al));
+}
+
+ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    ssize_t (*f)(int, const struct msghdr *, int) = REAL(sendmsg);
+    return f ? f(fd, msg, flags) : SYS0(SYS_sendmsg, A(fd), A(msg), A(flags), 0, 0, 0);
+}
+
+ssize_t real_sendfile(int out, int in, off_t *off, size_t n)
+{
+    ssize_t (*f)(int, int, off_t *, size_t) = REAL(sendfile);
+    return f ? f(out, in, off, n) : SYS0(SYS_sendfile, A(out), A(in), A(off), A(n), 0, 0);
+}
+
+ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n)
+{
+    ssize_t (*f)(int, int, off64_t *, size_t) = REAL(sendfile64);
+    return f ? f(out, in, off, n) : SYS0(SYS_sendfile, A(out), A(in), A(off), A(n), 0, 0);
+}
+
+int real_accept(int fd, struct sockaddr *a, socklen_t *al)
+{
+    int (*f)(int, struct sockaddr *, socklen_t *) = REAL(accept);
+    return f ? f(fd, a, al) : (int)SYS0(SYS_accept4, A(fd), A(a), A(al), 0, 0, 0);
+}
+
+int real_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
+{
+    int (*f)(int, struct sockaddr *, socklen_t *, int) = REAL(accept4);
+    return f ? f(fd, a, al, flags) : (int)SYS0(SYS_accept4, A(fd), A(a), A(al), A(flags), 0, 0);
+}
+
+int real_connect(int fd, const struct sockaddr *a, socklen_t al)
+{
+    int (*f)(int, const struct sockaddr *, socklen_t) = REAL(connect);
+    return f ? f(fd, a, al) : (int)SYS0(SYS_connect, A(fd), A(a), A(al), 0, 0, 0);
+}
+
+int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    int (*f)(int, int, int, struct epoll_event *) = REAL(epoll_ctl);
+    return f ? f(epfd, op, fd, ev) : (int)SYS0(SYS_epoll_ctl, A(epfd), A(op), A(fd), A(ev), 0, 0);
+}
+
+int real_dup(int fd)
+{
+    int (*f)(int) = REAL(dup);
+    return f ? f(fd) : (int)SYS0(SYS_dup, A(fd), 0, 0, 0, 0, 0);
+}
+
+int real_dup2(int fd, int fd2)
+{
+    int (*f)(int, int) = REAL(dup2);
+#ifdef SYS_dup2
+    return f ? f(fd, fd2) : (int)SYS0(SYS_dup2, A(fd), A(fd2), 0, 0, 0, 0);
+#else
+    if (f) return f(fd, fd2);
+    if (fd == fd2) return (int)SYS0(SYS_fcntl, A(fd), F_GETFD, 0, 0, 0, 0) < 0 ? -1 : fd;
+    return (int)SYS0(SYS_dup3, A(fd), A(fd2), 0, 0, 0, 0);
+#endif
+}
+
+int real_dup3(int fd, int fd2, int flags)
+{
+    int (*f)(int, int, int) = REAL(dup3);
+    return f ? f(fd, fd2, flags) : (int)SYS0(SYS_dup3, A(fd), A(fd2), A(flags), 0, 0, 0);
+}
+
+int real_fcntl(int fd, int cmd, long arg)
+{
+    int (*f)(int, int, ...) = REAL(fcntl);
+    return f ? f(fd, cmd, arg) : (int)SYS0(SYS_fcntl, A(fd), A(cmd), arg, 0, 0, 0);
+}
+
+int real_close_range(unsigned first, unsigned last, int flags)
+{
+    int (*f)(unsigned, unsigned, int) = REAL(close_range);
+    return f ? f(first, last, flags) : (int)SYS0(SYS_close_range, A(first), A(last), A(flags), 0, 0, 0);
+}
+
+int real_fclose(FILE *f)
+{
+    int (*fn)(FILE *) = REAL(fclose);
+    if (!fn) { /* only reachable from inside dlsym: cannot happen in practice */
+        errno = EBADF;
+        return EOF;
+    }
+    return fn(f);
+}
+
+long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    long (*f)(long, ...) = REAL(syscall);
+    return f ? f(nr, a1, a2, a3, a4, a5, a6) : raw_syscall(nr, a1, a2, a3, a4, a5, a6);
+}

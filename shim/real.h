@@ -1,0 +1,45 @@
+/* real.h - the libc functions linger wraps, resolved once with dlsym(RTLD_NEXT).
+ *
+ * Every call the shim makes to a wrapped function goes through real_*() so it
+ * never re-enters its own hooks. Before resolution (a call from another
+ * library's constructor, or from inside dlsym itself) each falls back to the
+ * raw system call, which gives the same result and errno.
+ */
+#ifndef LINGER_REAL_H
+#define LINGER_REAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Resolves every real symbol; safe to call many times and from any thread. */
+void real_resolve(void);
+
+/* A system call straight to the kernel: returns the result, or -1 with errno. */
+long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+int real_close(int fd);
+int real_shutdown(int fd, int how);
+ssize_t real_write(int fd, const void *buf, size_t n);
+ssize_t real_writev(int fd, const struct iovec *iov, int cnt);
+ssize_t real_send(int fd, const void *buf, size_t n, int flags);
+ssize_t real_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al);
+ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t real_sendfile(int out, int in, off_t *off, size_t n);
+ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n);
+int real_accept(int fd, struct sockaddr *a, socklen_t *al);
+int real_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
+int real_connect(int fd, const struct sockaddr *a, socklen_t al);
+int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int real_dup(int fd);
+int real_dup2(int fd, int fd2);
+int real_dup3(int fd, int fd2, int flags);
+int real_fcntl(int fd, int cmd, long arg);
+int real_close_range(unsigned first, unsigned last, int flags);
+int real_fclose(FILE *f);
+long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+#endif

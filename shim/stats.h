@@ -1,0 +1,45 @@
+/* stats.h - linger's counters: relaxed atomics, no locks, cheap to bump. */
+#ifndef LINGER_STATS_H
+#define LINGER_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum stat_id {
+    ST_LINGERED,          /* closes turned into a lingering close */
+    ST_LINGERING_NOW,     /* sockets being drained now (a gauge) */
+    ST_CLOSED_EOF,        /* drained to the peer's EOF */
+    ST_CLOSED_IDLE,       /* closed after LINGER_TIMEOUT without data */
+    ST_CLOSED_TIME,       /* closed at LINGER_TIME */
+    ST_CLOSED_BYTES,      /* closed at LINGER_MAX_BYTES */
+    ST_CLOSED_CAP,        /* closed early because LINGER_MAX_SOCKETS were lingering */
+    ST_CLOSED_ERROR,      /* closed on a socket error (e.g. the peer's RST) */
+    ST_BYTES_DRAINED,     /* request bytes discarded */
+    ST_RESETS_AVOIDED,    /* lingered with unread bytes queued: a reset the kernel would have sent */
+    ST_FALLBACK_CLOSES,   /* wanted to linger but could not (no drainer, no fd): plain close */
+    ST_OBSERVED_LINGERS,  /* observe mode: closes that would have lingered */
+    ST_OBSERVED_RESETS,   /* observe mode: of those, closes with unread bytes (a reset now) */
+    ST_COUNT
+};
+
+extern _Atomic uint64_t stats[ST_COUNT];
+
+static inline void stat_add(enum stat_id id, uint64_t n)
+{
+    atomic_fetch_add_explicit(&stats[id], n, memory_order_relaxed);
+}
+
+static inline void stat_sub(enum stat_id id, uint64_t n)
+{
+    atomic_fetch_sub_explicit(&stats[id], n, memory_order_relaxed);
+}
+
+static inline uint64_t stat_get(enum stat_id id)
+{
+    return atomic_load_explicit(&stats[id], memory_order_relaxed);
+}
+
+/* The counter's name as it appears in logs and stats files. */
+const char *stat_name(enum stat_id id);
+
+#endif
