@@ -48,7 +48,7 @@ static _Atomic int running;                /* the thread is up and takes sockets
 static _Atomic int32_t handover_head = NIL; /* lock-free stack of handed-over fds */
 static _Atomic int epoll_fd = -1, wake_fd = -1;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static int start_failed;
+static _Atomic int start_failed;  /* set once; a fork child clears it */
 
 /* Owned by the drainer thread only. */
 static struct drain_slot *slots;          /* capacity entries */
@@ -273,11 +273,12 @@ static int next_timeout(uint32_t now)
     return best > 60000 ? 60000 : (int)best;
 }
 
-static void *drainer_main(void *arg)
+/* Waits for events and deadlines; returns when nothing is held, if
+ * until_empty (the detached exit process), else never (the thread). */
+static void drain_loop(int until_empty)
 {
-    (void)arg;
     struct epoll_event events[EVENTS_PER_WAIT];
-    for (;;) {
+    while (!until_empty || by_start_head != NIL) {
         int timeout = next_timeout((uint32_t)clock_ms());
         int n = epoll_wait(epoll_fd, events, EVENTS_PER_WAIT, timeout);
         uint32_t now = (uint32_t)clock_ms();
@@ -294,7 +295,49 @@ static void *drainer_main(void *arg)
         }
         expire(now);
     }
+}
+
+static void *drainer_main(void *arg)
+{
+    (void)arg;
+    drain_loop(0);
     return NULL;
+}
+
+/* Fresh, empty slot array and lists (a new drainer, in this process). */
+static int reset_slots(void)
+{
+    if (slots)
+        munmap(slots, (size_t)capacity * sizeof *slots);
+    capacity = (int32_t)cfg.max_sockets;
+    slots = mmap(NULL, (size_t)capacity * sizeof *slots, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (slots == MAP_FAILED) {
+        slots = NULL;
+        return -1;
+    }
+    for (int32_t i = 0; i < capacity; i++) {
+        slots[i].fd = NIL;
+        slots[i].next = i + 1 < capacity ? i + 1 : NIL;
+    }
+    free_head = 0;
+    by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
+    return 0;
+}
+
+void drainer_run_detached(void)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || reset_slots() != 0)
+        return;
+    epoll_fd = ep;
+    wake_fd = -1;
+    uint32_t now = (uint32_t)clock_ms();
+    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
+    for (unsigned fd = 0; fd < high; fd++)
+        if (fdt_kind(&fdt[fd]) == FK_LINGERING)
+            take_one((int32_t)fd, now);
+    drain_loop(1);
 }
 
 /* ---- the app-facing side ---- */
@@ -344,21 +387,10 @@ static int start_thread(void)
         if (wk >= 0) real_close(wk);
         return err;
     }
-    if (!slots) {
-        capacity = (int32_t)cfg.max_sockets;
-        slots = mmap(NULL, (size_t)capacity * sizeof *slots, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (slots == MAP_FAILED) {
-            slots = NULL;
-            real_close(ep);
-            real_close(wk);
-            return ENOMEM;
-        }
-        for (int32_t i = 0; i < capacity; i++) {
-            slots[i].fd = NIL;
-            slots[i].next = i + 1 < capacity ? i + 1 : NIL;
-        }
-        free_head = 0;
+    if (!slots && reset_slots() != 0) {
+        real_close(ep);
+        real_close(wk);
+        return ENOMEM;
     }
     epoll_fd = ep;
     wake_fd = wk;
@@ -392,6 +424,8 @@ int drainer_ensure_started(void)
 {
     if (atomic_load_explicit(&running, memory_order_acquire))
         return 0;
+    if (atomic_load_explicit(&start_failed, memory_order_relaxed))
+        return -1;
     int saved = errno;
     pthread_mutex_lock(&start_lock);
     if (!atomic_load_explicit(&running, memory_order_relaxed) && !start_failed) {

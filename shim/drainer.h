@@ -20,6 +20,10 @@ int drainer_accepting(void);
  * drainer. Async-signal-safe: a lock-free push and an eventfd write. */
 void drainer_adopt(int fd);
 
+/* In a process that exists only to drain (see handoff.h): drains every
+ * FK_LINGERING fd in the table until none is left, then returns. */
+void drainer_run_detached(void);
+
 /* Registers the fork handlers. */
 void drainer_init(void);
 

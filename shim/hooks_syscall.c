@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "handoff.h"
 #include "hooks.h"
 #include "real.h"
 
@@ -40,6 +41,9 @@ EXPORT long syscall(long nr, ...)
         return hook_sendmsg((int)a1, (const struct msghdr *)a2, (int)a3);
     case SYS_accept4:
         return hook_accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
+    case SYS_exit_group:
+        handoff_at_exit(0);
+        return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     default:
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     }

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
+#include "handoff.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
@@ -29,6 +30,7 @@ __attribute__((constructor)) static void linger_load(void)
     ownfd_init();
     log_protect();
     drainer_init();
+    handoff_init();
     log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
             mode_names[cfg.mode], (unsigned long long)cfg.timeout_ms, (unsigned long long)cfg.time_ms,
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
@@ -36,6 +38,7 @@ __attribute__((constructor)) static void linger_load(void)
 
 __attribute__((destructor)) static void linger_unload(void)
 {
+    handoff_at_exit(1);
     if (!log_enabled(LOG_INFO) || cfg.mode == MODE_OFF)
         return;
     log_msg(LOG_INFO, "exit: lingered=%llu resets_avoided=%llu closed_eof=%llu closed_idle=%llu "

@@ -277,14 +277,9 @@ void policy_before_implicit_close(int fd, int wrote_via_stdio)
         else
             stat_add(ST_FALLBACK_CLOSES, 1);
     } else {
-        if (k == FK_UNKNOWN && wrote_via_stdio)
-            k = fdt_classify(fd, e);
-        if (k == FK_TRACKED && wrote_via_stdio) {
-            /* stdio's writes bypass the hooks: count them as a response of
-             * unknown framing, so unread bytes at close still linger */
-            e->writer_gen = fdt_gen;
-            e->flags |= FE_SAW_RESPONSE;
-            drainer_ensure_started();
+        if (wrote_via_stdio) {
+            policy_sent_via_stdio(fd);
+            k = fdt_kind(e);
         }
         if (k == FK_TRACKED || k == FK_ALIAS)
             decide(fd, e, 0);
@@ -337,4 +332,32 @@ int policy_close_range(unsigned first, unsigned last, int flags)
     if (from > last)
         return 0;
     return real_close_range(from, last, flags);
+}
+
+void policy_sent_via_stdio(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    /* stdio's writes bypass the hooks: count them as a response of unknown
+     * framing, so unread bytes at close still linger */
+    if ((e = tracked_writer(fd, e)))
+        e->flags |= FE_SAW_RESPONSE;
+}
+
+int policy_linger_at_exit(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    int pending = 0;
+    if (!e || fdt_kind(e) != FK_TRACKED || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE
+        || !wants_linger(fd, e, &pending))
+        return 0;
+    if (!(e->flags & FE_APP_SHUT_WR) && real_shutdown(fd, SHUT_WR) != 0)
+        return 0;
+    e->flags &= FE_UNIX | FE_APP_SHUT_RD;
+    stat_add(ST_LINGERED, 1);
+    if (pending)
+        stat_add(ST_RESETS_AVOIDED, 1);
+    fdt_set_kind(e, FK_LINGERING);
+    return 1;
 }

@@ -64,6 +64,14 @@ void policy_duplicated(int oldfd, int newfd);
  * app's fds in the range and steps around linger's own. */
 int policy_close_range(unsigned first, unsigned last, int flags);
 
+/* At exit: if tracked socket fd should linger, shuts it down for writing,
+ * marks it FK_LINGERING in place (no duplicate), and returns 1. */
+int policy_linger_at_exit(int fd);
+
+/* The app wrote to fd through stdio (invisible to the hooks): counts it as
+ * a response of unknown framing, as fclose does. */
+void policy_sent_via_stdio(int fd);
+
 /* Whether linger is active in this process (a valid table and mode != off). */
 int policy_active(void);
 

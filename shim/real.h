@@ -41,5 +41,6 @@ int real_fcntl(int fd, int cmd, long arg);
 int real_close_range(unsigned first, unsigned last, int flags);
 int real_fclose(FILE *f);
 long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+__attribute__((noreturn)) void real_exit_now(int status); /* _exit */
 
 #endif

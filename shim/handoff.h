@@ -1,0 +1,20 @@
+/* handoff.h - lingering past the process's end.
+ *
+ * When a process exits, the kernel closes its sockets, and any with unread
+ * bytes reset. At exit (exit(), return from main, _exit, _Exit), linger
+ * shuts down and hands every socket that should linger - the drainer's, and
+ * tracked sockets the app never closed (inetd style) - to a detached child
+ * process that drains them under the same caps and then exits. The exiting
+ * process does not wait for it.
+ */
+#ifndef LINGER_HANDOFF_H
+#define LINGER_HANDOFF_H
+
+/* Runs once per process at its exit. flush_stdio: stdio buffers are still
+ * to be flushed (exit(), not _exit). */
+void handoff_at_exit(int flush_stdio);
+
+/* Records the owning process (at load and in fork children). */
+void handoff_init(void);
+
+#endif
