@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,7 +36,7 @@ struct drain_slot {
     int32_t next, prev;            /* list ordered by handover (total cap) */
     int32_t idle_next, idle_prev;  /* list ordered by last activity (idle timeout) */
     uint32_t start_ms, last_ms;    /* monotonic milliseconds, truncated */
-    uint8_t flags;                 /* FE_UNIX, FE_APP_SHUT_RD of the socket */
+    uint8_t flags;                 /* FE_UNIX of the socket */
     uint64_t ino;                  /* the socket's inode */
     uint64_t drained;              /* bytes discarded so far */
 };
@@ -136,19 +134,6 @@ static void finish(int32_t i, enum close_reason why)
 
 /* ---- draining ---- */
 
-/* True when the peer has sent its FIN. Only asked after recv returned 0 on
- * a TCP socket whose read side the app shut (recv returns 0 there early). */
-static int peer_finished(const struct drain_slot *s)
-{
-    if (!(s->flags & FE_APP_SHUT_RD) || (s->flags & FE_UNIX))
-        return 1;
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-        return 1;
-    return ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT1 && ti.tcpi_state != TCP_FIN_WAIT2;
-}
-
 /* Discards what the peer sent; closes on EOF, error or byte cap. */
 static void drain(int32_t i, uint32_t now)
 {
@@ -169,8 +154,6 @@ static void drain(int32_t i, uint32_t now)
             if (cfg.max_bytes && s->drained >= cfg.max_bytes)
                 done = 1, why = CR_BYTES;
         } else if (n == 0) {
-            if (!peer_finished(s))
-                break;
             done = 1, why = CR_EOF;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             break;
@@ -215,14 +198,12 @@ static void take_one(int32_t fd, uint32_t now)
     struct drain_slot *s = &slots[i];
     s->fd = fd;
     s->ino = e->ino;
-    s->flags = e->flags & (FE_UNIX | FE_APP_SHUT_RD);
+    s->flags = e->flags & FE_UNIX;
     s->start_ms = s->last_ms = now;
     s->drained = 0;
     start_list_append(i);
     idle_list_append(i);
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i };
-    if (s->flags & FE_APP_SHUT_RD)
-        ev.events |= EPOLLET; /* a shut read side polls readable for ever */
     if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         finish(i, CR_ERROR);
         return;

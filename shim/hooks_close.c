@@ -21,9 +21,10 @@ int hook_close(int fd)
 
 int hook_shutdown(int fd, int how)
 {
-    int r = real_shutdown(fd, how);
+    int kernel_how = policy_shutdown_how(fd, how);
+    int r = kernel_how < 0 ? 0 : real_shutdown(fd, kernel_how);
     if (r == 0)
-        policy_shutdown(fd, how);
+        policy_shutdown(fd, kernel_how < 0 ? how : kernel_how);
     return r;
 }
 

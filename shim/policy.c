@@ -20,6 +20,8 @@ int policy_active(void)
     return fdt_size != 0;
 }
 
+static int wants_linger(int fd, const struct fd_entry *e, int *pending);
+
 /* Starts the drainer when the mode may need it. */
 static void want_drainer(void)
 {
@@ -111,9 +113,29 @@ void policy_connected(int fd)
     fdt_set_kind(e, FK_OUTBOUND);
 }
 
+int policy_shutdown_how(int fd, int how)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e || how == SHUT_WR || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
+        return how;
+    enum fd_kind k = fdt_kind(e);
+    if (k == FK_ALIAS)
+        e = fdt_ring_leader(fd);
+    else if (k != FK_TRACKED)
+        return how;
+    int pending = 0;
+    if ((e->flags & FE_UNIX) || !wants_linger(fd, e, &pending))
+        return how;
+    /* Linux resets a TCP connection whose read side is shut as soon as data
+     * arrives after its FIN: keep the read side open so the close lingers. */
+    return how == SHUT_RDWR ? SHUT_WR : -1;
+}
+
 void policy_shutdown(int fd, int how)
 {
     struct fd_entry *e = fdt_get(fd);
+    if (e && fdt_kind(e) == FK_ALIAS)
+        e = fdt_ring_leader(fd);
     if (!e || fdt_kind(e) != FK_TRACKED)
         return;
     if (how == SHUT_WR || how == SHUT_RDWR)
@@ -137,14 +159,14 @@ enum peer_state { PEER_OPEN, PEER_PENDING, PEER_DONE, PEER_BROKEN };
 
 /* Peeks without consuming: unread bytes queued, the peer's EOF with nothing
  * queued, an open peer with nothing queued, or a dead connection. */
-static enum peer_state peek_peer(int fd, const struct fd_entry *e)
+static enum peer_state peek_peer(int fd)
 {
     char c;
     ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r > 0)
         return PEER_PENDING;
-    if (r == 0)  /* EOF - or just an empty queue after the app's SHUT_RD */
-        return (e->flags & FE_APP_SHUT_RD) ? PEER_OPEN : PEER_DONE;
+    if (r == 0)  /* EOF - or an empty queue after the app's SHUT_RD */
+        return PEER_DONE;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? PEER_OPEN : PEER_BROKEN;
 }
 
@@ -165,7 +187,9 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending)
         return 0;
     if (!fdt_same_socket(fd, e))
         return 0;  /* the number was closed unseen and reused */
-    enum peer_state p = peek_peer(fd, e);
+    if ((e->flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
+        return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
+    enum peer_state p = peek_peer(fd);
     *pending = p == PEER_PENDING;
     if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd))
         return 0;
@@ -313,9 +337,9 @@ int policy_close_range(unsigned first, unsigned last, int flags)
 {
     if (flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
         return real_close_range(first, last, flags);
-    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
     unsigned from = first;
-    for (unsigned fd = first; fd < high && fd <= last; fd++) {
+    /* fdt_high is read each time: a lingering close below adds a shim fd */
+    for (unsigned fd = first; fd < atomic_load_explicit(&fdt_high, memory_order_relaxed) && fd <= last; fd++) {
         struct fd_entry *e = &fdt[fd];
         enum fd_kind k = fdt_kind(e);
         int rc;

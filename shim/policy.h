@@ -41,6 +41,11 @@ void policy_sent_unseen(int fd, size_t n);
 void policy_accepted(int fd);
 void policy_connected(int fd);
 
+/* The how to pass to the kernel for the app's shutdown(fd, how): SHUT_WR
+ * instead of SHUT_RDWR, and -1 (skip the call) instead of SHUT_RD, for a TCP
+ * socket that will linger; else how itself. */
+int policy_shutdown_how(int fd, int how);
+
 /* The app shut down fd (how = SHUT_*) successfully. */
 void policy_shutdown(int fd, int how);
 
