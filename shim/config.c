@@ -15,6 +15,7 @@ struct linger_config cfg = {
     .max_sockets = 1024,
     .log_level = LOG_WARN,
     .log_file = NULL,
+    .stats_file = NULL,
 };
 
 uint64_t config_default_max_sockets(uint64_t nofile_soft)
@@ -64,6 +65,8 @@ void config_load(void)
     load_duration("LINGER_TIME", &cfg.time_ms, "30s");
     if ((v = env("LINGER_MAX_BYTES")) && parse_size_bytes(v, &cfg.max_bytes) != 0)
         log_msg(LOG_ERROR, "LINGER_MAX_BYTES='%s' is not a size (like 1m, 64k, 0 for none); using none", v);
+    if ((v = env("LINGER_STATS")))
+        cfg.stats_file = v;
     uint64_t def = cfg.max_sockets;
     if ((v = env("LINGER_MAX_SOCKETS")) && parse_count(v, 1u << 20, &cfg.max_sockets) != 0)
         log_msg(LOG_ERROR, "LINGER_MAX_SOCKETS='%s' is not a count from 1 to 1048576; using %llu",

@@ -14,6 +14,7 @@ struct linger_config {
     uint64_t max_sockets;      /* LINGER_MAX_SOCKETS: lingering at once */
     enum log_level log_level;  /* LINGER_LOG, default warn */
     const char *log_file;      /* LINGER_LOG_FILE, NULL = stderr */
+    const char *stats_file;    /* LINGER_STATS: path template (%p = pid), NULL = none */
 };
 
 extern struct linger_config cfg;

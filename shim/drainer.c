@@ -239,6 +239,23 @@ static void expire(uint32_t now)
         finish(by_idle_head, CR_IDLE);
 }
 
+/* Rewrites LINGER_STATS at most once a second, and only after a change. */
+static void maybe_write_stats(uint32_t now)
+{
+    static uint32_t last_ms;
+    static uint64_t last_print;
+    static int warned;
+    if (!cfg.stats_file || now - last_ms < 1000)
+        return;
+    uint64_t print = stats_fingerprint();
+    if (print == last_print)
+        return;
+    last_ms = now;
+    last_print = print;
+    if (stats_write_file(cfg.stats_file, getpid()) != 0 && !warned++)
+        log_msg(LOG_WARN, "LINGER_STATS: cannot write %s (%s)", cfg.stats_file, strerror(errno));
+}
+
 /* Milliseconds until the next deadline, for epoll_wait (-1: none). */
 static int next_timeout(uint32_t now)
 {
@@ -251,7 +268,8 @@ static int next_timeout(uint32_t now)
     }
     if (best < 0 && by_start_head != NIL)
         best = 0;
-    return best > 60000 ? 60000 : (int)best;
+    int cap = cfg.stats_file ? 1000 : 60000;
+    return (best < 0 || best > cap) ? (best < 0 && !cfg.stats_file ? -1 : cap) : (int)best;
 }
 
 /* Waits for events and deadlines; returns when nothing is held, if
@@ -275,6 +293,7 @@ static void drain_loop(int until_empty)
             }
         }
         expire(now);
+        maybe_write_stats(now);
     }
 }
 
@@ -446,7 +465,7 @@ static void after_fork_child(void)
     fdt_gen++;
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
-    atomic_store(&stats[ST_LINGERING_NOW], 0);
+    stats_reset();
     if (slots) { /* rebuilt by the child's own drainer, if it ever needs one */
         munmap(slots, (size_t)capacity * sizeof *slots);
         slots = NULL;

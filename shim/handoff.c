@@ -120,12 +120,16 @@ __attribute__((noreturn)) static void become_drainer(void)
         ;
 }
 
+int handoff_claim_exit(void)
+{
+    /* a vfork child sharing our memory is not us; and only once */
+    return current_pid() == owner && !atomic_exchange(&handed_off, 1);
+}
+
 void handoff_at_exit(int flush_stdio)
 {
     if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
         return;
-    if (current_pid() != owner || atomic_exchange(&handed_off, 1))
-        return; /* a vfork child sharing our memory, or done already */
     int saved = errno;
     if (flush_stdio) {
         note_stdio_socket(stdout);

@@ -10,8 +10,12 @@
 #ifndef LINGER_HANDOFF_H
 #define LINGER_HANDOFF_H
 
-/* Runs once per process at its exit. flush_stdio: stdio buffers are still
- * to be flushed (exit(), not _exit). */
+/* True the first time the process that owns the table reaches an exit
+ * path; false in a vfork child (which shares our memory) and afterwards. */
+int handoff_claim_exit(void);
+
+/* Hands the sockets over; call once, after handoff_claim_exit. flush_stdio:
+ * stdio buffers are still to be flushed (exit(), not _exit). */
 void handoff_at_exit(int flush_stdio);
 
 /* Records the owning process (at load and in fork children). */

@@ -4,18 +4,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "handoff.h"
 #include "hooks.h"
+#include "linger.h"
 #include "real.h"
 
 EXPORT __attribute__((noreturn)) void _exit(int status)
 {
-    handoff_at_exit(0);
+    linger_at_exit(0);
     real_exit_now(status);
 }
 
 EXPORT __attribute__((noreturn)) void _Exit(int status)
 {
-    handoff_at_exit(0);
+    linger_at_exit(0);
     real_exit_now(status);
 }

@@ -6,8 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "handoff.h"
 #include "hooks.h"
+#include "linger.h"
 #include "real.h"
 
 EXPORT long syscall(long nr, ...)
@@ -42,7 +42,7 @@ EXPORT long syscall(long nr, ...)
     case SYS_accept4:
         return hook_accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
     case SYS_exit_group:
-        handoff_at_exit(0);
+        linger_at_exit(0);
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     default:
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);

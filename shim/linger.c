@@ -8,6 +8,7 @@
 #include "drainer.h"
 #include "fdtable.h"
 #include "handoff.h"
+#include "linger.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
@@ -36,10 +37,14 @@ __attribute__((constructor)) static void linger_load(void)
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
 }
 
-__attribute__((destructor)) static void linger_unload(void)
+void linger_at_exit(int flush_stdio)
 {
-    handoff_at_exit(1);
-    if (!log_enabled(LOG_INFO) || cfg.mode == MODE_OFF)
+    if (cfg.mode == MODE_OFF || !fdt || !handoff_claim_exit())
+        return;
+    handoff_at_exit(flush_stdio);
+    if (cfg.stats_file && stats_write_file(cfg.stats_file, getpid()) != 0)
+        log_msg(LOG_WARN, "LINGER_STATS: cannot write %s at exit", cfg.stats_file);
+    if (!log_enabled(LOG_INFO))
         return;
     log_msg(LOG_INFO, "exit: lingered=%llu resets_avoided=%llu closed_eof=%llu closed_idle=%llu "
             "closed_time=%llu still_lingering=%llu observe_would_linger=%llu observe_resets=%llu",
@@ -47,4 +52,9 @@ __attribute__((destructor)) static void linger_unload(void)
             (unsigned long long)stat_get(ST_CLOSED_EOF), (unsigned long long)stat_get(ST_CLOSED_IDLE),
             (unsigned long long)stat_get(ST_CLOSED_TIME), (unsigned long long)stat_get(ST_LINGERING_NOW),
             (unsigned long long)stat_get(ST_OBSERVED_LINGERS), (unsigned long long)stat_get(ST_OBSERVED_RESETS));
+}
+
+__attribute__((destructor)) static void linger_unload(void)
+{
+    linger_at_exit(1);
 }

@@ -15,6 +15,10 @@
 #include "real.h"
 #include "stats.h"
 
+#ifndef CLOSE_RANGE_CLOEXEC /* glibc's unistd.h has it, musl's does not */
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 int policy_active(void)
 {
     return fdt_size != 0;
@@ -25,7 +29,7 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending);
 /* Starts the drainer when the mode may need it. */
 static void want_drainer(void)
 {
-    if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS)
+    if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS || cfg.stats_file)
         drainer_ensure_started();
 }
 

@@ -1,6 +1,14 @@
 /* stats.c - linger's counters (see stats.h). */
 #include "stats.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "real.h"
+
 _Atomic uint64_t stats[ST_COUNT];
 
 const char *stat_name(enum stat_id id)
@@ -21,4 +29,109 @@ const char *stat_name(enum stat_id id)
         [ST_OBSERVED_RESETS] = "observe_resets",
     };
     return (unsigned)id < ST_COUNT ? names[id] : "?";
+}
+
+uint64_t stats_fingerprint(void)
+{
+    uint64_t f = 0;
+    for (int i = 0; i < ST_COUNT; i++)
+        f = f * 1000003u + stat_get((enum stat_id)i);
+    return f;
+}
+
+/* How each counter appears in the stats file. */
+static const struct {
+    const char *metric, *label, *type, *help;
+} exposition[ST_COUNT] = {
+    [ST_LINGERED] = { "linger_lingered_total", NULL, "counter", "Closes turned into lingering closes." },
+    [ST_LINGERING_NOW] = { "linger_lingering_sockets", NULL, "gauge", "Sockets being drained now." },
+    [ST_CLOSED_EOF] = { "linger_closed_total", "eof", "counter", "Lingering sockets closed, by reason." },
+    [ST_CLOSED_IDLE] = { "linger_closed_total", "idle_timeout", NULL, NULL },
+    [ST_CLOSED_TIME] = { "linger_closed_total", "time_cap", NULL, NULL },
+    [ST_CLOSED_BYTES] = { "linger_closed_total", "byte_cap", NULL, NULL },
+    [ST_CLOSED_CAP] = { "linger_closed_total", "socket_cap", NULL, NULL },
+    [ST_CLOSED_ERROR] = { "linger_closed_total", "error", NULL, NULL },
+    [ST_BYTES_DRAINED] = { "linger_drained_bytes_total", NULL, "counter", "Request bytes discarded while lingering." },
+    [ST_RESETS_AVOIDED] = { "linger_resets_avoided_total", NULL, "counter",
+                            "Lingering closes with unread bytes queued: resets the kernel would have sent." },
+    [ST_FALLBACK_CLOSES] = { "linger_fallback_closes_total", NULL, "counter",
+                             "Closes that should have lingered but were plain closes (no drainer, no fd)." },
+    [ST_OBSERVED_LINGERS] = { "linger_observe_would_linger_total", NULL, "counter",
+                              "Observe mode: closes that mode on would have lingered." },
+    [ST_OBSERVED_RESETS] = { "linger_observe_resets_total", NULL, "counter",
+                             "Observe mode: of those, closes with unread bytes (a reset sent now)." },
+};
+
+size_t stats_format(char *buf, size_t size, int pid)
+{
+    size_t len = 0;
+    for (int i = 0; i < ST_COUNT && len < size; i++) {
+        int n;
+        if (exposition[i].help)
+            n = snprintf(buf + len, size - len, "# HELP %s %s\n# TYPE %s %s\n", exposition[i].metric,
+                         exposition[i].help, exposition[i].metric, exposition[i].type);
+        else
+            n = 0;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+        if (len >= size)
+            break;
+        if (exposition[i].label)
+            n = snprintf(buf + len, size - len, "%s{pid=\"%d\",reason=\"%s\"} %llu\n", exposition[i].metric,
+                         pid, exposition[i].label, (unsigned long long)stat_get((enum stat_id)i));
+        else
+            n = snprintf(buf + len, size - len, "%s{pid=\"%d\"} %llu\n", exposition[i].metric, pid,
+                         (unsigned long long)stat_get((enum stat_id)i));
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    return len < size ? len : size - 1;
+}
+
+/* Expands each %p of template to pid into out; -1 if it does not fit. */
+static int expand_path(const char *template, int pid, char *out, size_t size)
+{
+    size_t len = 0;
+    for (const char *t = template; *t; t++) {
+        int n = (t[0] == '%' && t[1] == 'p') ? snprintf(out + len, size - len, "%d", pid)
+                                             : snprintf(out + len, size - len, "%c", *t);
+        if (t[0] == '%' && t[1] == 'p')
+            t++;
+        if (n < 0 || (size_t)n >= size - len)
+            return -1;
+        len += (size_t)n;
+    }
+    return 0;
+}
+
+int stats_write_file(const char *template, int pid)
+{
+    char path[4096], tmp[4200], text[4096];
+    if (expand_path(template, pid, path, sizeof path) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, pid);
+    size_t len = stats_format(text, sizeof text, pid);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    int ok = real_write(fd, text, len) == (ssize_t)len;
+    int err = errno;
+    real_close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        err = ok ? errno : err;
+        unlink(tmp);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+void stats_reset(void)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        atomic_store_explicit(&stats[i], 0, memory_order_relaxed);
 }

@@ -3,6 +3,7 @@
 #define LINGER_STATS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum stat_id {
@@ -39,7 +40,22 @@ static inline uint64_t stat_get(enum stat_id id)
     return atomic_load_explicit(&stats[id], memory_order_relaxed);
 }
 
-/* The counter's name as it appears in logs and stats files. */
+/* The counter's name as it appears in logs. */
 const char *stat_name(enum stat_id id);
+
+/* A number that changes whenever any counter does (to skip idle rewrites). */
+uint64_t stats_fingerprint(void);
+
+/* Formats every counter in the Prometheus text format into buf; returns
+ * the length (truncated to size - 1). Pure apart from reading counters. */
+size_t stats_format(char *buf, size_t size, int pid);
+
+/* Writes the stats file: template with each %p replaced by pid, written to
+ * a temporary name beside it and renamed over it (readers never see half a
+ * file), mode 0644, never through a symlink. 0, or -1 with errno. */
+int stats_write_file(const char *template, int pid);
+
+/* Zeroes every counter (a fork child starts its own account). */
+void stats_reset(void);
 
 #endif
