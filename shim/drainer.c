@@ -119,12 +119,13 @@ static void finish(int32_t i, enum close_reason why)
     if (log_enabled(LOG_DEBUG))
         log_msg(LOG_DEBUG, "fd %d closed after lingering: %s, %llu bytes drained", s->fd,
                 stat_name(reason_stat[why]), (unsigned long long)s->drained);
-    if (still_ours(s)) {
+    uint8_t expect = FK_LINGERING;
+    if (s->ino == e->ino && atomic_compare_exchange_strong(&e->kind, &expect, (uint8_t)FK_CLOSING)) {
         real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
         real_close(s->fd);
-        /* The number is free now: an app thread may own it again already,
-         * in which case its hooks reset the entry and this exchange fails. */
-        uint8_t expect = FK_LINGERING;
+        /* The number is free now. If a close path has already taken it for
+         * a new lingering socket, that one reset the entry: leave it be. */
+        expect = FK_CLOSING;
         atomic_compare_exchange_strong(&e->kind, &expect, (uint8_t)FK_UNKNOWN);
     }
     s->fd = NIL;

@@ -21,6 +21,7 @@ enum fd_kind {
     FK_TRACKED,     /* a stream socket we scan: accepted or inherited */
     FK_ALIAS,       /* another number for a tracked socket (dup): see the ring */
     FK_LINGERING,   /* the shim's duplicate of a socket being drained */
+    FK_CLOSING,     /* the drainer is closing it; the number may be reused any moment */
     FK_SHIM,        /* the shim's own fd (drainer epoll, wake-up, log file) */
 };
 

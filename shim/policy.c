@@ -264,7 +264,7 @@ static int decide(int fd, struct fd_entry *e, int close_app)
 /* True for the shim's own fds (the number really holds linger's file). */
 static int is_own(int fd, struct fd_entry *e, enum fd_kind k)
 {
-    return (k == FK_LINGERING || k == FK_SHIM) && fdt_same_file(fd, e);
+    return (k == FK_LINGERING || k == FK_CLOSING || k == FK_SHIM) && fdt_same_file(fd, e);
 }
 
 int policy_close(int fd, int *rc)
