@@ -3,6 +3,9 @@
 #   make test       install test dependencies (as root), build, run every default test
 #   make unit       criterion unit tests of the pure modules
 #   make integration  real servers and clients, with and without the shim
+#   make musl       build build/liblinger-musl.so with musl-gcc (for musl/Alpine programs)
+#   make install    install the library, linger-run and its man page under $(DESTDIR)$(PREFIX)
+#   make uninstall  remove what make install installed
 #   make clean      remove build/
 
 CC       := gcc
@@ -62,3 +65,43 @@ test: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- musl build, install (scripts/linger-run, docs/linger-run.1)
+MUSL_CC      ?= musl-gcc
+MUSL_OBJS    := $(patsubst shim/%.c,$(BUILD)/musl/%.o,$(SHIM_SRCS))
+MUSL_CFLAGS   = $(filter-out $(SAN_FLAGS),$(SHIM_CFLAGS))
+MUSL_LDFLAGS  = $(filter-out $(SAN_FLAGS),$(SHIM_LDFLAGS))
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+INST_BIN      = $(DESTDIR)$(PREFIX)/bin
+INST_LIB      = $(DESTDIR)$(PREFIX)/lib/linger
+INST_MAN1     = $(DESTDIR)$(PREFIX)/share/man/man1
+
+.PHONY: musl install uninstall
+musl: $(BUILD)/liblinger-musl.so
+
+$(BUILD)/musl:
+	@command -v $(MUSL_CC) >/dev/null 2>&1 || { echo "make musl: $(MUSL_CC) not found (Debian: apt-get install musl-tools)" >&2; exit 1; }
+	mkdir -p $@
+
+$(BUILD)/musl/%.o: shim/%.c $(wildcard shim/*.h) | $(BUILD)/musl
+	$(MUSL_CC) $(MUSL_CFLAGS) -c $< -o $@
+
+$(BUILD)/liblinger-musl.so: $(MUSL_OBJS)
+	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+
+# The musl library is installed too when it has been built (and is rebuilt
+# first if the sources changed).
+install: all
+	@if [ -f $(BUILD)/liblinger-musl.so ]; then $(MAKE) --no-print-directory musl; fi
+	install -d "$(INST_BIN)" "$(INST_LIB)" "$(INST_MAN1)"
+	install -m 0644 $(BUILD)/liblinger.so "$(INST_LIB)/liblinger.so"
+	if [ -f $(BUILD)/liblinger-musl.so ]; then install -m 0644 $(BUILD)/liblinger-musl.so "$(INST_LIB)/liblinger-musl.so"; fi
+	install -m 0644 VERSION "$(INST_LIB)/VERSION"
+	install -m 0755 scripts/linger-run "$(INST_BIN)/linger-run"
+	install -m 0644 docs/linger-run.1 "$(INST_MAN1)/linger-run.1"
+
+uninstall:
+	rm -f "$(INST_LIB)/liblinger.so" "$(INST_LIB)/liblinger-musl.so" "$(INST_LIB)/VERSION" \
+	      "$(INST_BIN)/linger-run" "$(INST_MAN1)/linger-run.1"
+	if [ -d "$(INST_LIB)" ]; then rmdir "$(INST_LIB)" 2>/dev/null || echo "kept $(INST_LIB): not empty"; fi

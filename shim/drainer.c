@@ -456,7 +456,8 @@ static void after_fork_child(void)
 {
     unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
     for (unsigned fd = 0; fd < high; fd++) {
-        if (fdt_kind(&fdt[fd]) == FK_LINGERING) {
+        enum fd_kind k = fdt_kind(&fdt[fd]);
+        if (k == FK_LINGERING || k == FK_CLOSING) {
             real_close((int)fd);
             fdt_set_kind(&fdt[fd], FK_UNKNOWN);
         }
