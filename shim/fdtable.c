@@ -80,7 +80,7 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
         && (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX)
         && (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len)) == 0
         && !listening) {
-        kind = e->origin == FO_CONNECTED ? FK_OUTBOUND : FK_TRACKED;
+        kind = e->origin == FO_CONNECTED ? FK_IGNORED : FK_TRACKED;
         e->ino = (uint64_t)st.st_ino;
         if (domain == AF_UNIX)
             e->flags |= FE_UNIX;

@@ -13,11 +13,13 @@
 
 #include "scan.h"
 
+#pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
+
 /* What an fd number is, from linger's point of view. */
 enum fd_kind {
     FK_UNKNOWN = 0, /* not classified yet (new, or reused after a close) */
-    FK_IGNORED,     /* not a socket we care about: file, pipe, tty, UDP, listener */
-    FK_OUTBOUND,    /* a socket this process connected out: never touched */
+    FK_IGNORED,     /* nothing to do: file, pipe, tty, UDP, listener, a socket this
+                       process connected out (never touched) */
     FK_TRACKED,     /* a stream socket we scan: accepted or inherited */
     FK_ALIAS,       /* another number for a tracked socket (dup): see the ring */
     FK_LINGERING,   /* the shim's duplicate of a socket being drained */
@@ -43,7 +45,7 @@ struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
     uint8_t origin;               /* enum fd_origin */
     uint8_t flags;                /* FE_* */
-    uint8_t pad;
+    uint8_t pad0;
     uint32_t writer_gen;          /* process generation that last wrote (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
     int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
@@ -52,7 +54,9 @@ struct fd_entry {
         struct scan_state scan;   /* FK_TRACKED: the response scanner */
         int32_t handover_next;    /* FK_LINGERING, until the drainer takes it */
     } u;
+    uint8_t pad1[8];              /* one cache line: fd << 6 finds the entry */
 };
+_Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line");
 
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */
@@ -66,6 +70,15 @@ int fdt_init(void);
 static inline struct fd_entry *fdt_get(int fd)
 {
     return ((unsigned)fd < fdt_size) ? &fdt[fd] : (struct fd_entry *)0;
+}
+
+/* Hot path: true when fd is in the table and linger has nothing to do with
+ * its sends (FK_IGNORED): the hook just calls the real function. A relaxed
+ * load: the kind of a number the caller holds changes only in calls on it. */
+static inline int fdt_passes(int fd)
+{
+    return (unsigned)fd < fdt_size
+        && atomic_load_explicit(&fdt[fd].kind, memory_order_relaxed) == FK_IGNORED;
 }
 
 static inline enum fd_kind fdt_kind(const struct fd_entry *e)
@@ -122,5 +135,7 @@ struct fd_entry *fdt_ring_leader(int fd);
  * socket; 0 when fd was the last, and its entry now carries the socket's
  * full state as FK_TRACKED. */
 int fdt_ring_leave(int fd);
+
+#pragma GCC visibility pop
 
 #endif

@@ -9,15 +9,19 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-int hook_close(int fd);
-int hook_close_range(unsigned first, unsigned last, int flags);
-int hook_dup2(int oldfd, int newfd);
-int hook_dup3(int oldfd, int newfd, int flags);
-int hook_shutdown(int fd, int how);
-ssize_t hook_write(int fd, const void *buf, size_t n);
-ssize_t hook_writev(int fd, const struct iovec *iov, int cnt);
-ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al);
-ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags);
-int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
+/* The slow paths stay out of line, so each exported hook's fast path is a
+ * bounds check, a byte load and a tail call, with no stack frame. */
+#define SLOW_PATH __attribute__((noinline))
+
+SLOW_PATH int hook_close(int fd);
+SLOW_PATH int hook_close_range(unsigned first, unsigned last, int flags);
+SLOW_PATH int hook_dup2(int oldfd, int newfd);
+SLOW_PATH int hook_dup3(int oldfd, int newfd, int flags);
+SLOW_PATH int hook_shutdown(int fd, int how);
+SLOW_PATH ssize_t hook_write(int fd, const void *buf, size_t n);
+SLOW_PATH ssize_t hook_writev(int fd, const struct iovec *iov, int cnt);
+SLOW_PATH ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al);
+SLOW_PATH ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags);
+SLOW_PATH int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
 
 #endif

@@ -2,6 +2,7 @@
  * to the scanner. Return values and errno are the real call's. */
 #include <errno.h>
 #include <sys/sendfile.h>
+#undef sendfile64 /* musl before 1.2.4: a macro for sendfile, which would clash below */
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,14 @@
 ssize_t hook_write(int fd, const void *buf, size_t n)
 {
     ssize_t r = real_write(fd, buf, n);
+    if (r > 0)
+        policy_sent(fd, buf, (size_t)r);
+    return r;
+}
+
+static SLOW_PATH ssize_t hook_send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t r = real_send(fd, buf, n, flags);
     if (r > 0)
         policy_sent(fd, buf, (size_t)r);
     return r;
@@ -41,31 +50,41 @@ ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
     return r;
 }
 
+/* Each hook first asks fdt_passes(): for files, pipes, ttys and outbound
+ * sockets it is a tail call to the real function and nothing more. */
+
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+    if (__builtin_expect(fdt_passes(fd), 1))
+        return real.write(fd, buf, n);
     return hook_write(fd, buf, n);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
+    if (fdt_passes(fd))
+        return real.writev(fd, iov, cnt);
     return hook_writev(fd, iov, cnt);
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    ssize_t r = real_send(fd, buf, n, flags);
-    if (r > 0)
-        policy_sent(fd, buf, (size_t)r);
-    return r;
+    if (fdt_passes(fd))
+        return real.send(fd, buf, n, flags);
+    return hook_send(fd, buf, n, flags);
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
+    if (fdt_passes(fd))
+        return real.sendto(fd, buf, n, flags, a, al);
     return hook_sendto(fd, buf, n, flags, a, al);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+    if (fdt_passes(fd))
+        return real.sendmsg(fd, msg, flags);
     return hook_sendmsg(fd, msg, flags);
 }
 
@@ -77,7 +96,6 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
     return r;
 }
 
-#ifndef sendfile64 /* musl: a macro for sendfile, which the hook above covers */
 EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
     ssize_t r = real_sendfile64(out, in, off, n);
@@ -85,4 +103,3 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
         policy_sent_unseen(out, (size_t)r);
     return r;
 }
-#endif

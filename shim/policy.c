@@ -114,7 +114,7 @@ void policy_connected(int fd)
     if (!e)
         return;
     fdt_adopt_socket(fd, FO_CONNECTED);
-    fdt_set_kind(e, FK_OUTBOUND);
+    fdt_set_kind(e, FK_IGNORED);
 }
 
 int policy_shutdown_how(int fd, int how)
@@ -327,7 +327,7 @@ void policy_duplicated(int oldfd, int newfd)
         k = fdt_classify(oldfd, src);
     if (k == FK_TRACKED || k == FK_ALIAS) {
         fdt_ring_join(oldfd, newfd); /* neither number lingers while the other is open */
-    } else if (k == FK_OUTBOUND || k == FK_IGNORED) {
+    } else if (k == FK_IGNORED) {
         fdt_adopt_socket(newfd, (enum fd_origin)src->origin);
         dst->ino = src->ino;
         fdt_set_kind(dst, k);

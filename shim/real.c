@@ -7,30 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The pointers, filled by real_resolve(). NULL means "use the raw syscall". */
-static struct {
-    int (*close)(int);
-    int (*shutdown)(int, int);
-    ssize_t (*write)(int, const void *, size_t);
-    ssize_t (*writev)(int, const struct iovec *, int);
-    ssize_t (*send)(int, const void *, size_t, int);
-    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-    ssize_t (*sendmsg)(int, const struct msghdr *, int);
-    ssize_t (*sendfile)(int, int, off_t *, size_t);
-    ssize_t (*sendfile64)(int, int, off64_t *, size_t);
-    int (*accept)(int, struct sockaddr *, socklen_t *);
-    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    int (*epoll_ctl)(int, int, int, struct epoll_event *);
-    int (*dup)(int);
-    int (*dup2)(int, int);
-    int (*dup3)(int, int, int);
-    int (*fcntl)(int, int, ...);
-    int (*close_range)(unsigned, unsigned, int);
-    int (*fclose)(FILE *);
-    long (*syscall)(long, ...);
-    void (*exit_now)(int);
-} real;
+struct real_fns real;
 
 /* 0 = not yet, 1 = resolving (calls meanwhile use raw syscalls), 2 = done. */
 static _Atomic int resolve_state;

@@ -15,6 +15,36 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
+
+/* The real functions, filled once by real_resolve() (NULL until then, and
+ * NULL means "use the raw syscall"). Hooks may call them directly whenever
+ * the fd table exists: the constructor resolves them before mapping it. */
+struct real_fns {
+    int (*close)(int);
+    int (*shutdown)(int, int);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
+    int (*close_range)(unsigned, unsigned, int);
+    int (*fclose)(FILE *);
+    long (*syscall)(long, ...);
+    void (*exit_now)(int);
+};
+extern struct real_fns real;
+
 /* Resolves every real symbol; safe to call many times and from any thread. */
 void real_resolve(void);
 
@@ -42,5 +72,7 @@ int real_close_range(unsigned first, unsigned last, int flags);
 int real_fclose(FILE *f);
 long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 __attribute__((noreturn)) void real_exit_now(int status); /* _exit */
+
+#pragma GCC visibility pop
 
 #endif
