@@ -367,10 +367,12 @@ void policy_sent_via_stdio(int fd)
     struct fd_entry *e = fdt_get(fd);
     if (!e)
         return;
-    /* stdio's writes bypass the hooks: count them as a response of unknown
-     * framing, so unread bytes at close still linger */
+    /* stdio's writes bypass the hooks, so the scanner never saw them. The
+     * app is closing a socket it wrote a response to: treat that response
+     * as one with close semantics (a client still sending is then drained,
+     * whether or not its bytes have arrived yet). */
     if ((e = tracked_writer(fd, e)))
-        e->flags |= FE_SAW_RESPONSE;
+        e->flags |= FE_SAW_RESPONSE | FE_SAW_CLOSE;
 }
 
 int policy_linger_at_exit(int fd)

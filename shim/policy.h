@@ -73,8 +73,8 @@ int policy_close_range(unsigned first, unsigned last, int flags);
  * marks it FK_LINGERING in place (no duplicate), and returns 1. */
 int policy_linger_at_exit(int fd);
 
-/* The app wrote to fd through stdio (invisible to the hooks): counts it as
- * a response of unknown framing, as fclose does. */
+/* The app wrote to fd through stdio (invisible to the hooks) and is about
+ * to close it: counts that as a response with close semantics. */
 void policy_sent_via_stdio(int fd);
 
 /* Whether linger is active in this process (a valid table and mode != off). */
