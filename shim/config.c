@@ -13,6 +13,7 @@ struct linger_config cfg = {
     .time_ms = 30000,
     .max_bytes = 0,
     .max_sockets = 1024,
+    .exit_wait_ms = 100,
     .log_level = LOG_WARN,
     .log_file = NULL,
     .stats_file = NULL,
@@ -63,6 +64,7 @@ void config_load(void)
         log_msg(LOG_ERROR, "LINGER_MODE='%s' is not one of on, always, off, observe; using on", v);
     load_duration("LINGER_TIMEOUT", &cfg.timeout_ms, "5s");
     load_duration("LINGER_TIME", &cfg.time_ms, "30s");
+    load_duration("LINGER_EXIT_WAIT", &cfg.exit_wait_ms, "100ms");
     if ((v = env("LINGER_MAX_BYTES")) && parse_size_bytes(v, &cfg.max_bytes) != 0)
         log_msg(LOG_ERROR, "LINGER_MAX_BYTES='%s' is not a size (like 1m, 64k, 0 for none); using none", v);
     if ((v = env("LINGER_STATS")))

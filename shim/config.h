@@ -12,6 +12,8 @@ struct linger_config {
     uint64_t time_ms;          /* LINGER_TIME: total limit per socket, default 30s */
     uint64_t max_bytes;        /* LINGER_MAX_BYTES: drain cap per socket, 0 = none */
     uint64_t max_sockets;      /* LINGER_MAX_SOCKETS: lingering at once */
+    uint64_t exit_wait_ms;     /* LINGER_EXIT_WAIT: an exiting process waits for its
+                                  lingering sockets this long, then hands them over */
     enum log_level log_level;  /* LINGER_LOG, default warn */
     const char *log_file;      /* LINGER_LOG_FILE, NULL = stderr */
     const char *stats_file;    /* LINGER_STATS: path template (%p = pid), NULL = none */

@@ -52,6 +52,7 @@ static _Atomic int start_failed;  /* set once; a fork child clears it */
 static struct drain_slot *slots;          /* capacity entries */
 static int32_t capacity;
 static int32_t free_head = NIL;           /* free slots, linked through next */
+static int32_t never_used;                /* slots [never_used, capacity) were never taken */
 static int32_t by_start_head = NIL, by_start_tail = NIL; /* oldest first */
 static int32_t by_idle_head = NIL, by_idle_tail = NIL;   /* least recently active first */
 static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
@@ -175,11 +176,13 @@ static void drain(int32_t i, uint32_t now)
 /* A free slot, evicting the oldest lingering socket when none is left. */
 static int32_t take_slot(void)
 {
-    if (free_head == NIL && by_start_head != NIL)
+    if (free_head == NIL && never_used == capacity && by_start_head != NIL)
         finish(by_start_head, CR_CAP);
     int32_t i = free_head;
     if (i != NIL)
         free_head = slots[i].next;
+    else if (never_used < capacity)
+        i = never_used++;
     return i;
 }
 
@@ -317,11 +320,8 @@ static int reset_slots(void)
         slots = NULL;
         return -1;
     }
-    for (int32_t i = 0; i < capacity; i++) {
-        slots[i].fd = NIL;
-        slots[i].next = i + 1 < capacity ? i + 1 : NIL;
-    }
-    free_head = 0;
+    free_head = NIL;
+    never_used = 0;  /* slots are set up as they are first taken */
     by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
     return 0;
 }
@@ -334,8 +334,7 @@ void drainer_run_detached(void)
     epoll_fd = ep;
     wake_fd = -1;
     uint32_t now = (uint32_t)clock_ms();
-    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
-    for (unsigned fd = 0; fd < high; fd++)
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
         if (fdt_kind(&fdt[fd]) == FK_LINGERING)
             take_one((int32_t)fd, now);
     drain_loop(1);
@@ -454,11 +453,10 @@ static void after_fork_parent(void) { pthread_mutex_unlock(&start_lock); }
  * what the parent wrote, and may start a drainer of its own later. */
 static void after_fork_child(void)
 {
-    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
-    for (unsigned fd = 0; fd < high; fd++) {
+    for (int fd = fdt_next_own(-1); fd >= 0; fd = fdt_next_own(fd)) {
         enum fd_kind k = fdt_kind(&fdt[fd]);
         if (k == FK_LINGERING || k == FK_CLOSING) {
-            real_close((int)fd);
+            real_close(fd);
             fdt_set_kind(&fdt[fd], FK_UNKNOWN);
         }
     }

@@ -11,7 +11,9 @@
 struct fd_entry *fdt;
 unsigned fdt_size;
 uint32_t fdt_gen = 1;
+unsigned fdt_own_base = ~0u;
 _Atomic unsigned fdt_high;
+_Atomic unsigned fdt_own_high;
 
 /* Entries at most: 2^20 fds, 64 MiB of address space, touched on demand. */
 #define FDT_MAX_ENTRIES (1u << 20)
@@ -52,7 +54,7 @@ void fdt_forget(int fd)
     struct fd_entry *e = fdt_get(fd);
     if (!e)
         return;
-    if ((unsigned)fd >= atomic_load_explicit(&fdt_high, memory_order_relaxed))
+    if (!fdt_touched(fd))
         return; /* never touched: keep the page clean */
     reset_entry(e);
 }

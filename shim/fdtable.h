@@ -61,7 +61,13 @@ _Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */
 extern uint32_t fdt_gen;          /* this process's generation: bumped in a fork child */
-extern _Atomic unsigned fdt_high; /* one past the highest fd ever given an entry state */
+
+/* The entries that may hold state are the low range [0, fdt_high) and the
+ * shim's range [fdt_own_base, fdt_own_high), where ownfd.c keeps its fds;
+ * scans visit only those (see fdt_next). */
+extern unsigned fdt_own_base;     /* set by ownfd_init(); UINT_MAX before */
+extern _Atomic unsigned fdt_high;     /* one past the highest touched fd below fdt_own_base */
+extern _Atomic unsigned fdt_own_high; /* one past the highest touched fd at or above it */
 
 /* Maps the table, sized from RLIMIT_NOFILE. Returns 0, or -1 (linger off). */
 int fdt_init(void);
@@ -91,14 +97,51 @@ static inline void fdt_set_kind(struct fd_entry *e, enum fd_kind k)
     atomic_store_explicit(&e->kind, (uint8_t)k, memory_order_release);
 }
 
-/* Records that fd's state may be non-zero (for bounded scans of the table). */
-static inline void fdt_touch(int fd)
+/* Raises *mark to at least want. */
+static inline void fdt_raise(_Atomic unsigned *mark, unsigned want)
 {
-    unsigned want = (unsigned)fd + 1;
-    unsigned cur = atomic_load_explicit(&fdt_high, memory_order_relaxed);
-    while (cur < want && !atomic_compare_exchange_weak_explicit(&fdt_high, &cur, want,
+    unsigned cur = atomic_load_explicit(mark, memory_order_relaxed);
+    while (cur < want && !atomic_compare_exchange_weak_explicit(mark, &cur, want,
                                                                  memory_order_relaxed, memory_order_relaxed))
         ;
+}
+
+/* Records that fd's entry may be non-zero (for bounded scans of the table). */
+static inline void fdt_touch(int fd)
+{
+    if ((unsigned)fd >= fdt_own_base)
+        fdt_raise(&fdt_own_high, (unsigned)fd + 1);
+    else
+        fdt_raise(&fdt_high, (unsigned)fd + 1);
+}
+
+/* True when fd's entry may hold state. */
+static inline int fdt_touched(int fd)
+{
+    unsigned u = (unsigned)fd;
+    return u < atomic_load_explicit(&fdt_high, memory_order_relaxed)
+        || (u >= fdt_own_base && u < atomic_load_explicit(&fdt_own_high, memory_order_relaxed));
+}
+
+/* The next fd after fd whose entry may hold state, or -1: visits every
+ * touched entry from fdt_next(-1) on, skipping the untouched middle. */
+static inline int fdt_next(int fd)
+{
+    unsigned n = (unsigned)(fd + 1);
+    if (n < atomic_load_explicit(&fdt_high, memory_order_relaxed))
+        return (int)n;
+    if (n < fdt_own_base)
+        n = fdt_own_base;
+    return n < atomic_load_explicit(&fdt_own_high, memory_order_relaxed) ? (int)n : -1;
+}
+
+/* The same, within the shim's range only (where lingering duplicates live). */
+static inline int fdt_next_own(int fd)
+{
+    unsigned n = (unsigned)(fd + 1);
+    if (n < fdt_own_base)
+        n = fdt_own_base;
+    return n < atomic_load_explicit(&fdt_own_high, memory_order_relaxed) ? (int)n : -1;
 }
 
 /* Forgets everything about fd: the number is closed or about to be reused. */

@@ -9,8 +9,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
@@ -47,55 +49,48 @@ static void note_stdio_socket(FILE *f)
         policy_sent_via_stdio(fd);
 }
 
-/* Discards what is queued on a lingering fd without blocking; closes it and
- * returns 1 when the peer has finished already. */
-static int drained_already(int fd)
+/* Hands every tracked socket that should linger to the drainer. */
+static void linger_open_sockets(void)
 {
-    const struct fd_entry *e = &fdt[fd];
-    char buf[4096];
-    for (int i = 0; i < 64; i++) {
-        ssize_t n = (e->flags & FE_UNIX) ? recv(fd, buf, sizeof buf, MSG_DONTWAIT)
-                                         : recv(fd, NULL, 1u << 20, MSG_TRUNC | MSG_DONTWAIT);
-        if (n > 0)
-            continue;
-        if (n == 0 && !(e->flags & FE_APP_SHUT_RD)) {
-            fdt_set_kind(&fdt[fd], FK_UNKNOWN);
-            real_close(fd);
-            stat_add(ST_CLOSED_EOF, 1);
-            return 1;
-        }
-        return 0;
-    }
-    return 0;
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
+        if (fdt_kind(&fdt[fd]) == FK_TRACKED)
+            policy_linger_at_exit(fd);
 }
 
-/* Marks what must linger; returns how many fds are FK_LINGERING now. */
-static int collect(void)
+/* Gives the drainer up to LINGER_EXIT_WAIT to finish what it holds (most
+ * clients close within a few milliseconds of the response). */
+static void wait_for_drainer(void)
+{
+    uint64_t deadline = clock_ms() + cfg.exit_wait_ms;
+    long nap_ns = 50000; /* 50 us, doubling to 5 ms: the usual client answers fast */
+    while (stat_get(ST_LINGERING_NOW) > 0 && drainer_accepting() && clock_ms() < deadline) {
+        struct timespec nap = { 0, nap_ns };
+        nanosleep(&nap, NULL);
+        if (nap_ns < 5000000)
+            nap_ns *= 2;
+    }
+}
+
+/* fds still lingering: the drainer's, and any lingering in place. */
+static int count_lingering(void)
 {
     int count = 0;
-    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
-    for (unsigned fd = 0; fd < high; fd++) {
-        enum fd_kind k = fdt_kind(&fdt[fd]);
-        if (k == FK_TRACKED && policy_linger_at_exit((int)fd))
-            k = FK_LINGERING;
-        if (k == FK_LINGERING && !drained_already((int)fd))
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
+        if (fdt_kind(&fdt[fd]) == FK_LINGERING)
             count++;
-    }
     return count;
 }
 
-/* In the detached child: keep only the lingering fds open. */
+/* In the detached child: keep only the lingering fds open. Reads the table
+ * and writes nothing to it, so its pages stay shared with the parent's. */
 static void close_all_but_lingering(void)
 {
-    unsigned high = atomic_load_explicit(&fdt_high, memory_order_relaxed);
     unsigned from = 0;
-    for (unsigned fd = 0; fd < high; fd++) {
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
         if (fdt_kind(&fdt[fd]) == FK_LINGERING) {
-            if (fd > from)
+            if ((unsigned)fd > from)
                 raw_syscall(SYS_close_range, from, fd - 1, 0, 0, 0, 0);
-            from = fd + 1;
-        } else {
-            fdt_set_kind(&fdt[fd], FK_UNKNOWN);
+            from = (unsigned)fd + 1;
         }
     }
     raw_syscall(SYS_close_range, from, ~0u, 0, 0, 0, 0);
@@ -136,7 +131,9 @@ void handoff_at_exit(int flush_stdio)
         note_stdio_socket(stderr);
         fflush(NULL);
     }
-    int count = collect();
+    linger_open_sockets();
+    wait_for_drainer();
+    int count = count_lingering();
     if (count > 0) {
         /* a bare clone: no fork handlers, no locks taken, in the child */
         long pid = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);

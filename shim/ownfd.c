@@ -23,6 +23,7 @@ void ownfd_init(void)
     }
     if ((unsigned)base >= fdt_size)
         base = (int)fdt_size / 2;
+    fdt_own_base = (unsigned)base;
 }
 
 int ownfd_base(void)

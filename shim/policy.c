@@ -105,7 +105,9 @@ void policy_accepted(int fd)
     if (!fdt_get(fd))
         return;
     fdt_adopt_socket(fd, FO_ACCEPTED);
-    want_drainer();
+    /* No drainer yet: it starts on the first write (tracked_writer). A
+     * second thread would make every fork of a fork-per-connection parent,
+     * which accepts but never writes, pay for TLB shootdowns. */
 }
 
 void policy_connected(int fd)
@@ -342,8 +344,9 @@ int policy_close_range(unsigned first, unsigned last, int flags)
     if (flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
         return real_close_range(first, last, flags);
     unsigned from = first;
-    /* fdt_high is read each time: a lingering close below adds a shim fd */
-    for (unsigned fd = first; fd < atomic_load_explicit(&fdt_high, memory_order_relaxed) && fd <= last; fd++) {
+    /* fdt_next reads the high-water marks each time: a lingering close below
+     * adds a shim fd */
+    for (unsigned fd = (unsigned)fdt_next((int)first - 1); fd != ~0u && fd <= last; fd = (unsigned)fdt_next((int)fd)) {
         struct fd_entry *e = &fdt[fd];
         enum fd_kind k = fdt_kind(e);
         int rc;
@@ -382,6 +385,9 @@ int policy_linger_at_exit(int fd)
     if (!e || fdt_kind(e) != FK_TRACKED || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE
         || !wants_linger(fd, e, &pending))
         return 0;
+    if (hand_over(fd, e, pending, 0) == 0)
+        return 1; /* the drainer has a duplicate; the exit closes the app's fd */
+    /* no drainer: the fd itself lingers, shut down in place */
     if (!(e->flags & FE_APP_SHUT_WR) && real_shutdown(fd, SHUT_WR) != 0)
         return 0;
     e->flags &= FE_UNIX | FE_APP_SHUT_RD;

@@ -69,8 +69,9 @@ void policy_duplicated(int oldfd, int newfd);
  * app's fds in the range and steps around linger's own. */
 int policy_close_range(unsigned first, unsigned last, int flags);
 
-/* At exit: if tracked socket fd should linger, shuts it down for writing,
- * marks it FK_LINGERING in place (no duplicate), and returns 1. */
+/* At exit: if tracked socket fd should linger, hands a duplicate to the
+ * drainer (or, with none running, shuts fd down and marks it FK_LINGERING
+ * in place) and returns 1. fd itself stays open for the exit to close. */
 int policy_linger_at_exit(int fd);
 
 /* The app wrote to fd through stdio (invisible to the hooks) and is about
