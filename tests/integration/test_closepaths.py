@@ -1,0 +1,118 @@
+"""Every way an fd dies: closepaths.c answers each upload with an early 413
+and ends the socket through one path (close, shutdown, syscall(SYS_close),
+dup2/dup3 over it, a dup closed first, fclose, close_range, closefrom, a
+close-every-fd loop, exit, _exit, a return from main, an inetd-style
+inherited socket). Without the shim the upload resets; with it, the 413
+arrives - and the app gets the same fd numbers either way."""
+import collections
+import socket
+import subprocess
+import threading
+
+from lib import (MiB, BUILD, clean_env, count_status, failures, fmt, need_shim, start_server,
+                 test, upload_once)
+
+CLOSEPATHS = BUILD / "tests" / "closepaths"
+LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
+           "dup-then-close", "fcntl-dupfd", "fclose", "close-range", "closefrom", "close-all")
+ONE_SHOT = ("exit", "_exit", "return")
+UPLOADS = 5
+
+
+def accepted_fds(srv):
+    return [line for line in srv.proc.log.read_text().splitlines() if line.startswith("accepted fd")]
+
+
+def compare(t, runs, n):
+    """runs: {False: Counter, True: Counter}. Without: some failed; with: all 413."""
+    without, with_ = runs[False], runs[True]
+    t.note("without shim %s; with shim %s" % (fmt(without), fmt(with_)))
+    if failures(without) == 0:
+        raise AssertionError("did not reproduce without the shim: %s" % fmt(without))
+    if count_status(with_, 413) != n:
+        raise AssertionError("with the shim only %d/%d got 413: %s" % (
+            count_status(with_, 413), n, fmt(with_)))
+    return "without: %d/%d failed; with: %d/%d 413" % (failures(without), n, n, n)
+
+
+def looping_case(path):
+    def fn(t):
+        runs, fds = {}, {}
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
+                               label="%s-%s" % (path, shim))
+            runs[shim] = collections.Counter(upload_once(srv, 4 * MiB) for _ in range(UPLOADS))
+            srv.stop()
+            fds[shim] = accepted_fds(srv)
+        details = compare(t, runs, UPLOADS)
+        if fds[True] != fds[False]:
+            raise AssertionError("fd numbers differ: without %s, with %s" % (fds[False], fds[True]))
+        return details + "; same fd numbers"
+    fn.__doc__ = "413 then %s: resets without the shim, 413 with it." % path
+    return fn
+
+
+def one_shot_case(path):
+    def fn(t):
+        runs = {}
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            runs[shim] = collections.Counter()
+            for i in range(3):
+                srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
+                                   label="%s-%s-%d" % (path, shim, i))
+                runs[shim][upload_once(srv, 4 * MiB)] += 1
+                srv.proc.popen.wait(10)
+                srv.stop()
+        return compare(t, runs, 3)
+    fn.__doc__ = "413 then %s without closing: the exit must not reset." % path
+    return fn
+
+
+for _p in LOOPING:
+    test("closepath_%s" % _p, timeout=120)(looping_case(_p))
+for _p in ONE_SHOT:
+    test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
+
+
+def inetd_upload(end, shim):
+    """A minimal inetd: accept one connection and run closepaths --inetd on
+    it as fds 0 and 1 (the launcher closes its own copy at once)."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        port = lsock.getsockname()[1]
+
+        class At:
+            pass
+        at = At()
+        at.port, at.unix = port, None
+        result = []
+        client = threading.Thread(target=lambda: result.append(upload_once(at, 4 * MiB)))
+        client.start()
+        conn, _ = lsock.accept()
+        proc = subprocess.Popen([str(CLOSEPATHS), "--inetd", "--path", end], stdin=conn, stdout=conn,
+                                stderr=subprocess.DEVNULL, env=clean_env(shim), close_fds=True)
+        conn.close()
+        proc.wait(20)
+        client.join(30)
+        return result[0] if result else "no result"
+
+
+def inetd_case(end):
+    def fn(t):
+        runs = {}
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            runs[shim] = collections.Counter(inetd_upload(end, shim) for _ in range(3))
+        return compare(t, runs, 3)
+    fn.__doc__ = "inetd style: the response goes to an inherited socket, then %s." % end
+    return fn
+
+
+for _e in ("exit", "return", "_exit"):
+    test("inetd_%s" % _e, timeout=120)(inetd_case(_e))
