@@ -9,59 +9,69 @@
 #   make clean      remove build/
 
 CC       := gcc
-SANITIZE ?=
 BUILD    := build
+comma    := ,
 CFLAGS_COMMON := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC
 SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing
 SHIM_LDFLAGS  := -shared -Wl,-z,relro,-z,now -Wl,--no-undefined
 SHIM_LIBS     := -ldl -lpthread
+
+# SANITIZE=address,undefined or SANITIZE=thread builds the library and the
+# unit tests with that sanitizer into build/sanitize-NAME/ (the test servers,
+# the hosts, stay plain), and `make test` preloads the sanitizer's runtime
+# ahead of the library. Reports fail the run.
+SANITIZE ?=
 ifneq ($(SANITIZE),)
-SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-SHIM_CFLAGS += $(SAN_FLAGS)
-SHIM_LDFLAGS := $(filter-out -Wl$(comma)--no-undefined,$(SHIM_LDFLAGS)) $(SAN_FLAGS)
+SAN_FLAGS    := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OUT          := $(BUILD)/sanitize-$(subst $(comma),-,$(SANITIZE))
+SHIM_CFLAGS  += $(SAN_FLAGS) -O1
+SHIM_LDFLAGS := -shared -Wl,-z,relro,-z,now $(SAN_FLAGS)
+SAN_RUNTIMES := $(foreach s,$(subst $(comma), ,$(SANITIZE)),$(shell $(CC) -print-file-name=lib$(patsubst undefined,ubsan,$(patsubst address,asan,$(patsubst thread,tsan,$(s)))).so))
+SAN_ENV      := LINGER_IT_SHIM=$(OUT)/liblinger.so LINGER_IT_PRELOAD_FIRST="$(SAN_RUNTIMES)" LINGER_IT_SANITIZE=$(SANITIZE)
+else
+OUT          := $(BUILD)
 endif
-comma := ,
 
 SHIM_SRCS := $(wildcard shim/*.c)
-SHIM_OBJS := $(patsubst shim/%.c,$(BUILD)/shim/%.o,$(SHIM_SRCS))
+SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 PURE_SRCS := shim/scan.c shim/config_parse.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SERVER_SRCS := $(wildcard tests/servers/*.c)
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
 
 .PHONY: all clean test unit integration deps servers
-all: $(BUILD)/liblinger.so
+all: $(OUT)/liblinger.so
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(BUILD)/shim
+$(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
 
-$(BUILD)/liblinger.so: $(SHIM_OBJS)
+$(OUT)/liblinger.so: $(SHIM_OBJS)
 	$(CC) $(SHIM_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
 
-$(BUILD)/shim $(BUILD)/tests:
+$(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 	mkdir -p $@
 
-$(BUILD)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(wildcard shim/*.h) | $(BUILD)/tests
+$(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) -lcriterion
 
 $(BUILD)/tests/%: tests/servers/%.c | $(BUILD)/tests
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< -lpthread
+	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
 
 servers: $(SERVER_BINS)
 
 deps:
 	@sh scripts/install-test-deps
 
-unit: $(BUILD)/tests/unit
-	$(BUILD)/tests/unit
+unit: $(OUT)/tests/unit
+	$(OUT)/tests/unit
 
 integration: all servers
-	/usr/bin/python3 tests/integration/run.py
+	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
 
 test: deps
-	$(MAKE) all servers $(BUILD)/tests/unit
-	$(BUILD)/tests/unit
-	/usr/bin/python3 tests/integration/run.py
+	$(MAKE) all servers $(OUT)/tests/unit
+	$(OUT)/tests/unit
+	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
 
 clean:
 	rm -rf $(BUILD)

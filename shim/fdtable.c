@@ -37,9 +37,13 @@ int fdt_init(void)
     return 0;
 }
 
+/* Clears an entry for a new life of its fd number. The acquire load orders
+ * this after everything the previous owner of the number did to the entry
+ * (its last act was a release store of kind: here, or the drainer's CAS);
+ * the kernel already orders the two lives through close and reuse. */
 static void reset_entry(struct fd_entry *e)
 {
-    fdt_set_kind(e, FK_UNKNOWN);
+    (void)atomic_load_explicit(&e->kind, memory_order_acquire);
     e->origin = FO_UNSEEN;
     e->flags = 0;
     e->writer_gen = 0;
@@ -47,6 +51,7 @@ static void reset_entry(struct fd_entry *e)
     e->epfds[0] = e->epfds[1] = 0;
     e->ino = 0;
     memset(&e->u, 0, sizeof e->u);
+    fdt_set_kind(e, FK_UNKNOWN);
 }
 
 void fdt_forget(int fd)

@@ -2,6 +2,7 @@
 #include "ownfd.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -55,7 +56,10 @@ int ownfd_protect(_Atomic int *slot)
     int high = move_high(fd);
     if (high >= 0) {
         atomic_store(slot, high);
-        real_close(fd);
+        /* through the public close (our own hook, or a sanitizer's first):
+         * the low number goes back to the app, and whatever tracks fds
+         * above us must see it closed */
+        close(fd);
     } else {
         (void)real_fcntl(fd, F_SETFD, FD_CLOEXEC);
     }

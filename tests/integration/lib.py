@@ -24,6 +24,11 @@ BUILD = REPO / "build"
 # LINGER_IT_SHIM runs the suite against another build of the library (an
 # ASan build, a candidate fix); the default is the one `make` builds.
 SHIM = Path(os.environ.get("LINGER_IT_SHIM") or BUILD / "liblinger.so").resolve()
+# With `make test SANITIZE=...`: the sanitizer's runtime libraries, which
+# must come before the library in LD_PRELOAD, and where their reports go.
+SANITIZE = os.environ.get("LINGER_IT_SANITIZE", "")
+PRELOAD_FIRST = os.environ.get("LINGER_IT_PRELOAD_FIRST", "").split()
+SAN_REPORTS = Path(tempfile.gettempdir()) / ("linger-sanitizer-reports-%d" % os.getpid())
 LEGACY = BUILD / "tests" / "legacy_server"
 SERVERS = REPO / "tests" / "servers"
 PYTHON = "/usr/bin/python3"
@@ -154,7 +159,14 @@ def clean_env(shim=False, extra=None):
            if k != "LD_PRELOAD" and not k.startswith("LINGER_")}
     if shim:
         need_shim()
-        env["LD_PRELOAD"] = str(SHIM)
+        env["LD_PRELOAD"] = " ".join(PRELOAD_FIRST + [str(SHIM)])
+        if SANITIZE:
+            SAN_REPORTS.mkdir(exist_ok=True)
+            log = "log_path=%s/report" % SAN_REPORTS
+            # hosts are not built with the sanitizer: their leaks are not ours
+            env["ASAN_OPTIONS"] = log + ":detect_leaks=0:abort_on_error=0"
+            env["UBSAN_OPTIONS"] = log + ":print_stacktrace=1"
+            env["TSAN_OPTIONS"] = log + ":suppressions=%s" % (Path(__file__).parent / "tsan.supp")
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
     return env
