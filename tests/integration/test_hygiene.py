@@ -1,0 +1,128 @@
+"""What the app can see of linger besides the missing resets: configuration
+errors, epoll sets after dup2, and fds across exec and fork."""
+import re
+import subprocess
+import threading
+
+from lib import BUILD, MiB, PYTHON, clean_env, need_shim, start_server, test, upload_once
+
+EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
+
+BAD_VALUES = {
+    "LINGER_MODE": "sometimes",
+    "LINGER_TIMEOUT": "5 seconds",
+    "LINGER_TIME": "-1",
+    "LINGER_EXIT_WAIT": "1.5s",
+    "LINGER_MAX_BYTES": "12q",
+    "LINGER_MAX_SOCKETS": "0",
+    "LINGER_LOG": "loud",
+}
+
+
+@test("config_bad_values_one_line_each", timeout=60)
+def test_bad_values(t):
+    """Each bad LINGER_* value: exactly one line on stderr naming the
+    variable and the value; the host's output and exit status unchanged; the
+    banner shows the default in force."""
+    need_shim(t)
+    for var, value in BAD_VALUES.items():
+        r = subprocess.run(["/bin/sh", "-c", "echo out; exit 3"], capture_output=True, text=True,
+                           timeout=10, env=clean_env(True, {var: value}))
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        if r.returncode != 3 or r.stdout != "out\n":
+            raise AssertionError("%s=%s changed the host: status %d, stdout %r" % (var, value, r.returncode, r.stdout))
+        if len(lines) != 1 or var not in lines[0] or value not in lines[0] or not lines[0].startswith("linger["):
+            raise AssertionError("%s=%s: expected one line naming it, got %r" % (var, value, lines))
+    r = subprocess.run(["/bin/true"], capture_output=True, text=True, timeout=10,
+                       env=clean_env(True, {"LINGER_TIME": "abc", "LINGER_LOG": "info"}))
+    if "time=30000ms" not in r.stderr:
+        raise AssertionError("the default was not used: %r" % r.stderr)
+    return "%d variables: one line each, host unchanged, defaults used" % len(BAD_VALUES)
+
+
+def sender(port, stop):
+    """A client that sends a request head and then keeps sending body bytes."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+        chunk = b"x" * 16384
+        while not stop.is_set():
+            try:
+                s.sendall(chunk)
+            except OSError:
+                return
+
+
+@test("epoll_set_after_dup2_over_lingering_socket", timeout=60)
+def test_epoll_dup2(t):
+    """dup2 over a socket that lingers: the app's epoll set holds no
+    registration for the old socket (no EEXIST, no events for the number)."""
+    out = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        srv = start_server(t, [EPOLL_DUP2], shim=shim, label="epoll-dup2-%s" % shim)
+        stop = threading.Event()
+        th = threading.Thread(target=sender, args=(srv.port, stop), daemon=True)
+        th.start()
+        srv.proc.popen.wait(20)
+        stop.set()
+        th.join(5)
+        text = srv.proc.log.read_text()
+        m = re.search(r"events-for-replaced-number (\d+)", text)
+        if not m:
+            raise AssertionError("epoll_dup2 %s shim failed: %r" % ("with" if shim else "without", text[-500:]))
+        out[shim] = int(m.group(1))
+    if out[True] != 0 or out[False] != 0:
+        raise AssertionError("events for the replaced number: without %d, with %d" % (out[False], out[True]))
+    return "0 events for the replaced number with and without the shim"
+
+
+FD_PROBE = r'''
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_error(413)          # early answer; the body stays unread
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write("%d\n" % srv.server_address[1])
+srv.handle_request()                  # one upload: its close lingers
+srv.server_close()
+if os.fork() == 0:                    # the child's fds, then the exec'd image's
+    print("child:", sorted(int(x) for x in os.listdir("/proc/self/fd")), flush=True)
+    os._exit(0)
+os.wait()
+os.execv("/bin/sh", ["sh", "-c", "echo exec: $(ls /proc/$$/fd | sort -n | tr '\\n' ' ')"])
+'''
+
+
+@test("exec_and_fork_drop_shim_fds", timeout=60)
+def test_exec_fork(t):
+    """After a lingering close, a forked child holds none of the shim's fds
+    (it drops its copies), and an exec'd image starts with none either
+    (close-on-exec); the upload still got its 413."""
+    need_shim(t)
+    probe = t.path("probe.py")
+    probe.write_text(FD_PROBE)
+    port_file = t.path("probe.port")
+    p = subprocess.Popen([PYTHON, str(probe), str(port_file)], stdout=subprocess.PIPE, text=True,
+                         env=clean_env(True))
+    try:
+        from lib import wait_for, Endpoint
+        if not wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 10):
+            raise AssertionError("the probe server did not start")
+        got = upload_once(Endpoint(port=int(port_file.read_text())), 4 * MiB)
+        out, _ = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    child = re.search(r"child: \[([\d, ]*)\]", out)
+    execd = re.search(r"exec: ([\d ]*)", out)
+    if got != "status 413" or not child or not execd:
+        raise AssertionError("upload %s; probe output %r" % (got, out))
+    child_fds = [int(x) for x in child.group(1).replace(",", " ").split()]
+    exec_fds = [int(x) for x in execd.group(1).split()]
+    if any(fd > 255 for fd in child_fds) or any(fd > 255 for fd in exec_fds):
+        raise AssertionError("shim fds leaked: child %s, exec %s" % (child_fds, exec_fds))
+    return "413 received; child fds %s; exec'd fds %s" % (child_fds, exec_fds)
