@@ -92,6 +92,16 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
     return hook_dup3(oldfd, newfd, flags);
 }
 
+/* fcntl with its argument already read; new numbers from F_DUPFD* join the
+ * socket's ring. */
+static int fcntl_with_arg(int fd, int cmd, long arg)
+{
+    int r = real_fcntl(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        policy_duplicated(fd, r);
+    return r;
+}
+
 /* fcntl's third argument is an int, a pointer, or absent; a long carries
  * each on the ABIs linger supports. */
 EXPORT int fcntl(int fd, int cmd, ...)
@@ -100,10 +110,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    int r = real_fcntl(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        policy_duplicated(fd, r);
-    return r;
+    return fcntl_with_arg(fd, cmd, arg);
 }
 
 EXPORT int fcntl64(int fd, int cmd, ...)
@@ -112,10 +119,7 @@ EXPORT int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    int r = real_fcntl(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        policy_duplicated(fd, r);
-    return r;
+    return fcntl_with_arg(fd, cmd, arg);
 }
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
