@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -44,6 +45,7 @@ struct drain_slot {
 /* Shared with the close path. */
 static _Atomic int running;                /* the thread is up and takes sockets */
 static _Atomic int32_t handover_head = NIL; /* lock-free stack of handed-over fds */
+static _Atomic unsigned release_requests;   /* oldest sockets the app wants closed now */
 static _Atomic int epoll_fd = -1, wake_fd = -1;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int start_failed;  /* set once; a fork child clears it */
@@ -59,10 +61,11 @@ static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
 
 #define WAKE_TOKEN UINT32_MAX
 
-enum close_reason { CR_EOF, CR_IDLE, CR_TIME, CR_BYTES, CR_CAP, CR_ERROR };
+enum close_reason { CR_EOF, CR_IDLE, CR_TIME, CR_BYTES, CR_CAP, CR_ERROR, CR_FD_PRESSURE };
 static const enum stat_id reason_stat[] = {
     [CR_EOF] = ST_CLOSED_EOF, [CR_IDLE] = ST_CLOSED_IDLE, [CR_TIME] = ST_CLOSED_TIME,
     [CR_BYTES] = ST_CLOSED_BYTES, [CR_CAP] = ST_CLOSED_CAP, [CR_ERROR] = ST_CLOSED_ERROR,
+    [CR_FD_PRESSURE] = ST_CLOSED_FD_PRESSURE,
 };
 
 /* ---- the two intrusive lists, O(1) each ---- */
@@ -234,6 +237,14 @@ static void take_handovers(uint32_t now)
     }
 }
 
+/* Closes the oldest lingering sockets the app asked to have back. */
+static void release_oldest(void)
+{
+    unsigned n = atomic_exchange_explicit(&release_requests, 0, memory_order_relaxed);
+    while (n-- > 0 && by_start_head != NIL)
+        finish(by_start_head, CR_FD_PRESSURE);
+}
+
 /* Closes every socket past its idle or total deadline. */
 static void expire(uint32_t now)
 {
@@ -291,6 +302,7 @@ static void drain_loop(int until_empty)
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
                 take_handovers(now);
+                release_oldest();
             } else if (slots[token].fd != NIL) {
                 if (still_ours(&slots[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
@@ -373,6 +385,21 @@ static void close_shim_fd(_Atomic int *slot)
     ownfd_release(slot);
     real_close(fd);
     atomic_store(slot, -1);
+}
+
+int drainer_release(unsigned n, unsigned wait_ms)
+{
+    uint64_t held_before = stat_get(ST_LINGERING_NOW);
+    if (!drainer_accepting() || held_before == 0)
+        return 0;
+    atomic_fetch_add_explicit(&release_requests, n, memory_order_relaxed);
+    uint64_t one = 1;
+    (void)!real_write(wake_fd, &one, sizeof one);
+    uint64_t deadline = clock_ms() + wait_ms;
+    struct timespec nap = { 0, 50000 };
+    while (stat_get(ST_LINGERING_NOW) >= held_before && clock_ms() < deadline)
+        nanosleep(&nap, NULL);
+    return stat_get(ST_LINGERING_NOW) < held_before;
 }
 
 /* Creates the epoll set, the wake-up eventfd and the thread (signals

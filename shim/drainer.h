@@ -27,6 +27,10 @@ void drainer_run_detached(void);
 /* Registers the fork handlers. */
 void drainer_init(void);
 
+/* Asks the drainer to close its n oldest sockets now and waits up to
+ * wait_ms for at least one to go; 1 if one did (an fd number is free). */
+int drainer_release(unsigned n, unsigned wait_ms);
+
 /* Number of sockets handed over and not yet closed. */
 unsigned drainer_lingering_count(void);
 

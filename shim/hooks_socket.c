@@ -8,9 +8,15 @@
 #include "policy.h"
 #include "real.h"
 
+/* When accept fails for want of an fd and linger holds some, linger gives
+ * the oldest lingering sockets up and the accept is tried once more: the
+ * shim must never be why the app cannot accept. */
+
 int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 {
     int r = real_accept4(fd, a, al, flags);
+    if (r < 0 && policy_relieve_fd_pressure(errno))
+        r = real_accept4(fd, a, al, flags);
     if (r >= 0)
         policy_accepted(r);
     return r;
@@ -19,6 +25,8 @@ int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al)
 {
     int r = real_accept(fd, a, al);
+    if (r < 0 && policy_relieve_fd_pressure(errno))
+        r = real_accept(fd, a, al);
     if (r >= 0)
         policy_accepted(r);
     return r;

@@ -17,13 +17,18 @@ static _Atomic int *slots[MAX_SLOTS];
 
 void ownfd_init(void)
 {
+    /* The top (cap + 16) numbers under the soft limit, but never the lower
+     * half: the app's lowest-free numbering must not meet the shim's fds. */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64) {
-        uint64_t reserve = cfg.max_sockets + 16;
-        base = rl.rlim_cur > reserve + 64 ? (int)(rl.rlim_cur - reserve) : (int)(rl.rlim_cur / 2);
-    }
-    if ((unsigned)base >= fdt_size)
-        base = (int)fdt_size / 2;
+    uint64_t soft = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        soft = rl.rlim_cur;
+    if (soft > fdt_size)
+        soft = fdt_size;
+    uint64_t reserve = cfg.max_sockets + 16;
+    base = (int)(soft > 2 * reserve ? soft - reserve : soft / 2);
+    if (base < 3)
+        base = 3;
     fdt_own_base = (unsigned)base;
 }
 

@@ -100,6 +100,18 @@ void policy_sent_unseen(int fd, size_t n)
     errno = saved;
 }
 
+int policy_relieve_fd_pressure(int err)
+{
+    if ((err != EMFILE && err != ENFILE) || !policy_active())
+        return 0;
+    int saved = errno;
+    /* a burst of accepts frees a few at a time; each retry needs one */
+    unsigned n = 1 + (unsigned)(stat_get(ST_LINGERING_NOW) / 16);
+    int freed = drainer_release(n, 50);
+    errno = saved;
+    return freed;
+}
+
 void policy_accepted(int fd)
 {
     if (!fdt_get(fd))

@@ -37,6 +37,11 @@ void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n);
 /* The app sent n bytes linger cannot see (sendfile) on fd. */
 void policy_sent_unseen(int fd, size_t n);
 
+/* accept failed with err: if it was EMFILE/ENFILE and linger holds fds,
+ * frees some (the oldest lingering sockets) and returns 1 to retry once.
+ * Keeps errno. */
+int policy_relieve_fd_pressure(int err);
+
 /* A socket this process accepted / connected out. */
 void policy_accepted(int fd);
 void policy_connected(int fd);

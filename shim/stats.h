@@ -15,6 +15,7 @@ enum stat_id {
     ST_CLOSED_BYTES,      /* closed at LINGER_MAX_BYTES */
     ST_CLOSED_CAP,        /* closed early because LINGER_MAX_SOCKETS were lingering */
     ST_CLOSED_ERROR,      /* closed on a socket error (e.g. the peer's RST) */
+    ST_CLOSED_FD_PRESSURE,/* closed early to free an fd for the app's accept (EMFILE) */
     ST_BYTES_DRAINED,     /* request bytes discarded */
     ST_RESETS_AVOIDED,    /* lingered with unread bytes queued: a reset the kernel would have sent */
     ST_FALLBACK_CLOSES,   /* wanted to linger but could not (no drainer, no fd): plain close */
