@@ -103,3 +103,23 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
         policy_sent_unseen(out, (size_t)r);
     return r;
 }
+
+/* sendmmsg: each message's msg_len says how much of it went out. */
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+    if (fdt_passes(fd))
+        return real.sendmmsg(fd, v, n, flags);
+    int r = real_sendmmsg(fd, v, n, flags);
+    for (int i = 0; i < r && fdt_get(fd); i++)
+        policy_sent_iov(fd, v[i].msg_hdr.msg_iov, v[i].msg_hdr.msg_iovlen, v[i].msg_len);
+    return r;
+}
+
+/* splice from a pipe into a socket: bytes linger cannot see, like sendfile. */
+EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags)
+{
+    ssize_t r = real_splice(in, off_in, out, off_out, n, flags);
+    if (r > 0)
+        policy_sent_unseen(out, (size_t)r);
+    return r;
+}

@@ -57,7 +57,7 @@ void real_resolve(void)
 #define RESOLVE(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
     RESOLVE(close); RESOLVE(shutdown); RESOLVE(write); RESOLVE(writev);
     RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg); RESOLVE(sendfile);
-    RESOLVE(sendfile64); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect);
+    RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect);
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
     RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
@@ -130,6 +130,19 @@ ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n)
 {
     ssize_t (*f)(int, int, off64_t *, size_t) = REAL(sendfile64);
     return f ? f(out, in, off, n) : SYS0(SYS_sendfile, A(out), A(in), A(off), A(n), 0, 0);
+}
+
+int real_sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+    int (*f)(int, struct mmsghdr *, unsigned, int) = REAL(sendmmsg);
+    return f ? f(fd, v, n, flags) : (int)SYS0(SYS_sendmmsg, A(fd), A(v), A(n), A(flags), 0, 0);
+}
+
+ssize_t real_splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags)
+{
+    ssize_t (*f)(int, loff_t *, int, loff_t *, size_t, unsigned) = REAL(splice);
+    return f ? f(in, off_in, out, off_out, n, flags)
+             : SYS0(SYS_splice, A(in), A(off_in), A(out), A(off_out), A(n), A(flags));
 }
 
 int real_accept(int fd, struct sockaddr *a, socklen_t *al)

@@ -8,6 +8,7 @@
 #ifndef LINGER_REAL_H
 #define LINGER_REAL_H
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -30,6 +31,8 @@ struct real_fns {
     ssize_t (*sendmsg)(int, const struct msghdr *, int);
     ssize_t (*sendfile)(int, int, off_t *, size_t);
     ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+    int (*sendmmsg)(int, struct mmsghdr *, unsigned, int);
+    ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
     int (*accept)(int, struct sockaddr *, socklen_t *);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
     int (*connect)(int, const struct sockaddr *, socklen_t);
@@ -60,6 +63,8 @@ ssize_t real_sendto(int fd, const void *buf, size_t n, int flags, const struct s
 ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t real_sendfile(int out, int in, off_t *off, size_t n);
 ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n);
+int real_sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags);
+ssize_t real_splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags);
 int real_accept(int fd, struct sockaddr *a, socklen_t *al);
 int real_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
 int real_connect(int fd, const struct sockaddr *a, socklen_t al);
