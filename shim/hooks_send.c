@@ -104,12 +104,17 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
     return r;
 }
 
-/* sendmmsg: each message's msg_len says how much of it went out. */
+/* sendmmsg: each message's msg_len says how much of it went out. (glibc
+ * declares its flags int, musl unsigned.) */
+#ifdef __GLIBC__
 EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+#else
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, unsigned flags)
+#endif
 {
     if (fdt_passes(fd))
-        return real.sendmmsg(fd, v, n, flags);
-    int r = real_sendmmsg(fd, v, n, flags);
+        return real.sendmmsg(fd, v, n, (int)flags);
+    int r = real_sendmmsg(fd, v, n, (int)flags);
     for (int i = 0; i < r && fdt_get(fd); i++)
         policy_sent_iov(fd, v[i].msg_hdr.msg_iov, v[i].msg_hdr.msg_iovlen, v[i].msg_len);
     return r;
