@@ -11,6 +11,7 @@
 #include "linger.h"
 #include "log.h"
 #include "ownfd.h"
+#include "policy.h"
 #include "real.h"
 #include "stats.h"
 
@@ -32,6 +33,7 @@ __attribute__((constructor)) static void linger_load(void)
     log_protect();
     drainer_init();
     handoff_init();
+    policy_init();
     log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
             mode_names[cfg.mode], (unsigned long long)cfg.timeout_ms, (unsigned long long)cfg.time_ms,
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);

@@ -2,6 +2,8 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,6 +24,29 @@
 int policy_active(void)
 {
     return fdt_size != 0;
+}
+
+/* The process the table belongs to; a fork child updates it (fork handler).
+ * A vfork child shares our memory but runs no fork handler: it must not
+ * touch the table, or it would change its parent's. */
+static pid_t table_owner;
+
+static void note_owner(void)
+{
+    table_owner = (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+}
+
+void policy_init(void)
+{
+    note_owner();
+    pthread_atfork(NULL, NULL, note_owner);
+}
+
+/* True in a vfork child (or a bare clone sharing our memory). One getpid
+ * per close-family call; the send path does not ask. */
+static int borrowed_memory(void)
+{
+    return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != table_owner;
 }
 
 static int wants_linger(int fd, const struct fd_entry *e, int *pending);
@@ -248,9 +273,9 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
     if (pending)
         stat_add(ST_RESETS_AVOIDED, 1);
     fdt_forget(fd);
+    drainer_adopt(own); /* first: close() is a cancellation point */
     if (close_app)
         real_close(fd);
-    drainer_adopt(own);
     return 0;
 }
 
@@ -284,7 +309,7 @@ static int is_own(int fd, struct fd_entry *e, enum fd_kind k)
 int policy_close(int fd, int *rc)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!e || borrowed_memory())
         return 0;
     int saved = errno;
     int handled = 0;
@@ -306,7 +331,7 @@ int policy_close(int fd, int *rc)
 void policy_before_implicit_close(int fd, int wrote_via_stdio)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!e || borrowed_memory())
         return;
     int saved = errno;
     enum fd_kind k = fdt_kind(e);
@@ -333,7 +358,7 @@ void policy_before_implicit_close(int fd, int wrote_via_stdio)
 void policy_duplicated(int oldfd, int newfd)
 {
     struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
-    if (!dst || oldfd == newfd)
+    if (!dst || oldfd == newfd || borrowed_memory())
         return;
     int saved = errno;
     enum fd_kind k = src ? fdt_kind(src) : FK_UNKNOWN;
@@ -353,7 +378,8 @@ void policy_duplicated(int oldfd, int newfd)
 
 int policy_close_range(unsigned first, unsigned last, int flags)
 {
-    if (flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
+    if ((flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
+        || borrowed_memory())
         return real_close_range(first, last, flags);
     unsigned from = first;
     /* fdt_next reads the high-water marks each time: a lingering close below

@@ -83,6 +83,9 @@ int policy_linger_at_exit(int fd);
  * to close it: counts that as a response with close semantics. */
 void policy_sent_via_stdio(int fd);
 
+/* Records the owning process and registers its fork handler (at load). */
+void policy_init(void);
+
 /* Whether linger is active in this process (a valid table and mode != off). */
 int policy_active(void);
 

@@ -126,3 +126,28 @@ def test_exec_fork(t):
     if any(fd > 255 for fd in child_fds) or any(fd > 255 for fd in exec_fds):
         raise AssertionError("shim fds leaked: child %s, exec %s" % (child_fds, exec_fds))
     return "413 received; child fds %s; exec'd fds %s" % (child_fds, exec_fds)
+
+
+VFORK_CHILD = BUILD / "tests" / "vfork_child"
+
+
+@test("vfork_child_leaves_parent_table_alone", timeout=60)
+def test_vfork(t):
+    """A vfork child dup2()s the answered socket onto stdout and closes it
+    before exec; the parent's later close must still linger (413 arrives)."""
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        got = []
+        for i in range(3):
+            srv = start_server(t, [VFORK_CHILD], shim=shim, label="vfork-%s-%d" % (shim, i))
+            got.append(upload_once(srv, 4 * MiB))
+            srv.proc.popen.wait(10)
+            srv.stop()
+        res[shim] = got
+    if all(g == "status 413" for g in res[False]):
+        raise AssertionError("did not reproduce without the shim: %s" % res[False])
+    if not all(g == "status 413" for g in res[True]):
+        raise AssertionError("with the shim: %s (without: %s)" % (res[True], res[False]))
+    return "without: %s; with: 3/3 413" % res[False]

@@ -1,0 +1,50 @@
+/* vfork_child.c - a vfork child that juggles fds before exec must not
+ * change its parent's view of them.
+ *
+ * The parent accepts an upload and sends an early 413 with Connection:
+ * close. Before closing, it vfork()s a child that does what spawners do:
+ * dup2() the socket onto stdout, close() the original number, exec. The
+ * child shares the parent's memory, so linger must leave its table alone
+ * there. The parent then closes the socket: that close must linger.
+ *
+ * Usage: vfork_child --port-file F   (serves one connection, then exits)
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char RESPONSE[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--port-file"))
+        return 2;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4) || getsockname(l, (struct sockaddr *)&a, &al))
+        return 1;
+    FILE *f = fopen(argv[2], "w");
+    fprintf(f, "%d\n", ntohs(a.sin_port));
+    fclose(f);
+    int c = accept(l, NULL, NULL);
+    char buf[4096];
+    if (c < 0 || read(c, buf, sizeof buf) <= 0)
+        return 1;
+    if (write(c, RESPONSE, sizeof RESPONSE - 1) != (ssize_t)(sizeof RESPONSE - 1))
+        return 1;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        dup2(c, 1);
+        close(c);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, NULL, 0);
+    close(c); /* must linger: the client is still sending */
+    sleep(1);
+    return 0;
+}
