@@ -259,7 +259,6 @@ static void maybe_write_stats(uint32_t now)
 {
     static uint32_t last_ms;
     static uint64_t last_print;
-    static int warned;
     if (!cfg.stats_file || now - last_ms < 1000)
         return;
     uint64_t print = stats_fingerprint();
@@ -267,8 +266,7 @@ static void maybe_write_stats(uint32_t now)
         return;
     last_ms = now;
     last_print = print;
-    if (stats_write_file(cfg.stats_file, getpid()) != 0 && !warned++)
-        log_msg(LOG_WARN, "LINGER_STATS: cannot write %s (%s)", cfg.stats_file, strerror(errno));
+    stats_write_file_or_warn(cfg.stats_file, getpid());
 }
 
 /* Milliseconds until the next deadline, for epoll_wait (-1: none). */

@@ -34,6 +34,8 @@ __attribute__((constructor)) static void linger_load(void)
     drainer_init();
     handoff_init();
     policy_init();
+    if (cfg.stats_file) /* the file exists, with zeros, from the start */
+        stats_write_file_or_warn(cfg.stats_file, getpid());
     log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
             mode_names[cfg.mode], (unsigned long long)cfg.timeout_ms, (unsigned long long)cfg.time_ms,
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
@@ -44,8 +46,8 @@ void linger_at_exit(int flush_stdio)
     if (cfg.mode == MODE_OFF || !fdt || !handoff_claim_exit())
         return;
     handoff_at_exit(flush_stdio);
-    if (cfg.stats_file && stats_write_file(cfg.stats_file, getpid()) != 0)
-        log_msg(LOG_WARN, "LINGER_STATS: cannot write %s at exit", cfg.stats_file);
+    if (cfg.stats_file)
+        stats_write_file_or_warn(cfg.stats_file, getpid());
     if (!log_enabled(LOG_INFO))
         return;
     log_msg(LOG_INFO, "exit: lingered=%llu resets_avoided=%llu closed_eof=%llu closed_idle=%llu "

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "real.h"
 
 _Atomic uint64_t stats[ST_COUNT];
@@ -92,15 +93,19 @@ size_t stats_format(char *buf, size_t size, int pid)
     return len < size ? len : size - 1;
 }
 
-/* Expands each %p of template to pid into out; -1 if it does not fit. */
+/* Expands template into out: each %p becomes pid, %% a single %; -1 if it
+ * does not fit. */
 static int expand_path(const char *template, int pid, char *out, size_t size)
 {
     size_t len = 0;
     for (const char *t = template; *t; t++) {
-        int n = (t[0] == '%' && t[1] == 'p') ? snprintf(out + len, size - len, "%d", pid)
-                                             : snprintf(out + len, size - len, "%c", *t);
+        int n;
         if (t[0] == '%' && t[1] == 'p')
-            t++;
+            n = snprintf(out + len, size - len, "%d", pid), t++;
+        else if (t[0] == '%' && t[1] == '%')
+            n = snprintf(out + len, size - len, "%%"), t++;
+        else
+            n = snprintf(out + len, size - len, "%c", *t);
         if (n < 0 || (size_t)n >= size - len)
             return -1;
         len += (size_t)n;
@@ -130,6 +135,13 @@ int stats_write_file(const char *template, int pid)
         return -1;
     }
     return 0;
+}
+
+void stats_write_file_or_warn(const char *template, int pid)
+{
+    static _Atomic int warned;
+    if (stats_write_file(template, pid) != 0 && !atomic_exchange(&warned, 1))
+        log_msg(LOG_WARN, "LINGER_STATS: cannot write %s (%s)", template, strerror(errno));
 }
 
 void stats_reset(void)

@@ -56,6 +56,10 @@ size_t stats_format(char *buf, size_t size, int pid);
  * file), mode 0644, never through a symlink. 0, or -1 with errno. */
 int stats_write_file(const char *template, int pid);
 
+/* stats_write_file, with one warning the first time it fails in this
+ * process (a path that cannot be written is one line, not one a second). */
+void stats_write_file_or_warn(const char *template, int pid);
+
 /* Zeroes every counter (a fork child starts its own account). */
 void stats_reset(void);
 
