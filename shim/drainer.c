@@ -277,7 +277,7 @@ static int next_timeout(uint32_t now)
         best = (int64_t)cfg.time_ms - (int64_t)(uint32_t)(now - slots[by_start_head].start_ms);
     if (by_idle_head != NIL) {
         int64_t idle = (int64_t)cfg.timeout_ms - (int64_t)(uint32_t)(now - slots[by_idle_head].last_ms);
-        if (best == -1 || idle < best) best = idle;
+        if (by_start_head == NIL || idle < best) best = idle; /* -1 can be a real (overdue) value */
     }
     if (best < 0 && by_start_head != NIL)
         best = 0;
@@ -370,8 +370,12 @@ void drainer_adopt(int fd)
         fdt[fd].u.handover_next = head;
     } while (!atomic_compare_exchange_weak_explicit(&handover_head, &head, fd,
                                                     memory_order_release, memory_order_relaxed));
-    uint64_t one = 1;
-    (void)!real_write(wake_fd, &one, sizeof one);
+    /* A non-empty stack has a wake-up on its way already: the drainer takes
+     * the whole stack at once. */
+    if (head == NIL) {
+        uint64_t one = 1;
+        (void)!real_write(wake_fd, &one, sizeof one);
+    }
 }
 
 /* Closes one of the drainer's own fds. */

@@ -10,9 +10,13 @@
 #include "policy.h"
 #include "real.h"
 
+/* In a slow path: the real function straight from the table once the fd
+ * table exists (it is mapped only after resolution), else the safe call. */
+#define REAL_CALL(name, ...) (fdt ? real.name(__VA_ARGS__) : real_##name(__VA_ARGS__))
+
 ssize_t hook_write(int fd, const void *buf, size_t n)
 {
-    ssize_t r = real_write(fd, buf, n);
+    ssize_t r = REAL_CALL(write, fd, buf, n);
     if (r > 0)
         policy_sent(fd, buf, (size_t)r);
     return r;
@@ -20,7 +24,7 @@ ssize_t hook_write(int fd, const void *buf, size_t n)
 
 static SLOW_PATH ssize_t hook_send(int fd, const void *buf, size_t n, int flags)
 {
-    ssize_t r = real_send(fd, buf, n, flags);
+    ssize_t r = REAL_CALL(send, fd, buf, n, flags);
     if (r > 0)
         policy_sent(fd, buf, (size_t)r);
     return r;
@@ -28,7 +32,7 @@ static SLOW_PATH ssize_t hook_send(int fd, const void *buf, size_t n, int flags)
 
 ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
 {
-    ssize_t r = real_writev(fd, iov, cnt);
+    ssize_t r = REAL_CALL(writev, fd, iov, cnt);
     if (r > 0 && fdt_get(fd))
         policy_sent_iov(fd, iov, (size_t)cnt, (size_t)r);
     return r;
@@ -36,7 +40,7 @@ ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
 
 ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
-    ssize_t r = real_sendto(fd, buf, n, flags, a, al);
+    ssize_t r = REAL_CALL(sendto, fd, buf, n, flags, a, al);
     if (r > 0)
         policy_sent(fd, buf, (size_t)r);
     return r;
@@ -44,7 +48,7 @@ ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct s
 
 ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    ssize_t r = real_sendmsg(fd, msg, flags);
+    ssize_t r = REAL_CALL(sendmsg, fd, msg, flags);
     if (r > 0 && fdt_get(fd))
         policy_sent_iov(fd, msg->msg_iov, msg->msg_iovlen, (size_t)r);
     return r;

@@ -25,6 +25,11 @@ __attribute__((constructor)) static void linger_load(void)
         log_msg(LOG_INFO, "active, mode off: every call passes straight through");
         return;
     }
+    if (!real.write || !real.writev || !real.send || !real.sendto || !real.sendmsg
+        || !real.sendmmsg) {
+        log_msg(LOG_ERROR, "cannot find the real send functions; linger stays inactive in this process");
+        return;
+    }
     if (fdt_init() != 0) {
         log_msg(LOG_ERROR, "cannot map the fd table; linger stays inactive in this process");
         return;

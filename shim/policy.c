@@ -309,7 +309,14 @@ static int is_own(int fd, struct fd_entry *e, enum fd_kind k)
 int policy_close(int fd, int *rc)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e || borrowed_memory())
+    if (!e)
+        return 0;
+    enum fd_kind k0 = fdt_kind(e);
+    if (k0 == FK_UNKNOWN || k0 == FK_IGNORED) { /* nothing but a reset, even in a vfork child */
+        fdt_forget(fd);
+        return 0;
+    }
+    if (borrowed_memory())
         return 0;
     int saved = errno;
     int handled = 0;

@@ -445,6 +445,58 @@ static void line_byte(struct scan_state *s, unsigned char c)
     }
 }
 
+/* True when the next bytes up to a CR or LF only need counting: the value
+ * of a header we do not look at, the reason phrase, a trailer line, a chunk
+ * extension. */
+static inline int plain_run(const struct scan_state *s)
+{
+    if (s->flags & SF_CR)
+        return 0;
+    switch ((enum scan_phase)s->phase) {
+    case SP_HEADER_VALUE: return s->header == H_OTHER;
+    case SP_STATUS:       return s->line_len >= 13;
+    case SP_TRAILER_LINE:
+    case SP_CHUNK_EXT:    return 1;
+    default:              return 0;
+    }
+}
+
+/* Counts the bytes before the next CR or LF as part of the current line
+ * (memchr, not a byte at a time); returns where it stopped. */
+static const unsigned char *skip_plain(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *stop = memchr(p, '\n', (size_t)(end - p));
+    if (!stop)
+        stop = end;
+    const unsigned char *cr = memchr(p, '\r', (size_t)(stop - p));
+    if (cr)
+        stop = cr;
+    size_t n = (size_t)(stop - p);
+    if (s->line_len + n > SCAN_MAX_LINE) {
+        lose(s);
+        return end;
+    }
+    s->line_len = (uint16_t)(s->line_len + n);
+    return stop;
+}
+
+/* The rest of a header name that matches none of ours: valid name bytes
+ * are only counted, up to the ':' or anything the per-byte path judges. */
+static const unsigned char *skip_name(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *q = p;
+    while (q < end && *q != ':' && *q > 0x20 && *q != 0x7f)
+        q++;
+    size_t n = (size_t)(q - p);
+    if (s->line_len + n > SCAN_MAX_LINE) {
+        lose(s);
+        return end;
+    }
+    s->line_len = (uint16_t)(s->line_len + n);
+    s->match = (uint8_t)(s->match + n > 255 ? 255 : s->match + n);
+    return q;
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf, *end = p + len;
@@ -465,7 +517,12 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
         case SP_DONE:
             return (enum scan_verdict)s->verdict;
         default:
-            line_byte(s, *p++);
+            if (plain_run(s))
+                p = skip_plain(s, p, end);
+            else if (s->phase == SP_HEADER_NAME && s->token == 0 && !(s->flags & SF_CR))
+                p = skip_name(s, p, end);
+            if (p < end && s->phase != SP_DONE)
+                line_byte(s, *p++);
             break;
         }
     }
