@@ -1,0 +1,132 @@
+/* closelat.c - how long the app's close() takes on a socket that lingers,
+ * next to a plain close of the same kind of socket (make bench, figure 5).
+ *
+ * Run it under the shim. Each round, on a fresh loopback connection: the
+ * client sends a request head and 4 KiB of body the server never reads (the
+ * early-413 case), the server answers "Connection: close", and the server's
+ * close() is timed with clock_gettime around it. Rounds alternate:
+ *   linger  close() through the shim: the socket lingers
+ *   plain   libc's own close (looked up in libc.so.6, past the shim): what
+ *           the same close costs without linger (the kernel resets it)
+ * After the close the client sends 4 KiB more, then reads the response to
+ * its end and closes: the drain of a lingering socket can end only after
+ * that, so a close that waited for the drain could not return at all (one
+ * thread does both sides).
+ *
+ * Usage: closelat ROUNDS
+ *   prints "linger|plain N RESETS p50_us p99_us max_us", RESETS being the
+ *   rounds where the client's later send or read failed (a reset).
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, int n, double p)
+{
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: closelat ROUNDS\n");
+        return 2;
+    }
+    int rounds = atoi(argv[1]);
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    int (*libc_close)(int) = libc ? (int (*)(int))dlsym(libc, "close") : NULL;
+    if (!libc_close)
+        die("dlsym libc close");
+
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 64) < 0
+        || getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
+        die("listen");
+
+    static const char req[] = "POST /upload HTTP/1.1\r\nHost: bench\r\nContent-Length: 1000000\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    static char body[4096];
+    memset(body, 'b', sizeof body);
+    double *t[2];
+    int n[2] = { 0, 0 }, resets[2] = { 0, 0 };
+    t[0] = calloc((size_t)rounds, sizeof(double));
+    t[1] = calloc((size_t)rounds, sizeof(double));
+    if (!t[0] || !t[1])
+        die("calloc");
+
+    for (int i = 0; i < 2 * rounds; i++) {
+        int v = i & 1; /* 0: linger, 1: plain */
+        int cli = socket(AF_INET, SOCK_STREAM, 0);
+        if (cli < 0 || connect(cli, (struct sockaddr *)&sa, sizeof sa) < 0)
+            die("connect");
+        int srv = accept(l, NULL, NULL);
+        if (srv < 0)
+            die("accept");
+        if (send(cli, req, sizeof req - 1, 0) != (ssize_t)(sizeof req - 1)
+            || send(cli, body, sizeof body, 0) != (ssize_t)sizeof body)
+            die("client send");
+        char buf[8192];
+        size_t got = 0; /* the server reads the head only */
+        while (got < sizeof req - 1) {
+            ssize_t r = recv(srv, buf, sizeof req - 1 - got, 0);
+            if (r <= 0)
+                die("server recv");
+            got += (size_t)r;
+        }
+        if (send(srv, resp, sizeof resp - 1, 0) != (ssize_t)(sizeof resp - 1))
+            die("server send");
+        double t0 = now_us();
+        int rc = v == 0 ? close(srv) : libc_close(srv);
+        double t1 = now_us();
+        if (rc != 0)
+            die("close");
+        t[v][n[v]++] = t1 - t0;
+        /* the client goes on sending, then reads the answer to its end */
+        int reset = send(cli, body, sizeof body, MSG_NOSIGNAL) != (ssize_t)sizeof body;
+        got = 0;
+        ssize_t r;
+        while ((r = recv(cli, buf + got, sizeof buf - got, 0)) > 0)
+            got += (size_t)r;
+        if (r < 0 || got != sizeof resp - 1 || memcmp(buf, resp, got) != 0)
+            reset = 1;
+        resets[v] += reset;
+        close(cli);
+    }
+    static const char *name[2] = { "linger", "plain" };
+    for (int v = 0; v < 2; v++) {
+        qsort(t[v], (size_t)n[v], sizeof(double), cmp_double);
+        printf("%s %d %d %.2f %.2f %.2f\n", name[v], n[v], resets[v], pct(t[v], n[v], 0.50),
+               pct(t[v], n[v], 0.99), t[v][n[v] - 1]);
+    }
+    return 0;
+}

@@ -1,0 +1,727 @@
+#!/usr/bin/env python3
+"""make bench: what linger costs, each figure next to its target and how it was
+measured.
+
+Ratios come from one interleaved run (A, B, A, B, ...; the order reversed
+every other round) and are medians: absolute times on a shared VM are noise,
+so no verdict rests on one. Instruction counts come from valgrind's callgrind,
+which repeats them from run to run.
+
+Usage: bench/run.py [--only FIG[,FIG...]] [--quick] [--lib PATH]
+  FIG: hotpath, nginx, capacity, drain, close, fork (default: all, in that order)
+  --quick: shorter runs (a smoke test of the bench itself; figures are noisier)
+  --lib: the library to measure (default build/liblinger.so), e.g. a candidate
+         change built elsewhere
+Needs build/liblinger.so, build/tests/legacy_server and build/bench/* (make bench
+builds them), valgrind, wrk and nginx.
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+BIN = BUILD / "bench"
+SHIM = BUILD / "liblinger.so"
+LEGACY = BUILD / "tests" / "legacy_server"
+FIGS = ["hotpath", "nginx", "capacity", "drain", "close", "fork"]
+
+rows = []        # (figure, measured, target, verdict) for the final table
+started = []     # processes to stop at exit
+
+
+def out(line=""):
+    print(line, flush=True)
+
+
+def row(fig, measured, target, verdict):
+    rows.append((fig, measured, target, verdict))
+
+
+def verdict(ok):
+    return "pass" if ok else "MISS"
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINGER_") and k != "LD_PRELOAD"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def shim_env(**extra):
+    return clean_env(LD_PRELOAD=str(SHIM), **extra)
+
+
+def run(argv, **kw):
+    return subprocess.run([str(a) for a in argv], **kw)
+
+
+def spawn(argv, env, **kw):
+    p = subprocess.Popen([str(a) for a in argv], env=env, **kw)
+    started.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, wait=5):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return "nproc=%d, CPU: %s, kernel %s" % (os.cpu_count() or 0, cpu, os.uname().release)
+
+
+def busy_fraction(secs=1.0):
+    """Share of all CPUs' time spent busy over secs, before the bench starts."""
+    def sample():
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(f), f[3] + f[4]  # total, idle + iowait
+    t0, i0 = sample()
+    time.sleep(secs)
+    t1, i1 = sample()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_port_file(path, proc, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (proc.args[0], proc.returncode))
+        try:
+            txt = Path(path).read_text().strip()
+            if txt:
+                return int(txt)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("no port from %s" % proc.args[0])
+
+
+# ---------------------------------------------------------------- 1. hot path
+
+def callgrind_ir(argv, preload, tmp):
+    """Instructions callgrind counted for the whole run of argv (all threads)."""
+    fd, outf = tempfile.mkstemp(prefix="cg.", dir=tmp)
+    os.close(fd)
+    env = shim_env() if preload else clean_env()
+    # LD_PRELOAD in valgrind's own environment reaches the client program.
+    r = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outf] + list(argv),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("callgrind %s failed: %s" % (argv, r.stderr[-800:]))
+    for line in Path(outf).read_text().splitlines():
+        if line.startswith("summary:") or line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError("no totals in " + outf)
+
+
+def fig_hotpath(a):
+    out("== 1. Hot path, in instructions (valgrind --tool=callgrind; repeatable counts)")
+    n1, n2 = (20000, 40000) if a.quick else (50000, 100000)
+    out("   Each workload runs without and with the shim (LD_PRELOAD set in valgrind's environment)")
+    out("   for N=%d and N=%d calls; per call = (Ir(N=%d) - Ir(N=%d)) / %d, so startup cancels;" % (n1, n2, n2, n1, n2 - n1))
+    out("   extra = shim's per call - plain per call. Program: build/bench/hotpath (bench/hotpath.c).")
+    hot = BIN / "hotpath"
+    work = [
+        ("write-null", [hot, "write-null"], [], "write() of 1 byte to /dev/null", 10),
+        ("write-pipe", [hot, "write-pipe"], [], "write() of 1 byte to a pipe", 10),
+        ("send-body", [hot, "send-body"], [], "send() of 16 bytes, tracked socket inside a body", 30),
+        ("send-body-mt", [hot, "send-body"], ["--app-thread"],
+         "  the same, host already multi-threaded (the shim's code alone)", None),
+        ("write-null-drainer", [hot, "write-null"], ["--drainer"],
+         "  write() to /dev/null once the drainer thread runs", None),
+        ("send-head", [hot, "send-head"], [], "send() of 16 bytes of response heads (scanned)", None),
+    ]
+    jobs = []
+    tmp = tempfile.mkdtemp(prefix="linger-bench-cg.")
+    for key, base, opts, _, _ in work:
+        for preload in (False, True):
+            for n in (n1, n2):
+                jobs.append((key, preload, n, base + [n] + opts))
+    jobs.append(("scan", False, n1 // 25, [BIN / "scanbench", n1 // 25]))
+    jobs.append(("scan", False, n2 // 25, [BIN / "scanbench", n2 // 25]))
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
+        futs = {(k, p, n): ex.submit(callgrind_ir, argv, p, tmp) for k, p, n, argv in jobs}
+        ir = {key: f.result() for key, f in futs.items()}
+    shutil.rmtree(tmp, ignore_errors=True)
+    out("   %-62s %9s %9s %8s  %s" % ("workload", "plain", "shim", "extra", "target"))
+    for key, _, _, label, target in work:
+        plain = (ir[(key, False, n2)] - ir[(key, False, n1)]) / (n2 - n1)
+        shim = (ir[(key, True, n2)] - ir[(key, True, n1)]) / (n2 - n1)
+        extra = shim - plain
+        tgt = "<= %d" % target if target else "(info)"
+        out("   %-62s %9.1f %9.1f %+8.1f  %s" % (label, plain, shim, extra, tgt))
+        if key == "send-head":
+            out("   %-62s %28s" % ("    = extra per head byte through the shim", "%+.1f" % (extra / 16)))
+        if target:
+            row("1. " + label.strip(), "%+.1f instr/call" % extra, "<= %d" % target, verdict(extra <= target))
+        elif key == "send-body-mt":
+            row("1. send() in a body, shim code only (host multi-threaded)", "%+.1f instr/call" % extra, "(info)", "-")
+        elif key == "write-null-drainer":
+            row("1. write() to /dev/null, drainer thread running", "%+.1f instr/call" % extra, "(info)", "-")
+    hlen = int(run([BIN / "scanbench", "len"], stdout=subprocess.PIPE, text=True).stdout)
+    per_byte = (ir[("scan", False, n2 // 25)] - ir[("scan", False, n1 // 25)]) / ((n2 - n1) // 25) / hlen
+    out("   scanner alone (shim/scan.c, build/bench/scanbench): a %d-byte nginx response head fed whole" % hlen)
+    out("   to a fresh scanner: %.1f instructions per head byte (%.0f per head)" % (per_byte, per_byte * hlen))
+    row("1. scanner, per byte of response head", "%.1f instr/byte" % per_byte, "(info)", "-")
+    out()
+
+
+# ---------------------------------------------------------------- 2. nginx + wrk
+
+NGINX_CONF = """\
+{user}worker_processes 2;
+error_log {dir}/error.log error;
+pid {dir}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_timeout {keepalive};
+    keepalive_requests 10000000;
+    lingering_close {lingering};
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_nginx(name, keepalive, lingering, shim, tmp):
+    d = Path(tmp) / name
+    (d / "www").mkdir(parents=True)
+    (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (d / "nginx.conf").write_text(NGINX_CONF.format(user=user, dir=d, port=port,
+                                                    keepalive="65" if keepalive else "0", lingering=lingering))
+    env = shim_env(LINGER_LOG="info", LINGER_LOG_FILE=d / "linger.log") if shim else clean_env()
+    p = spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log", "-g", "daemon off;"], env,
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import socket
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        if p.poll() is not None:
+            raise RuntimeError("nginx %s exited: %s" % (name, (d / "error.log").read_text()[-500:]))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p, port, d
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx %s did not start" % name)
+
+
+def run_wrk(port, secs, conns):
+    r = run(["wrk", "-t2", "-c%d" % conns, "-d%ds" % secs, "http://127.0.0.1:%d/index.html" % port],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+    reqs = re.search(r"(\d+) requests in", r.stdout)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", r.stdout)
+    if not m:
+        raise RuntimeError("wrk: " + r.stdout[-500:])
+    return float(m.group(1)), int(reqs.group(1)), int(bad.group(1)) if bad else 0, \
+        sum(int(x) for x in errs.groups()) if errs else 0
+
+
+def fig_nginx(a):
+    out("== 2. Server throughput: wrk against nginx (2 workers, 612-byte static file, access_log off)")
+    rounds, secs, conns = (2, 1, 32) if a.quick else (9, 2, 32)
+    out("   wrk -t2 -c%d -d%ds per run; %d rounds, each running every variant once, order reversed every" % (conns, secs, rounds))
+    out("   other round; ratio = median over rounds of (B / A) within the round. Shim: LD_PRELOAD into nginx.")
+    variants = [
+        ("ka-plain", True, "on", False, "keep-alive, no shim"),
+        ("ka-shim", True, "on", True, "keep-alive, shim"),
+        ("close-plain", False, "off", False, "Connection: close, lingering_close off, no shim"),
+        ("close-shim", False, "off", True, "Connection: close, lingering_close off, shim"),
+        ("close-native", False, "always", False, "Connection: close, nginx's lingering_close always, no shim"),
+    ]
+    tmp = tempfile.mkdtemp(prefix="linger-bench-nginx.")
+    os.chmod(tmp, 0o755)
+    procs = {}
+    try:
+        for name, ka, ling, shim, _ in variants:
+            procs[name] = start_nginx(name, ka, ling, shim, tmp)
+        rps = {v[0]: [] for v in variants}
+        total = {v[0]: 0 for v in variants}
+        problems = {v[0]: 0 for v in variants}
+        for r in range(rounds):
+            order = variants if r % 2 == 0 else variants[::-1]
+            for name, *_ in order:
+                x, n, bad, errs = run_wrk(procs[name][1], secs, conns)
+                rps[name].append(x)
+                total[name] += n
+                problems[name] += bad + errs
+        for name, *_ in variants:
+            stop(procs[name][0], signal.SIGQUIT, 10)
+        lingered = {}
+        for name, _, _, shim, _ in variants:
+            if shim:
+                log = procs[name][2] / "linger.log"
+                txt = log.read_text() if log.exists() else ""
+                lingered[name] = sum(int(x) for x in re.findall(r"exit: lingered=(\d+)", txt))
+        out("   %-58s %12s  %s" % ("variant", "median req/s", "per round"))
+        for name, _, _, _, label in variants:
+            out("   %-58s %12.0f  %s" % (label, median(rps[name]), " ".join("%.0f" % x for x in rps[name])))
+            if problems[name]:
+                out("     (wrk counted %d non-2xx responses or socket errors)" % problems[name])
+        for name in lingered:
+            out("   %s: the shim lingered %d closes for %d requests (the workers' exit lines, LINGER_LOG=info)"
+                % (name, lingered[name], total[name]))
+        comps = [
+            ("2. keep-alive, shim / no shim", "ka-plain", "ka-shim", 0.99),
+            ("2. Connection: close, shim / no shim", "close-plain", "close-shim", 0.95),
+            ("2. close: shim (lingering_close off) / nginx lingering_close always", "close-native", "close-shim", 1.00),
+        ]
+        for label, A, B, target in comps:
+            ratios = [b / x for x, b in zip(rps[A], rps[B])]
+            m = median(ratios)
+            out("   %-66s %.3f  (rounds %s)  target >= %.2f" % (label[3:], m, " ".join("%.3f" % x for x in ratios), target))
+            row(label, "%.3f (range %.3f-%.3f)" % (m, min(ratios), max(ratios)), ">= %.2f" % target, verdict(m >= target))
+    finally:
+        for p, _, _ in procs.values():
+            stop(p, signal.SIGQUIT, 10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    fig_nginx_instr(a)
+    out()
+
+
+NGINX_CG_CONF = """\
+{user}master_process off;
+daemon off;
+worker_processes 1;
+error_log {dir}/error.log error;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_timeout {keepalive};
+    keepalive_requests 10000000;
+    lingering_close {lingering};
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def nginx_callgrind(tmp, name, keepalive, lingering, shim, client_mode, n):
+    """Instructions callgrind counts in a one-process nginx that serves n requests."""
+    import socket
+    d = Path(tmp) / name
+    (d / "www").mkdir(parents=True)
+    (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (d / "nginx.conf").write_text(NGINX_CG_CONF.format(user=user, dir=d, port=port,
+                                                       keepalive="65" if keepalive else "0", lingering=lingering))
+    env = shim_env() if shim else clean_env()
+    outf = d / "callgrind.out"
+    p = spawn(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % outf, "nginx", "-p", d,
+               "-c", d / "nginx.conf", "-e", d / "error.log"], env,
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 60
+    while True:
+        if p.poll() is not None or time.monotonic() > end:
+            raise RuntimeError("nginx under callgrind did not start (%s)" % name)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    run([BIN / "client", client_mode, port, n], stdout=subprocess.DEVNULL, check=True)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGQUIT)
+    p.wait(60)
+    for line in outf.read_text().splitlines():
+        if line.startswith("summary:") or line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError("no totals in %s" % outf)
+
+
+def fig_nginx_instr(a):
+    n1, n2 = (200, 600) if a.quick else (1000, 3000)
+    out("   Why, in instructions: nginx as one process (master_process off) under callgrind serves N1=%d" % n1)
+    out("   and N2=%d requests from build/bench/client (ka: one keep-alive connection; seq: a new connection" % n2)
+    out("   per request, Connection: close); per request = (Ir(N2) - Ir(N1)) / (N2 - N1), all threads, user space")
+    out("   only (the syscalls' kernel work is not counted).")
+    cases = [
+        ("ka", True, "on", "keep-alive"),
+        ("close", False, "off", "Connection: close, lingering_close off"),
+        ("native", False, "always", "Connection: close, lingering_close always"),
+    ]
+    tmp = tempfile.mkdtemp(prefix="linger-bench-ngcg.")
+    os.chmod(tmp, 0o755)
+    jobs = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
+            for key, ka, ling, _ in cases:
+                for shim in ((False, True) if key != "native" else (False,)):
+                    for n in (n1, n2):
+                        name = "%s-%s-%d" % (key, "shim" if shim else "plain", n)
+                        jobs[(key, shim, n)] = ex.submit(nginx_callgrind, tmp, name, ka, ling, shim,
+                                                         "ka" if ka else "seq", n)
+            ir = {k: f.result() for k, f in jobs.items()}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    per = {k[:2]: (ir[(k[0], k[1], n2)] - ir[(k[0], k[1], n1)]) / (n2 - n1) for k in ir if k[2] == n1}
+    out("   %-46s %10s %10s %9s" % ("instructions per request", "no shim", "shim", "extra"))
+    for key, _, _, label in cases[:2]:
+        out("   %-46s %10.0f %10.0f %+9.0f" % (label, per[(key, False)], per[(key, True)],
+                                               per[(key, True)] - per[(key, False)]))
+        row("2. nginx instr/request, %s: shim - no shim" % label.split(",")[0],
+            "%+.0f (%.0f vs %.0f)" % (per[(key, True)] - per[(key, False)], per[(key, True)], per[(key, False)]),
+            "(info)", "-")
+    out("   %-46s %10.0f" % (cases[2][3], per[("native", False)]))
+
+
+# ---------------------------------------------------------------- 3. capacity
+
+def vmrss_kb(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def socket_fds(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def open_fds(pid):
+    """Open fds of pid (cheap: no readlink, so it can be polled at 10k fds)."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def drainer_tid(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            if Path("/proc/%d/task/%s/comm" % (pid, tid)).read_text().strip() == "linger-drainer":
+                return int(tid)
+        except OSError:
+            pass
+    return None
+
+
+def thread_cpu(pid, tid):
+    """(ns on CPU from schedstat, utime+stime ticks from stat, voluntary switches)."""
+    base = "/proc/%d/task/%d/" % (pid, tid)
+    ns = int(Path(base + "schedstat").read_text().split()[0])
+    stat = Path(base + "stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = int(fields[11]) + int(fields[12])
+    vol = 0
+    for line in Path(base + "status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            vol = int(line.split()[1])
+    return ns, ticks, vol
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def fig_capacity(a):
+    n = 2000 if a.quick else 10000
+    ltime = 3
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < n + 512:
+        n = max(100, hard - 512)  # the client needs n fds of its own
+    out("== 3. Lingering capacity: %d clients that got their answer and keep the connection open" % n)
+    out("   Server: build/tests/legacy_server --model single (one thread, no per-connection memory), nofile")
+    out("   %d (soft = hard; this machine cannot raise the hard limit). Shim: LINGER_TIME=%ds" % (hard, ltime))
+    out("   LINGER_TIMEOUT=10s LINGER_MAX_SOCKETS=%d. Client: build/bench/client hold (each connection sends" % n)
+    out("   GET with Connection: close, reads the answer up to the FIN, and stays open).")
+    out("   Memory: server VmRSS (user memory; kernel socket buffers are not in it) after the clients minus")
+    out("   before (after 100 warm-up requests), with the shim minus without, / sockets lingering.")
+    res = {}
+    tmp = tempfile.mkdtemp(prefix="linger-bench-cap.")
+    try:
+        for shim in (False, True):
+            pf = Path(tmp) / ("port-%d" % shim)
+            env = shim_env(LINGER_TIME="%ds" % ltime, LINGER_TIMEOUT="10s", LINGER_MAX_SOCKETS=n) if shim else clean_env()
+            srv = spawn([LEGACY, "--model", "single", "--port", "0", "--port-file", pf], env, preexec_fn=raise_nofile)
+            port = wait_port_file(pf, srv)
+            run([BIN / "client", "seq", port, 100], stdout=subprocess.DEVNULL, check=True)
+            end = time.monotonic() + 3
+            while socket_fds(srv.pid) > 1 and time.monotonic() < end:
+                time.sleep(0.02)
+            rss0 = vmrss_kb(srv.pid)
+            base_fds = open_fds(srv.pid)  # 0-2, the listener, and the shim's own fds
+            t_start = time.monotonic()
+            cli = spawn([BIN / "client", "hold", port, n], clean_env(), stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, text=True)
+            line = cli.stdout.readline().split()
+            t_ready = time.monotonic()
+            if not line or line[0] != "ready":
+                raise RuntimeError("client hold failed")
+            ok = int(line[1])
+            rss1 = vmrss_kb(srv.pid)
+            held = open_fds(srv.pid) - base_fds
+            r = {"rss0": rss0, "rss1": rss1, "held": held, "ok": ok, "connect_s": t_ready - t_start}
+            if shim:
+                tid = drainer_tid(srv.pid)
+                window = max(0.5, min(1.5, t_start + ltime - 0.3 - t_ready))
+                c0 = thread_cpu(srv.pid, tid)
+                time.sleep(window)
+                c1 = thread_cpu(srv.pid, tid)
+                r["cpu"] = ((c1[0] - c0[0]) / 1e9 / window, c1[1] - c0[1], c1[2] - c0[2], window)
+                first_drop = None
+                deadline = t_ready + ltime + 4
+                while time.monotonic() < deadline:
+                    cur = open_fds(srv.pid) - base_fds
+                    now = time.monotonic()
+                    if first_drop is None and cur < held:
+                        first_drop = now
+                    if cur <= 0:
+                        break
+                    time.sleep(0.01)
+                r["first_drop"] = (first_drop or now) - t_start
+                r["all_closed"] = now - t_ready
+                r["left"] = max(0, open_fds(srv.pid) - base_fds)
+            cli.stdin.close()
+            cli.wait(10)
+            stop(srv)
+            res[shim] = r
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    p, s = res[False], res[True]
+    dp, ds = p["rss1"] - p["rss0"], s["rss1"] - s["rss0"]
+    per = (ds - dp) * 1024 / max(1, s["held"])
+    out("   no shim: %d answers, VmRSS %d -> %d kB (%+d kB), server sockets held after: %d" % (p["ok"], p["rss0"], p["rss1"], dp, p["held"]))
+    out("   shim:    %d answers, VmRSS %d -> %d kB (%+d kB), sockets lingering: %d of %d (connected in %.2f s)"
+        % (s["ok"], s["rss0"], s["rss1"], ds, s["held"], n, s["connect_s"]))
+    if s["held"] < n:
+        out("            the other %d closes were plain: the shim keeps its fds in the top half of the fd limit" % (n - s["held"]))
+        out("            (%d here) less its own 2, so at most %d linger at once on this machine" % (hard, hard - hard // 2 - 2))
+    out("   memory per lingering socket: (%d - %d) kB / %d = %.1f bytes   target <= 128" % (ds, dp, s["held"], per))
+    row("3. memory per lingering socket", "%.1f B (%d sockets)" % (per, s["held"]), "<= 128 B", verdict(per <= 128))
+    cpu, ticks, vol, window = s["cpu"]
+    out("   drainer CPU while %d sockets idle: %.3f%% of one CPU over %.1f s (schedstat), %d ticks (stat), %d wake-ups"
+        % (s["held"], cpu * 100, window, ticks, vol))
+    row("3. drainer CPU, %d idle lingering sockets" % s["held"], "%.3f%% of a CPU, %d wake-ups in %.1f s" % (cpu * 100, vol, window),
+        "~0", verdict(cpu < 0.01))
+    within = s["all_closed"] <= ltime + 1 and s["left"] == 0
+    out("   every app close happened between the clients' start and their last answer; the server's fd count,")
+    out("   polled every 10 ms, first fell %.2f s after that start" % s["first_drop"])
+    if s["left"]:
+        out("   and %d sockets were still lingering %.2f s after the last answer (polling stopped there)" % (s["left"], s["all_closed"]))
+        measured = "%d still open %.1f s after the last close" % (s["left"], s["all_closed"])
+    else:
+        out("   and reached zero %.2f s after the last answer" % s["all_closed"])
+        measured = "all closed %.2f s after the last close" % s["all_closed"]
+    out("   target: each closed within LINGER_TIME + 1 s = %d s of its app close (and not before LINGER_TIME)" % (ltime + 1))
+    row("3. every lingering socket closed in time", measured, "<= LINGER_TIME + 1 s = %d s" % (ltime + 1), verdict(within))
+    out()
+
+
+# ---------------------------------------------------------------- 4. drain rate
+
+def fig_drain(a):
+    secs, pairs = (0.3, 3) if a.quick else (0.5, 6)
+    out("== 4. Drain rate: one client streams 64 KiB send()s as fast as it can into a lingering socket")
+    out("   build/bench/drainrate %s %d under the shim, trials alternating: the drainer thread discarding" % (secs, pairs))
+    out("   (recv MSG_TRUNC) vs a server thread's recv() loop into a 4 KiB buffer (nginx's way).")
+    out("   Rate = bytes the client got into the connection / time (give or take the socket buffers).")
+    tmp = tempfile.mkdtemp(prefix="linger-bench-drain.")
+    stats = Path(tmp) / "stats.prom"
+    try:
+        r = run([BIN / "drainrate", secs, pairs], env=shim_env(LINGER_STATS=stats),
+                stdout=subprocess.PIPE, text=True, check=True)
+        drained = re.search(r"linger_drained_bytes_total\{[^}]*\} (\d+)", stats.read_text())
+        drained = int(drained.group(1)) if drained else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rates = {"drainer": [], "recv4k": []}
+    sent = 0
+    for line in r.stdout.split("\n"):
+        f = line.split()
+        if len(f) == 3:
+            rates[f[0]].append(int(f[1]) / float(f[2]))
+            if f[0] == "drainer":
+                sent += int(f[1])
+    d, p = median(rates["drainer"]), median(rates["recv4k"])
+    ratios = [x / y for x, y in zip(rates["drainer"], rates["recv4k"])]
+    out("   drainer (MSG_TRUNC): median %.0f MB/s   (%s)" % (d / 1e6, " ".join("%.0f" % (x / 1e6) for x in rates["drainer"])))
+    out("   recv() into 4 KiB:   median %.0f MB/s   (%s)" % (p / 1e6, " ".join("%.0f" % (x / 1e6) for x in rates["recv4k"])))
+    out("   ratio drainer / recv loop: %.2f (median of pairs)   target >= 1 (no slower than nginx's way)" % median(ratios))
+    out("   check: the shim's linger_drained_bytes_total %d vs %d bytes the client sent in the drainer trials" % (drained, sent))
+    row("4. drain rate, drainer / 4 KiB recv loop", "%.0f vs %.0f MB/s = %.2f" % (d / 1e6, p / 1e6, median(ratios)),
+        ">= 1.00", verdict(median(ratios) >= 1.0))
+    out()
+
+
+# ---------------------------------------------------------------- 5. close latency
+
+def fig_close(a):
+    rounds = 1000 if a.quick else 3000
+    out("== 5. close() latency of the app: a socket that lingers vs a plain close")
+    out("   build/bench/closelat %d under the shim (LINGER_TIMEOUT=1s): each round a fresh connection whose" % rounds)
+    out("   client left 4 KiB of body unread; close() timed with clock_gettime around it; rounds alternate the")
+    out("   shim's close (lingers) and libc's own close (dlsym in libc.so.6, past the shim: a plain close).")
+    out("   The client keeps sending after the close and closes only after it returns, in the same thread:")
+    out("   a close that waited for the drain could not return.")
+    r = run([BIN / "closelat", rounds], env=shim_env(LINGER_TIMEOUT="1s"),
+                       stdout=subprocess.PIPE, text=True, check=True)
+    res = {}
+    for line in r.stdout.split("\n"):
+        f = line.split()
+        if len(f) == 6:
+            res[f[0]] = (int(f[1]), int(f[2]), float(f[3]), float(f[4]), float(f[5]))
+    out("   %-22s %7s %8s %9s %9s %9s" % ("close", "rounds", "resets", "p50 us", "p99 us", "max us"))
+    for k, label in (("linger", "shim (lingers)"), ("plain", "plain (libc)")):
+        n, rs, p50, p99, mx = res[k]
+        out("   %-22s %7d %8d %9.1f %9.1f %9.1f" % (label, n, rs, p50, p99, mx))
+    ln, lr, l50, l99, lmax = res["linger"]
+    pn, pr, p50, p99, pmax = res["plain"]
+    ok = lr == 0 and lmax < 1e6
+    out("   resets seen by the client: %d with the shim, %d with the plain close" % (lr, pr))
+    out("   target: the app never waits for the drain (every lingered close returned, none near LINGER_TIMEOUT)")
+    row("5. close() p50 / p99, lingered vs plain", "%.1f / %.1f us vs %.1f / %.1f us" % (l50, l99, p50, p99),
+        "never waits for the drain", verdict(ok))
+    out()
+
+
+# ---------------------------------------------------------------- 6. fork per connection
+
+def fig_fork(a):
+    rounds, reqs = (2, 100) if a.quick else (5, 200)
+    out("== 6. Fork-per-connection server: build/tests/legacy_server --model fork, Connection: close requests")
+    out("   one after another (build/bench/client seq PORT %d), with and without the shim, %d interleaved pairs." % (reqs, rounds))
+    tmp = tempfile.mkdtemp(prefix="linger-bench-fork.")
+    srvs = {}
+    try:
+        for shim in (False, True):
+            pf = Path(tmp) / ("port-%d" % shim)
+            srv = spawn([LEGACY, "--model", "fork", "--port", "0", "--port-file", pf],
+                        shim_env() if shim else clean_env())
+            srvs[shim] = (srv, wait_port_file(pf, srv))
+        per = {False: [], True: []}
+        for r in range(rounds):
+            for shim in ((False, True) if r % 2 == 0 else (True, False)):
+                res = run([BIN / "client", "seq", srvs[shim][1], reqs], stdout=subprocess.PIPE,
+                                     text=True, check=True).stdout.split()
+                if int(res[1]) != reqs:
+                    out("   (only %s of %d answers)" % (res[1], reqs))
+                per[shim].append(float(res[3]) / reqs * 1e6)
+    finally:
+        for srv, _ in srvs.values():
+            stop(srv)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratios = [b / x for x, b in zip(per[False], per[True])]
+    out("   no shim: median %.0f us per request (%s)" % (median(per[False]), " ".join("%.0f" % x for x in per[False])))
+    out("   shim:    median %.0f us per request (%s)" % (median(per[True]), " ".join("%.0f" % x for x in per[True])))
+    out("   time ratio shim / no shim: %.2f (median of pairs); each child starts the drainer thread at its" % median(ratios))
+    out("   first response")
+    row("6. fork per connection, time per request shim / no shim", "%.2f (%.0f vs %.0f us)"
+        % (median(ratios), median(per[True]), median(per[False])), "(report)", "-")
+    out()
+
+
+def main():
+    global SHIM
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default=",".join(FIGS))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--lib", default=str(SHIM))
+    a = ap.parse_args()
+    SHIM = Path(a.lib).resolve()
+    figs = [f.strip() for f in a.only.split(",") if f.strip()]
+    for f in figs:
+        if f not in FIGS:
+            sys.exit("bench: unknown figure %s (one of %s)" % (f, ", ".join(FIGS)))
+    need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate")]
+    missing = [str(p) for p in need if not p.exists()]
+    for tool in ("valgrind", "wrk", "nginx"):
+        if not shutil.which(tool) and not (tool == "nginx" and Path("/usr/sbin/nginx").exists()):
+            missing.append(tool)
+    if missing:
+        sys.exit("bench: missing %s (run make bench)" % ", ".join(missing))
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    t0 = time.monotonic()
+    out("linger make bench, %s" % time.strftime("%Y-%m-%d %H:%M:%S"))
+    out("machine: %s" % machine())
+    out("library: %s" % SHIM)
+    busy = busy_fraction()
+    out("other load: the CPUs were %.0f%% busy in the second before the bench started%s" % (
+        busy * 100, "" if busy < 0.15 else
+        " (another process is running: wall-clock figures, 2 to 6, are noisier than usual)"))
+    out()
+    try:
+        for f in FIGS:
+            if f in figs:
+                globals()["fig_" + f](a)
+    finally:
+        for p in started:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    out("== Summary (%.0f s)" % (time.monotonic() - t0))
+    w = max(len(r[0]) for r in rows) if rows else 10
+    m = max(len(r[1]) for r in rows) if rows else 10
+    out("| %-*s | %-*s | %-26s | %s |" % (w, "figure", m, "measured", "target", "verdict"))
+    out("|-%s-|-%s-|-%s-|---------|" % ("-" * w, "-" * m, "-" * 26))
+    for r in rows:
+        out("| %-*s | %-*s | %-26s | %-7s |" % (w, r[0], m, r[1], r[2], r[3]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
