@@ -1,0 +1,656 @@
+"""Faults, hostile clients and the shim's own files: each test fails if the
+behaviour it names regresses.
+
+A lingering socket is watched through the server's fd count: after a warm-up
+(which starts the drainer), the server holds `baseline` fds; while the shim
+holds a lingering socket it holds one more (the shim's duplicate), and the
+count is back at `baseline` the moment the drainer really closes it. The
+reason is read from the LINGER_STATS file (linger_closed_total{reason=...}).
+"""
+import collections
+import contextlib
+import os
+import re
+import socket
+import stat
+import struct
+import subprocess
+import threading
+import time
+import uuid
+
+from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, SANITIZE, SHIM, MiB, Proc, Server, Skip,
+                 clean_env, count_status, fd_count, fmt, legacy, need_shim, shim_log_lines, start_server,
+                 test, upload_once, uploads, wait_for)
+
+LIBFAIL = BUILD / "tests" / "libfail_pthread.so"
+LIBCOUNT = BUILD / "tests" / "libcount_alloc.so"
+STORM = BUILD / "tests" / "signal_storm"
+RESPONSE_413 = b"HTTP/1.1 413 "
+
+
+# ---------------------------------------------------------------- helpers
+
+def stats_of(path):
+    """The LINGER_STATS file as {"name" or "name{reason}": int}; {} if absent."""
+    try:
+        text = open(path).read()
+    except OSError:
+        return {}
+    out = {}
+    for m in re.finditer(r'^(\w+)\{pid="\d+"(?:,reason="(\w+)")?\} (\d+)$', text, re.M):
+        out[m.group(1) + ("{%s}" % m.group(2) if m.group(2) else "")] = int(m.group(3))
+    return out
+
+
+def closed(st, reason):
+    return st.get("linger_closed_total{%s}" % reason, 0)
+
+
+def stats_path(t, label):
+    return t.path("%s-%%p.prom" % label)
+
+
+def pid_path(template, pid):
+    return str(template).replace("%p", str(pid))
+
+
+def stopped_stats(srv, template):
+    """Stops the server (the shim writes its stats file at exit) and reads it."""
+    srv.stop()
+    return stats_of(pid_path(template, srv.pid))
+
+
+def holding_client(port, announce=4 * MiB, send=64 * 1024, timeout=5):
+    """A client that announces a big upload, sends `send` body bytes, reads
+    the whole 413 up to the server's FIN, and keeps its socket open. Returns
+    (socket, response bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % announce)
+    if send:
+        s.sendall(b"b" * send)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    return s, got
+
+
+def warm_up(srv):
+    """One rejected upload from a client that then closes: starts the drainer.
+    Returns the server's fd count once that socket is gone."""
+    s, got = holding_client(srv.port)
+    s.close()
+    if not got.startswith(RESPONSE_413):
+        raise AssertionError("warm-up upload got %r" % got[:60])
+    time.sleep(0.3)
+    return fd_count(srv.pid)
+
+
+def until_fds(pid, target, timeout, t0=None):
+    """Polls the fd count every 10 ms until it is <= target; returns the
+    seconds since t0 (or None on timeout)."""
+    t0 = t0 or time.monotonic()
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        if fd_count(pid) <= target:
+            return time.monotonic() - t0
+        time.sleep(0.01)
+    return None
+
+
+def small_requests(srv, n=3):
+    return collections.Counter(upload_once(srv, 100, timeout=5) for _ in range(n))
+
+
+def start_with_env(t, argv, env, label):
+    """Like lib.start_server, with the environment exactly as given (for an
+    LD_PRELOAD the test builds itself)."""
+    port_file = t.path("%s.port" % label)
+    proc = Proc(t, [str(a) for a in argv] + ["--port-file", str(port_file)], env, "%s.log" % label)
+    if not wait_for(lambda: port_file.exists() or not proc.alive(), 10) or not port_file.exists():
+        proc.stop()
+        raise AssertionError("%s did not start: %s" % (label, proc.log_tail()))
+    return Server(proc, port=int(port_file.read_text()))
+
+
+def no_shim_lines(t, srv):
+    said = shim_log_lines(srv)
+    if said:
+        raise AssertionError("the shim logged: %s | %s" % (" / ".join(said[-3:]), "; ".join(t.notes)))
+
+
+# ---------------------------------------------------------------- lingering limits
+
+@test("fault_client_never_closes_closed_at_linger_time", timeout=60)
+def test_never_closes(t):
+    """A client reads its 413 and then neither sends nor closes. With
+    LINGER_TIME=1s and LINGER_TIMEOUT=10s the shim must really close the
+    socket 1 s after the app's close (not before 0.8 s, not after 2 s), and
+    count it as time_cap."""
+    need_shim(t)
+    st_file = stats_path(t, "never")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_TIME": "1s", "LINGER_TIMEOUT": "10s",
+                                                "LINGER_STATS": st_file})
+    base = warm_up(srv)
+    s, got = holding_client(srv.port)
+    t0 = time.monotonic()
+    try:
+        held = fd_count(srv.pid)
+        dt = until_fds(srv.pid, base, 4, t0)
+        client_fine = s.fileno() >= 0
+    finally:
+        s.close()
+    st = stopped_stats(srv, st_file)
+    t.note("413: %s; fds %d while lingering, baseline %d; closed after %s s; stats time_cap=%d "
+           "idle=%d eof=%d" % (got.startswith(RESPONSE_413), held, base,
+                               "%.2f" % dt if dt is not None else "never", closed(st, "time_cap"),
+                               closed(st, "idle_timeout"), closed(st, "eof")))
+    if not got.startswith(RESPONSE_413) or held != base + 1 or not client_fine:
+        raise AssertionError("the socket did not linger: " + "; ".join(t.notes))
+    if dt is None or not 0.8 <= dt <= 2.0:
+        raise AssertionError("not closed at LINGER_TIME=1s: " + "; ".join(t.notes))
+    if closed(st, "time_cap") != 1 or closed(st, "idle_timeout") != 0:
+        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
+    no_shim_lines(t, srv)
+    return t.notes[-1]
+
+
+@test("fault_drip_client_closed_at_linger_time", timeout=60)
+def test_drip(t):
+    """After its 413 a client sends one byte every 0.3 s and never closes.
+    With LINGER_TIME=2s and LINGER_TIMEOUT=1s (longer than the drip
+    interval) the drip keeps the idle timer from firing but must not keep the
+    socket: it is closed 2 s after the app's close, as time_cap, and the
+    client's drip then fails."""
+    need_shim(t)
+    st_file = stats_path(t, "drip")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_TIME": "2s", "LINGER_TIMEOUT": "1s",
+                                                "LINGER_STATS": st_file})
+    base = warm_up(srv)
+    s, got = holding_client(srv.port)
+    t0 = time.monotonic()
+    drip = {"sent": 0, "error": None, "at": None}
+    stop = threading.Event()
+
+    def dripper():
+        while not stop.is_set() and time.monotonic() - t0 < 6:
+            try:
+                s.send(b"d")
+                drip["sent"] += 1
+            except OSError as e:
+                drip["error"], drip["at"] = type(e).__name__, time.monotonic() - t0
+                return
+            stop.wait(0.3)
+    th = threading.Thread(target=dripper, daemon=True)
+    th.start()
+    try:
+        dt = until_fds(srv.pid, base, 5, t0)
+        th.join(3)
+    finally:
+        stop.set()
+        th.join(2)
+        s.close()
+    st = stopped_stats(srv, st_file)
+    t.note("413: %s; closed after %s s; %d bytes dripped, then %s at %s s; stats time_cap=%d idle=%d "
+           "drained=%d" % (got.startswith(RESPONSE_413), "%.2f" % dt if dt is not None else "never",
+                           drip["sent"], drip["error"], "%.2f" % drip["at"] if drip["at"] else "-",
+                           closed(st, "time_cap"), closed(st, "idle_timeout"),
+                           st.get("linger_drained_bytes_total", 0)))
+    if not got.startswith(RESPONSE_413):
+        raise AssertionError("no 413: " + "; ".join(t.notes))
+    if dt is None or not 1.8 <= dt <= 3.0:
+        raise AssertionError("not closed at LINGER_TIME=2s: " + "; ".join(t.notes))
+    if closed(st, "time_cap") != 1 or closed(st, "idle_timeout") != 0:
+        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
+    if drip["sent"] < 5 or drip["error"] is None:
+        raise AssertionError("the drip did not go on until the close: " + "; ".join(t.notes))
+    no_shim_lines(t, srv)
+    return t.notes[-1]
+
+
+@test("fault_client_reset_mid_drain", timeout=60)
+def test_rst_mid_drain(t):
+    """While its socket lingers and is being drained, the client aborts
+    (SO_LINGER 0, close: an RST). The shim must clean up at once (fds back to
+    baseline within 0.5 s), count the close (reason error or eof), log
+    nothing, and the app must go on answering."""
+    need_shim(t)
+    st_file = stats_path(t, "rst")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_STATS": st_file})
+    base = warm_up(srv)
+    s, got = holding_client(srv.port)
+    s.sendall(b"m" * (256 * 1024))          # drained while lingering
+    time.sleep(0.2)
+    held = fd_count(srv.pid)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()                                # RST
+    t0 = time.monotonic()
+    dt = until_fds(srv.pid, base, 3, t0)
+    small = small_requests(srv)
+    st = stopped_stats(srv, st_file)
+    t.note("413: %s; fds %d lingering, baseline %d; gone %s s after the RST; stats lingered=%d "
+           "error=%d eof=%d lingering_now=%d drained=%d; then small %s" % (
+               got.startswith(RESPONSE_413), held, base, "%.3f" % dt if dt is not None else "never",
+               st.get("linger_lingered_total", 0), closed(st, "error"), closed(st, "eof"),
+               st.get("linger_lingering_sockets", -1), st.get("linger_drained_bytes_total", 0), fmt(small)))
+    if not got.startswith(RESPONSE_413) or held != base + 1:
+        raise AssertionError("the socket did not linger: " + "; ".join(t.notes))
+    if dt is None or dt > 0.5:
+        raise AssertionError("not cleaned up after the RST: " + "; ".join(t.notes))
+    # warm-up (eof) + the reset one; lingered counts both
+    if st.get("linger_lingered_total") != 2 or closed(st, "error") + closed(st, "eof") != 2 \
+            or st.get("linger_lingering_sockets") != 0 or st.get("linger_drained_bytes_total", 0) < 256 * 1024:
+        raise AssertionError("not counted: " + "; ".join(t.notes))
+    if count_status(small, 200) != 3:
+        raise AssertionError("the app stopped answering: " + "; ".join(t.notes))
+    no_shim_lines(t, srv)
+    if srv.proc.log_tail().strip():
+        raise AssertionError("the app printed: %r" % srv.proc.log_tail())
+    return t.notes[-1]
+
+
+def reset_seen(s):
+    """Sends one byte, then tells whether the peer's socket is gone (it
+    answers with an RST: ECONNRESET or EPIPE on the next call)."""
+    try:
+        s.send(b"z")
+        time.sleep(0.2)
+        s.send(b"z")
+        s.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            s.recv(1)
+        return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+@test("fault_more_lingering_than_max_sockets_oldest_first", timeout=60)
+def test_socket_cap(t):
+    """LINGER_MAX_SOCKETS=4 and six clients in turn that read their 413 and
+    stay: the shim holds 4 sockets, closing the two oldest (reason
+    socket_cap): the first two clients' sockets are gone (a byte sent gets
+    an RST) while the last four still linger; the app keeps accepting."""
+    need_shim(t)
+    st_file = stats_path(t, "cap")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_MAX_SOCKETS": "4", "LINGER_TIME": "30s",
+                                                "LINGER_TIMEOUT": "30s", "LINGER_STATS": st_file})
+    base = warm_up(srv)
+    clients = []
+    try:
+        for i in range(6):
+            s, got = holding_client(srv.port)
+            clients.append(s)
+            if not got.startswith(RESPONSE_413):
+                raise AssertionError("client %d got %r" % (i, got[:60]))
+            time.sleep(0.05)
+        wait_for(lambda: fd_count(srv.pid) <= base + 4, 1)
+        held = fd_count(srv.pid)
+        small = small_requests(srv)
+        gone = [reset_seen(s) for s in clients]
+    finally:
+        for s in clients:
+            s.close()
+    st = stopped_stats(srv, st_file)
+    t.note("fds %d (baseline %d); sockets gone per client, oldest first: %s; small %s; stats "
+           "socket_cap=%d" % (held, base, gone, fmt(small), closed(st, "socket_cap")))
+    if held != base + 4:
+        raise AssertionError("not 4 lingering sockets: " + "; ".join(t.notes))
+    if gone != [True, True, False, False, False, False]:
+        raise AssertionError("not the oldest first: " + "; ".join(t.notes))
+    if closed(st, "socket_cap") != 2 or count_status(small, 200) != 3:
+        raise AssertionError("; ".join(t.notes))
+    no_shim_lines(t, srv)
+    return t.notes[-1]
+
+
+# ---------------------------------------------------------------- resources
+
+@test("fault_drainer_thread_cannot_start", timeout=60)
+def test_no_drainer(t):
+    """pthread_create fails (EAGAIN) for the shim's drainer thread only
+    (build/tests/libfail_pthread.so): closes stay plain closes, so uploads
+    reset as without the shim; exactly one warning; the server's own threads
+    and small requests work; every lingering close is counted as a fallback."""
+    need_shim(t)
+    if not LIBFAIL.exists():
+        raise AssertionError("%s is missing (run make servers)" % LIBFAIL)
+    st_file = stats_path(t, "nodrainer")
+    env = clean_env(True, {"LINGER_STATS": st_file})
+    env["LD_PRELOAD"] = " ".join(PRELOAD_FIRST + [str(SHIM), str(LIBFAIL)])
+    srv = start_with_env(t, [LEGACY, "--model", "threads", "--port", 0], env, "nodrainer")
+    got = uploads(srv, 10, 4 * MiB)
+    small = small_requests(srv)
+    st = stopped_stats(srv, st_file)
+    text = srv.proc.log.read_text(errors="replace")
+    warnings = [x for x in text.splitlines() if re.match(r"linger\[\d+\]: ", x)]
+    refused = re.findall(r"libfail_pthread: refused (\d+)", text)
+    t.note("uploads %s; small %s; shim lines %r; drainer refused %d time(s); stats fallback=%d lingered=%d" % (
+        fmt(got), fmt(small), warnings, len(refused), st.get("linger_fallback_closes_total", 0),
+        st.get("linger_lingered_total", 0)))
+    if len(warnings) != 1 or "cannot start the drainer thread" not in warnings[0]:
+        raise AssertionError("not exactly one warning: " + "; ".join(t.notes))
+    if len(refused) != 1:
+        raise AssertionError("the drainer start was not refused exactly once: " + "; ".join(t.notes))
+    if count_status(got, 413) == 10 or count_status(small, 200) != 3:
+        raise AssertionError("; ".join(t.notes))
+    if st.get("linger_lingered_total", 0) != 0 or st.get("linger_fallback_closes_total", 0) < 10 - count_status(got, 413):
+        raise AssertionError("closes not counted as fallbacks: " + "; ".join(t.notes))
+    return t.notes[-1]
+
+
+def keepalive_conn(port, timeout):
+    """A connection that made one GET and stays open (the server's thread
+    waits on it, holding an fd). Returns (socket, status line or error)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    except OSError as e:
+        return None, type(e).__name__
+    try:
+        s.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+        return s, got.split(b"\r\n", 1)[0].decode(errors="replace") or "EOF"
+    except OSError as e:
+        s.close()
+        return None, type(e).__name__
+
+
+@test("fault_fd_limit_accept_never_emfile", timeout=120, needs=("prlimit",))
+def test_fd_limit(t):
+    """The server runs with RLIMIT_NOFILE 64 and the default
+    LINGER_MAX_SOCKETS (16). 30 clients read their 413 and stay (their
+    sockets linger, holding fds), then 50 keep-alive clients each hold a
+    connection: the app itself needs close to 60 fds, more than the limit
+    leaves beside the lingering sockets. Every connection must be accepted
+    and answered; then 10 more uploads get their 413. Without the shim the
+    same load fits under the limit, so an accept failing here is the shim's
+    doing."""
+    res = {}
+    for shim in (False, True):
+        side = "with" if shim else "without"
+        if shim:
+            need_shim(t)
+        env = {"LINGER_TIME": "60s", "LINGER_TIMEOUT": "60s"}
+        argv = ["prlimit", "--nofile=64:64", "--", LEGACY, "--model", "threads", "--port", 0]
+        srv = start_server(t, argv, shim=shim, env=env, label="nofile-%s" % side)
+        held, answers = [], collections.Counter()
+        try:
+            for _ in range(30):
+                s, got = holding_client(srv.port, send=0)
+                held.append(s)
+                answers["upload " + ("413" if got.startswith(RESPONSE_413) else repr(got[:20]))] += 1
+            for _ in range(50):
+                s, status = keepalive_conn(srv.port, timeout=3)
+                if s:
+                    held.append(s)
+                answers["keep-alive " + status] += 1
+            for _ in range(10):
+                s, got = holding_client(srv.port, send=0, timeout=3)
+                s.close()
+                answers["late upload " + ("413" if got.startswith(RESPONSE_413) else repr(got[:20]))] += 1
+        except OSError as e:
+            answers["error " + type(e).__name__] += 1
+        finally:
+            fds = fd_count(srv.pid)
+            for s in held:
+                s.close()
+        srv.stop()
+        res[side] = answers
+        t.note("%s shim: %s; server fds at the end %d" % (side, fmt(answers), fds))
+    want = {"upload 413": 30, "keep-alive HTTP/1.1 200 OK": 50, "late upload 413": 10}
+    for side in ("without", "with"):
+        if dict(res[side]) != want:
+            raise AssertionError("%s shim: not every connection accepted and answered | %s" % (
+                side, "; ".join(t.notes)))
+    return "; ".join(t.notes)
+
+
+def read_counts(path):
+    with open(path, "rb") as f:
+        return struct.unpack("5Q", f.read(40))
+
+
+@test("fault_close_path_allocates_nothing", timeout=60)
+def test_no_alloc(t):
+    """After a warm-up, 50 lingering closes and their drains make no heap
+    allocation and no mmap call in the server's process: counted by
+    build/tests/libcount_alloc.so, which interposes malloc, calloc, realloc,
+    the aligned allocators and mmap. (The single-process server allocates
+    nothing per connection itself.) No allocation means none can fail midway
+    through the close path and leave linger's table half-updated."""
+    need_shim(t)
+    if SANITIZE:
+        raise Skip("the sanitizer's allocator comes first in LD_PRELOAD: nothing to count")
+    counts = t.path("alloc-counts")
+    env = clean_env(True, {"COUNT_ALLOC_FILE": counts})
+    env["LD_PRELOAD"] = " ".join([str(SHIM), str(LIBCOUNT)])
+    srv = start_with_env(t, [LEGACY, "--model", "single", "--port", 0], env, "alloc")
+    startup = read_counts(counts)
+    warm = uploads(srv, 3, 1 * MiB)
+    base = None
+    if wait_for(lambda: fd_count(srv.pid) <= 6, 2):
+        base = fd_count(srv.pid)
+    time.sleep(0.2)
+    before = read_counts(counts)
+    got = uploads(srv, 50, 1 * MiB)
+    gone = until_fds(srv.pid, base or 6, 3)
+    after = read_counts(counts)
+    srv.stop()
+    names = ("malloc", "calloc", "realloc", "aligned", "mmap")
+    delta = dict(zip(names, (a - b for a, b in zip(after, before))))
+    t.note("at startup %s; warm-up %s; then 50 uploads %s, lingering sockets gone after %s s; "
+           "allocations during them: %s" % (dict(zip(names, startup)), fmt(warm), fmt(got),
+                                            "%.2f" % gone if gone is not None else "never", delta))
+    if sum(startup) == 0:
+        raise AssertionError("the counting library counted nothing at all: " + "; ".join(t.notes))
+    if count_status(got, 413) != 50 or gone is None:
+        raise AssertionError("the closes did not linger: " + "; ".join(t.notes))
+    if any(delta.values()):
+        raise AssertionError("allocations on the close path: " + "; ".join(t.notes))
+    return t.notes[-1]
+
+
+@test("fault_signal_storm_while_closing", timeout=120)
+def test_signal_storm(t):
+    """build/tests/signal_storm: 8 server threads close lingering sockets
+    while a thread sends them SIGUSR1 as fast as it can (the handler writes
+    to a pipe through the shim); 8 clients x 150 uploads of 256 KiB. With
+    the shim: every client gets its 413, nothing deadlocks (60 s cap), no
+    socket is lost (fds back to the baseline, the stats balance). Without
+    it, some clients are reset."""
+    need_shim(t)
+    out = {}
+    for shim in (False, True):
+        st_file = stats_path(t, "storm")
+        env = clean_env(shim, {"LINGER_STATS": st_file} if shim else None)
+        p = subprocess.Popen([str(STORM), "--threads", "8", "--clients", "8", "--rounds", "150"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            so, se = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise AssertionError("signal_storm %s the shim did not finish in 60 s (deadlock?)"
+                                 % ("with" if shim else "without"))
+        m = re.search(r"ok=(\d+) failed=(\d+) signals=(\d+) sent=(\d+) seconds=([\d.]+) "
+                      r"fds_before=(\d+) fds_after=(\d+)", so)
+        if p.returncode != 0 or not m:
+            raise AssertionError("signal_storm exited %d: %s %s" % (p.returncode, so, se[-500:]))
+        r = dict(zip(("ok", "failed", "signals", "sent", "seconds", "before", "after"),
+                     (float(x) if "." in x else int(x) for x in m.groups())))
+        r["stderr"] = se.strip()
+        if shim:
+            r["stats"] = stats_of(pid_path(st_file, p.pid))
+        out[shim] = r
+        t.note("%s shim: %d ok, %d failed, %d signals handled (%d sent) in %.2fs, fds %d -> %d" % (
+            "with" if shim else "without", r["ok"], r["failed"], r["signals"], r["sent"], r["seconds"],
+            r["before"], r["after"]))
+    w = out[True]
+    st = w["stats"]
+    reasons = sum(v for k, v in st.items() if k.startswith("linger_closed_total"))
+    t.note("stats lingered=%d closed=%d lingering_now=%d" % (
+        st.get("linger_lingered_total", 0), reasons, st.get("linger_lingering_sockets", -1)))
+    if out[False]["failed"] == 0:
+        raise AssertionError("did not reproduce without the shim: " + "; ".join(t.notes))
+    if w["failed"] or w["ok"] != 1200 or w["after"] > w["before"]:
+        raise AssertionError("; ".join(t.notes))
+    if w["signals"] < 100:
+        raise AssertionError("no storm: " + "; ".join(t.notes))
+    if st.get("linger_lingered_total", 0) < 1200 or reasons != st.get("linger_lingered_total") \
+            or st.get("linger_lingering_sockets") != 0:
+        raise AssertionError("a lingering socket was lost: " + "; ".join(t.notes))
+    if w["stderr"]:
+        raise AssertionError("stderr: %r" % w["stderr"][-300:])
+    return "; ".join(t.notes)
+
+
+# ---------------------------------------------------------------- config and files
+
+def shim_lines_of(text):
+    return [x for x in text.splitlines() if re.match(r"linger\[\d+\]: ", x)]
+
+
+@test("config_unwritable_stats_and_log_one_line_each", timeout=60)
+def test_unwritable(t):
+    """LINGER_STATS and LINGER_LOG_FILE naming a place that cannot be
+    written: one line each on stderr over the process's whole life (the
+    stats file is tried again a second later and at exit, without repeating
+    the line), and the host works and gets its 413s."""
+    need_shim(t)
+    srv = legacy(t, "threads", shim=True, env={"LINGER_STATS": "/nonexistent-dir/linger.prom",
+                                                "LINGER_LOG_FILE": "/nonexistent-dir/linger.log"})
+    got = uploads(srv, 3, 1 * MiB)
+    time.sleep(1.1)                           # the next stats rewrite is due
+    got += uploads(srv, 2, 1 * MiB)
+    time.sleep(0.1)
+    srv.stop()                                # and the last one at exit
+    lines = shim_lines_of(srv.proc.log.read_text(errors="replace"))
+    t.note("%s; lines %r" % (fmt(got), lines))
+    if count_status(got, 413) != 5 or len(lines) != 2 or not any("LINGER_STATS" in x for x in lines) \
+            or not any("LINGER_LOG_FILE" in x for x in lines):
+        raise AssertionError("; ".join(t.notes))
+    return t.notes[-1]
+
+
+@test("security_no_write_through_symlinks", timeout=60)
+def test_symlinks(t):
+    """A symlink planted at LINGER_LOG_FILE and at LINGER_STATS: the shim
+    never writes through it. The log file is refused (one line on stderr,
+    logging goes to stderr); the stats file is written to a temporary name
+    (opened without following symlinks) and renamed over the link, so the
+    link is replaced and its target untouched."""
+    need_shim(t)
+    victim_log, victim_stats = t.path("victim-log"), t.path("victim-stats")
+    for v in (victim_log, victim_stats):
+        v.write_text("precious\n")
+    log_link, stats_link = t.path("linger.log"), t.path("linger.prom")
+    os.symlink(victim_log, log_link)
+    os.symlink(victim_stats, stats_link)
+    srv = legacy(t, "threads", shim=True, env={"LINGER_LOG": "debug", "LINGER_LOG_FILE": log_link,
+                                                "LINGER_STATS": stats_link})
+    got = uploads(srv, 3, 1 * MiB)
+    srv.stop()
+    lines = shim_lines_of(srv.proc.log.read_text(errors="replace"))
+    refusals = [x for x in lines if "LINGER_LOG_FILE" in x]
+    stats_now = ("symlink" if os.path.islink(stats_link) else
+                 "regular file" if os.path.isfile(stats_link) else "missing")
+    t.note("%s; victims %r %r; log link still a link: %s; stats path now a %s; LINGER_LOG_FILE "
+           "lines %r" % (fmt(got), victim_log.read_text(), victim_stats.read_text(),
+                         os.path.islink(log_link), stats_now, refusals))
+    if victim_log.read_text() != "precious\n" or victim_stats.read_text() != "precious\n":
+        raise AssertionError("written through a symlink: " + "; ".join(t.notes))
+    if not os.path.islink(log_link) or len(refusals) != 1:
+        raise AssertionError("the log symlink was not refused with one line: " + "; ".join(t.notes))
+    if stats_now == "regular file" and "linger_lingered_total" not in stats_link.read_text():
+        raise AssertionError("the stats path holds something else: " + "; ".join(t.notes))
+    if count_status(got, 413) != 3 or not any("closed after lingering" in x for x in lines):
+        raise AssertionError("; ".join(t.notes))
+    return t.notes[-1]
+
+
+@test("security_file_modes", timeout=60)
+def test_modes(t):
+    """The log and stats files are created 0644 even under umask 000, and
+    stricter under a stricter umask (077: 0600); never group- or
+    world-writable."""
+    need_shim(t)
+    out = []
+    for umask in (0o000, 0o077):
+        d = t.subdir("umask%03o" % umask)
+        log, st = d / "linger.log", d / "linger-%p.prom"
+        env = clean_env(True, {"LINGER_LOG": "info", "LINGER_LOG_FILE": log, "LINGER_STATS": st})
+        # The umask is set by a python3 without the shim, which then execs the
+        # server with LD_PRELOAD (else the python3 itself would create the log).
+        env["PRELOAD_LATER"] = env.pop("LD_PRELOAD")
+        script = ("import os,sys; os.umask(%d); os.environ['LD_PRELOAD'] = os.environ.pop('PRELOAD_LATER'); "
+                  "os.execv(sys.argv[1], sys.argv[1:])" % umask)
+        srv = start_with_env(t, [PYTHON, "-c", script, LEGACY, "--model", "threads", "--port", 0], env,
+                             "modes-%03o" % umask)
+        got = uploads(srv, 2, 1 * MiB)
+        srv.stop()
+        stats_file = pid_path(st, srv.pid)
+        modes = {}
+        for name, path in (("log", log), ("stats", stats_file)):
+            try:
+                modes[name] = stat.S_IMODE(os.lstat(path).st_mode)
+            except OSError:
+                modes[name] = None
+        t.note("umask %03o: %s, log %s, stats %s" % (umask, fmt(got), *(
+            "%04o" % m if m is not None else "missing" for m in (modes["log"], modes["stats"]))))
+        want = 0o644 & ~umask
+        if any(m is None or m != want or m & 0o022 for m in modes.values()) or count_status(got, 413) != 2:
+            raise AssertionError("; ".join(t.notes))
+        out.append(t.notes[-1])
+    return "; ".join(out)
+
+
+@test("security_drained_bytes_never_logged", timeout=60)
+def test_never_logged(t):
+    """Uploads whose bodies repeat a unique marker, with LINGER_LOG=debug
+    into a log file and LINGER_STATS: the marker appears in no file the shim
+    writes and not on the server's stderr, while the debug log does record
+    each lingering close."""
+    need_shim(t)
+    marker = ("LINGERMARKER%s" % uuid.uuid4().hex).encode()
+    log, st = t.path("debug.log"), stats_path(t, "marker")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_LOG": "debug", "LINGER_LOG_FILE": log,
+                                                "LINGER_STATS": st})
+    results = collections.Counter()
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        try:
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (4 * MiB))
+            body = marker * (MiB // len(marker))
+            with contextlib.suppress(OSError):
+                s.sendall(body)
+            got = b""
+            with contextlib.suppress(OSError):
+                while True:
+                    b = s.recv(4096)
+                    if not b:
+                        break
+                    got += b
+            results["413" if got.startswith(RESPONSE_413) else "other"] += 1
+        finally:
+            s.close()
+    time.sleep(0.3)
+    srv.stop()
+    files = [log, srv.proc.log, pid_path(st, srv.pid)]
+    found = []
+    for f in files:
+        with contextlib.suppress(OSError):
+            if marker in open(f, "rb").read() or marker[:16] in open(f, "rb").read():
+                found.append(str(f))
+    debug_lines = [x for x in open(log, errors="replace").read().splitlines() if "closed after lingering" in x]
+    t.note("%s; %d debug lines about lingering closes; marker found in %s" % (
+        fmt(results), len(debug_lines), found or "no file"))
+    if found or results["413"] != 3 or len(debug_lines) < 3:
+        raise AssertionError("; ".join(t.notes))
+    return t.notes[-1]
