@@ -1,6 +1,14 @@
 # linger - lingering close for unmodified servers, as an LD_PRELOAD shim.
 #   make            build build/liblinger.so
-#   make test       install test dependencies (as root), build, run every default test
+#   make test       install test dependencies (as root), build, run everything CI runs:
+#                   the default suite, the suite under SANITIZE=thread and under
+#                   SANITIZE=address,undefined, and a one-minute fuzz of the scanner
+#   make check      the default suite alone (unit + integration); with SANITIZE=...,
+#                   that sanitizer's suite (make test SANITIZE=... runs just that)
+#   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60)
+#   make soak       100,000 connections through the shim; not part of make test
+#   make demo       uploads through nginx without and with linger, side by side (linger-ab)
+#   make bench      what linger costs: hot path, nginx throughput, capacity, drain, close (bench/run.py)
 #   make unit       criterion unit tests of the pure modules
 #   make integration  real servers and clients, with and without the shim
 #   make musl       build build/liblinger-musl.so with musl-gcc (for musl/Alpine programs)
@@ -36,10 +44,12 @@ SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 PURE_SRCS := shim/scan.c shim/config_parse.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-SERVER_SRCS := $(wildcard tests/servers/*.c)
+SERVER_SRCS := $(filter-out tests/servers/lib%.c,$(wildcard tests/servers/*.c))
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
+# tests/servers/libNAME.c: small preload libraries for fault tests
+SERVER_LIBS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%.so,$(wildcard tests/servers/lib*.c))
 
-.PHONY: all clean test unit integration deps servers
+.PHONY: all clean test unit integration deps servers check fuzz soak
 all: $(OUT)/liblinger.so
 
 $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
@@ -57,7 +67,10 @@ $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
 $(BUILD)/tests/%: tests/servers/%.c | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
 
-servers: $(SERVER_BINS)
+$(BUILD)/tests/lib%.so: tests/servers/lib%.c | $(BUILD)/tests
+	$(CC) $(CFLAGS_COMMON) -shared -o $@ $< -ldl
+
+servers: $(SERVER_BINS) $(SERVER_LIBS)
 
 deps:
 	@sh scripts/install-test-deps
@@ -68,10 +81,83 @@ unit: $(OUT)/tests/unit
 integration: all servers
 	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
 
-test: deps
+# The default suite (or, with SANITIZE=..., that sanitizer's suite).
+check:
 	$(MAKE) all servers $(OUT)/tests/unit
 	$(OUT)/tests/unit
 	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
+
+# What CI runs (.ci/run calls exactly `make test`). Each part runs even when
+# an earlier one failed; the last line sums them all: "N passed, N failed".
+ifeq ($(SANITIZE),)
+test: deps
+	@sh tests/run-all "$(MAKE)" "$(FUZZ_CI_SECONDS)"
+else
+test: deps check
+endif
+
+# ---- fuzzing the response scanner (clang's libFuzzer), the soak test
+FUZZ_CC         ?= clang
+FUZZ_SECONDS    ?= 60
+FUZZ_CI_SECONDS ?= 60
+FUZZ_DIR        := $(BUILD)/fuzz
+FUZZ_CFLAGS     := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Ishim \
+                   -fsanitize=address,undefined -fno-sanitize-recover=all
+# Coverage for the scanner only, without comparison tracing (the dictionary
+# gives the tokens): twice the executions per second for the same coverage.
+FUZZ_COVERAGE   := -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp
+
+$(FUZZ_DIR)/fuzz_scan: tests/fuzz/fuzz_scan.c shim/scan.c shim/scan.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan.c -o $(FUZZ_DIR)/scan.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_scan.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_scan.o $(FUZZ_DIR)/scan.o
+
+# FUZZ_FLAGS adds libFuzzer options (e.g. -jobs=1 -workers=1 for a long run).
+fuzz: $(FUZZ_DIR)/fuzz_scan
+	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS)
+
+# SOAK_ARGS: see tests/soak/soak.py --help (e.g. --connections 20000).
+soak: all servers
+	/usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS)
+
+# ---- make demo: the problem and the fix side by side, with scripts/linger-ab
+# DEMO_REQUESTS uploads of DEMO_SIZE through nginx (proxy_request_buffering off)
+# to a legacy upstream that answers an early 413 and closes: without linger,
+# then with it. DEMO_ARGS adds linger-ab options (e.g. --out DIR).
+DEMO_REQUESTS    ?= 200
+DEMO_SIZE        ?= 4m
+DEMO_CONCURRENCY ?= 4
+DEMO_ARGS        ?=
+.PHONY: demo
+demo:
+	@sh scripts/install-test-deps demo
+	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server
+	@echo "make demo: $(DEMO_REQUESTS) uploads through nginx to a legacy server that answers 413 early and closes;"
+	@echo "           first without linger, then with it"
+	@/usr/bin/python3 scripts/linger-ab --lib $(BUILD)/liblinger.so --via-nginx --requests $(DEMO_REQUESTS) \
+	    --body-size $(DEMO_SIZE) --concurrency $(DEMO_CONCURRENCY) --path /upload $(DEMO_ARGS) \
+	    -- $(BUILD)/tests/legacy_server --model threads --port {port}
+
+# ---- make bench: what linger costs, each figure next to its target and how it
+# was measured (bench/run.py; about 3 minutes). BENCH_ONLY=hotpath,nginx,
+# capacity,drain,close,fork runs those figures only.
+BENCH_ONLY ?=
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+.PHONY: bench
+$(BUILD)/bench:
+	mkdir -p $@
+
+$(BUILD)/bench/scanbench: bench/scanbench.c shim/scan.c shim/scan.h | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c shim/scan.c
+
+$(BUILD)/bench/%: bench/%.c | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -o $@ $< -ldl -lpthread
+
+bench:
+	@sh scripts/install-bench-deps
+	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server $(BENCH_BINS)
+	@/usr/bin/python3 bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 clean:
 	rm -rf $(BUILD)
