@@ -30,11 +30,14 @@ int main(int argc, char **argv)
     if (!port_file || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4)
         || getsockname(l, (struct sockaddr *)&a, &al))
         return 1;
-    FILE *f = fopen(port_file, "w");
+    char tmp[4096]; /* written aside and renamed: a reader never sees it half-written */
+    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+    FILE *f = fopen(tmp, "w");
     if (!f)
         return 1;
     fprintf(f, "%d\n", ntohs(a.sin_port));
     fclose(f);
+    rename(tmp, port_file);
 
     int c = accept(l, NULL, NULL);
     int ep = epoll_create1(EPOLL_CLOEXEC);

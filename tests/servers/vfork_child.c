@@ -27,9 +27,14 @@ int main(int argc, char **argv)
     socklen_t al = sizeof a;
     if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4) || getsockname(l, (struct sockaddr *)&a, &al))
         return 1;
-    FILE *f = fopen(argv[2], "w");
+    char tmp[4096]; /* written aside and renamed: a reader never sees it half-written */
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return 1;
     fprintf(f, "%d\n", ntohs(a.sin_port));
     fclose(f);
+    rename(tmp, argv[2]);
     int c = accept(l, NULL, NULL);
     char buf[4096];
     if (c < 0 || read(c, buf, sizeof buf) <= 0)
