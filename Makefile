@@ -118,7 +118,7 @@ $(FUZZ_DIR)/fuzz_scan: tests/fuzz/fuzz_scan.c shim/scan.c shim/scan.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_scan.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_scan.o $(FUZZ_DIR)/scan.o
 
-# FUZZ_FLAGS adds libFuzzer options (e.g. -jobs=1 -workers=1 for a long run).
+# FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_SECONDS=7200 FUZZ_FLAGS=-runs=100000000).
 fuzz: $(FUZZ_DIR)/fuzz_scan
 	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS)
 

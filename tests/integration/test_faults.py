@@ -1,11 +1,15 @@
 """Faults, hostile clients and the shim's own files: each test fails if the
 behaviour it names regresses.
 
-A lingering socket is watched through the server's fd count: after a warm-up
-(which starts the drainer), the server holds `baseline` fds; while the shim
-holds a lingering socket it holds one more (the shim's duplicate), and the
-count is back at `baseline` the moment the drainer really closes it. The
-reason is read from the LINGER_STATS file (linger_closed_total{reason=...}).
+A lingering socket is watched through the server's count of open sockets
+(files come and go: the stats file's temporary, a sanitizer's reads of
+/proc): after a warm-up (which starts the drainer), the server holds
+`baseline` sockets; while the shim holds a lingering socket it holds one more
+(the shim's duplicate), and the count is back at `baseline` the moment the
+drainer really closes it. The reason is read from the LINGER_STATS file
+(linger_closed_total{reason=...}). Servers are stopped only once they hold
+no connection any more (settle): a server thread still closing a connection
+while the process exits is another test's business.
 """
 import collections
 import contextlib
@@ -30,6 +34,21 @@ RESPONSE_413 = b"HTTP/1.1 413 "
 
 
 # ---------------------------------------------------------------- helpers
+
+def socket_count(pid):
+    """Sockets among the process's open fds."""
+    n = 0
+    for name in os.listdir("/proc/%d/fd" % pid):
+        with contextlib.suppress(OSError):
+            if os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+                n += 1
+    return n
+
+
+def settle(srv, keep=1, timeout=3):
+    """Waits until the server holds at most `keep` sockets (its listener)."""
+    wait_for(lambda: socket_count(srv.pid) <= keep, timeout)
+
 
 def stats_of(path):
     """The LINGER_STATS file as {"name" or "name{reason}": int}; {} if absent."""
@@ -57,6 +76,7 @@ def pid_path(template, pid):
 
 def stopped_stats(srv, template):
     """Stops the server (the shim writes its stats file at exit) and reads it."""
+    settle(srv)
     srv.stop()
     return stats_of(pid_path(template, srv.pid))
 
@@ -80,22 +100,23 @@ def holding_client(port, announce=4 * MiB, send=64 * 1024, timeout=5):
 
 def warm_up(srv):
     """One rejected upload from a client that then closes: starts the drainer.
-    Returns the server's fd count once that socket is gone."""
+    Returns the server's socket count once that socket is gone."""
     s, got = holding_client(srv.port)
     s.close()
     if not got.startswith(RESPONSE_413):
         raise AssertionError("warm-up upload got %r" % got[:60])
-    time.sleep(0.3)
-    return fd_count(srv.pid)
+    settle(srv)
+    time.sleep(0.1)
+    return socket_count(srv.pid)
 
 
 def until_fds(pid, target, timeout, t0=None):
-    """Polls the fd count every 10 ms until it is <= target; returns the
+    """Polls the socket count every 10 ms until it is <= target; returns the
     seconds since t0 (or None on timeout)."""
     t0 = t0 or time.monotonic()
     deadline = t0 + timeout
     while time.monotonic() < deadline:
-        if fd_count(pid) <= target:
+        if socket_count(pid) <= target:
             return time.monotonic() - t0
         time.sleep(0.01)
     return None
@@ -138,13 +159,15 @@ def test_never_closes(t):
     s, got = holding_client(srv.port)
     t0 = time.monotonic()
     try:
-        held = fd_count(srv.pid)
+        # the FIN comes from the shim's shutdown, just before the app's number is closed
+        wait_for(lambda: socket_count(srv.pid) <= base + 1, 0.5, 0.005)
+        held = socket_count(srv.pid)
         dt = until_fds(srv.pid, base, 4, t0)
         client_fine = s.fileno() >= 0
     finally:
         s.close()
     st = stopped_stats(srv, st_file)
-    t.note("413: %s; fds %d while lingering, baseline %d; closed after %s s; stats time_cap=%d "
+    t.note("413: %s; sockets %d while lingering, baseline %d; closed after %s s; stats time_cap=%d "
            "idle=%d eof=%d" % (got.startswith(RESPONSE_413), held, base,
                                "%.2f" % dt if dt is not None else "never", closed(st, "time_cap"),
                                closed(st, "idle_timeout"), closed(st, "eof")))
@@ -224,14 +247,15 @@ def test_rst_mid_drain(t):
     s, got = holding_client(srv.port)
     s.sendall(b"m" * (256 * 1024))          # drained while lingering
     time.sleep(0.2)
-    held = fd_count(srv.pid)
+    wait_for(lambda: socket_count(srv.pid) <= base + 1, 0.5, 0.005)
+    held = socket_count(srv.pid)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()                                # RST
     t0 = time.monotonic()
     dt = until_fds(srv.pid, base, 3, t0)
     small = small_requests(srv)
     st = stopped_stats(srv, st_file)
-    t.note("413: %s; fds %d lingering, baseline %d; gone %s s after the RST; stats lingered=%d "
+    t.note("413: %s; sockets %d lingering, baseline %d; gone %s s after the RST; stats lingered=%d "
            "error=%d eof=%d lingering_now=%d drained=%d; then small %s" % (
                got.startswith(RESPONSE_413), held, base, "%.3f" % dt if dt is not None else "never",
                st.get("linger_lingered_total", 0), closed(st, "error"), closed(st, "eof"),
@@ -286,15 +310,15 @@ def test_socket_cap(t):
             if not got.startswith(RESPONSE_413):
                 raise AssertionError("client %d got %r" % (i, got[:60]))
             time.sleep(0.05)
-        wait_for(lambda: fd_count(srv.pid) <= base + 4, 1)
-        held = fd_count(srv.pid)
+        wait_for(lambda: socket_count(srv.pid) <= base + 4, 1)
+        held = socket_count(srv.pid)
         small = small_requests(srv)
         gone = [reset_seen(s) for s in clients]
     finally:
         for s in clients:
             s.close()
     st = stopped_stats(srv, st_file)
-    t.note("fds %d (baseline %d); sockets gone per client, oldest first: %s; small %s; stats "
+    t.note("sockets %d (baseline %d); sockets gone per client, oldest first: %s; small %s; stats "
            "socket_cap=%d" % (held, base, gone, fmt(small), closed(st, "socket_cap")))
     if held != base + 4:
         raise AssertionError("not 4 lingering sockets: " + "; ".join(t.notes))
@@ -401,6 +425,7 @@ def test_fd_limit(t):
             fds = fd_count(srv.pid)
             for s in held:
                 s.close()
+        settle(srv)
         srv.stop()
         res[side] = answers
         t.note("%s shim: %s; server fds at the end %d" % (side, fmt(answers), fds))
@@ -434,14 +459,14 @@ def test_no_alloc(t):
     srv = start_with_env(t, [LEGACY, "--model", "single", "--port", 0], env, "alloc")
     startup = read_counts(counts)
     warm = uploads(srv, 3, 1 * MiB)
-    base = None
-    if wait_for(lambda: fd_count(srv.pid) <= 6, 2):
-        base = fd_count(srv.pid)
+    settle(srv)
     time.sleep(0.2)
+    base = socket_count(srv.pid)
     before = read_counts(counts)
     got = uploads(srv, 50, 1 * MiB)
-    gone = until_fds(srv.pid, base or 6, 3)
+    gone = until_fds(srv.pid, base, 3)
     after = read_counts(counts)
+    settle(srv)
     srv.stop()
     names = ("malloc", "calloc", "realloc", "aligned", "mmap")
     delta = dict(zip(names, (a - b for a, b in zip(after, before))))
@@ -530,6 +555,7 @@ def test_unwritable(t):
     time.sleep(1.1)                           # the next stats rewrite is due
     got += uploads(srv, 2, 1 * MiB)
     time.sleep(0.1)
+    settle(srv)
     srv.stop()                                # and the last one at exit
     lines = shim_lines_of(srv.proc.log.read_text(errors="replace"))
     t.note("%s; lines %r" % (fmt(got), lines))
@@ -556,6 +582,7 @@ def test_symlinks(t):
     srv = legacy(t, "threads", shim=True, env={"LINGER_LOG": "debug", "LINGER_LOG_FILE": log_link,
                                                 "LINGER_STATS": stats_link})
     got = uploads(srv, 3, 1 * MiB)
+    settle(srv)
     srv.stop()
     lines = shim_lines_of(srv.proc.log.read_text(errors="replace"))
     refusals = [x for x in lines if "LINGER_LOG_FILE" in x]
@@ -594,6 +621,7 @@ def test_modes(t):
         srv = start_with_env(t, [PYTHON, "-c", script, LEGACY, "--model", "threads", "--port", 0], env,
                              "modes-%03o" % umask)
         got = uploads(srv, 2, 1 * MiB)
+        settle(srv)
         srv.stop()
         stats_file = pid_path(st, srv.pid)
         modes = {}
@@ -641,6 +669,7 @@ def test_never_logged(t):
         finally:
             s.close()
     time.sleep(0.3)
+    settle(srv)
     srv.stop()
     files = [log, srv.proc.log, pid_path(st, srv.pid)]
     found = []
@@ -654,3 +683,48 @@ def test_never_logged(t):
     if found or results["413"] != 3 or len(debug_lines) < 3:
         raise AssertionError("; ".join(t.notes))
     return t.notes[-1]
+
+
+AT_SECURE_PROBE = r'''
+#include <stdio.h>
+#include <sys/auxv.h>
+int main(void) { printf("AT_SECURE=%lu\n", getauxval(AT_SECURE)); return 0; }
+'''
+
+
+@test("security_at_secure_ignores_environment", timeout=60, needs=("gcc",))
+def test_at_secure(t):
+    """A program that runs in secure-execution mode (setgid to another group:
+    AT_SECURE=1) with linger linked in (the loader drops LD_PRELOAD there):
+    linger ignores every LINGER_* variable - a bad value says nothing, and
+    the log and stats files it names are not created - while the same
+    program without the setgid bit obeys them."""
+    need_shim(t)
+    if SANITIZE:
+        raise Skip("a sanitized library needs its runtime preloaded, which secure mode forbids")
+    src = t.path("probe.c")
+    src.write_text(AT_SECURE_PROBE)
+    plain, secure = t.path("probe"), t.path("probe-setgid")
+    r = subprocess.run(["gcc", "-o", str(plain), str(src), "-Wl,--no-as-needed", "-L%s" % SHIM.parent,
+                        "-l:%s" % SHIM.name, "-Wl,-rpath,%s" % SHIM.parent], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("cannot build the probe: %s" % r.stderr[-500:])
+    secure.write_bytes(plain.read_bytes())
+    os.chown(secure, 0, 65534)                 # group nogroup, setgid: egid != rgid
+    os.chmod(secure, 0o2755)
+    out = {}
+    for name, prog in (("plain", plain), ("setgid", secure)):
+        d = t.subdir(name)
+        env = clean_env(False, {"LINGER_LOG": "info", "LINGER_TIME": "not-a-duration",
+                                "LINGER_LOG_FILE": d / "linger.log", "LINGER_STATS": d / "linger.prom"})
+        r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=10, env=env)
+        made = sorted(p.name for p in d.iterdir())
+        out[name] = (r.stdout.strip(), shim_lines_of(r.stderr), made)
+        t.note("%s: %s, stderr %r, files %s" % (name, r.stdout.strip(), shim_lines_of(r.stderr), made))
+    if out["plain"][0] != "AT_SECURE=0" or out["setgid"][0] != "AT_SECURE=1":
+        raise AssertionError("the probe did not run as expected: " + "; ".join(t.notes))
+    if "linger.log" not in out["plain"][2] or "linger.prom" not in out["plain"][2]:
+        raise AssertionError("without secure mode the variables were not obeyed: " + "; ".join(t.notes))
+    if out["setgid"][1] or out["setgid"][2]:
+        raise AssertionError("in secure mode linger read its environment: " + "; ".join(t.notes))
+    return "; ".join(t.notes)
