@@ -480,8 +480,12 @@ static void after_fork_parent(void) { pthread_mutex_unlock(&start_lock); }
 /* The child has no drainer thread: it drops its copies of the parent's
  * lingering sockets and shim fds (the parent still drains them), forgets
  * what the parent wrote, and may start a drainer of its own later. */
+volatile int drainer_detaching;
+
 static void after_fork_child(void)
 {
+    if (drainer_detaching)
+        return;
     for (int fd = fdt_next_own(-1); fd >= 0; fd = fdt_next_own(fd)) {
         enum fd_kind k = fdt_kind(&fdt[fd]);
         if (k == FK_LINGERING || k == FK_CLOSING) {

@@ -24,6 +24,11 @@ void drainer_adopt(int fd);
  * FK_LINGERING fd in the table until none is left, then returns. */
 void drainer_run_detached(void);
 
+/* Set while handoff.c forks its drainer process through libc's fork (a
+ * TSAN build does, so TSAN sees the child start): the child keeps every
+ * lingering fd, so the fork handlers must leave it alone. */
+extern volatile int drainer_detaching;
+
 /* Registers the fork handlers. */
 void drainer_init(void);
 

@@ -31,6 +31,8 @@ static pid_t current_pid(void)
 
 static void after_fork_child(void)
 {
+    if (drainer_detaching)
+        return;
     owner = current_pid();
     atomic_store(&handed_off, 0);
 }
@@ -121,6 +123,23 @@ int handoff_claim_exit(void)
     return current_pid() == owner && !atomic_exchange(&handed_off, 1);
 }
 
+/* A child process for the drainer: a bare clone, with no fork handlers and
+ * no locks taken in the child. Under TSAN, libc's fork (with linger's own
+ * fork handlers standing aside), so that TSAN's fork interceptor sees the
+ * child start and does not take the parent's threads for live ones. */
+static long spawn_drainer_process(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    drainer_detaching = 1;
+    long pid = fork();
+    if (pid != 0)
+        drainer_detaching = 0;
+    return pid;
+#else
+    return raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+#endif
+}
+
 void handoff_at_exit(int flush_stdio)
 {
     if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
@@ -135,8 +154,7 @@ void handoff_at_exit(int flush_stdio)
     wait_for_drainer();
     int count = count_lingering();
     if (count > 0) {
-        /* a bare clone: no fork handlers, no locks taken, in the child */
-        long pid = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+        long pid = spawn_drainer_process();
         if (pid == 0)
             become_drainer();
         if (pid > 0)

@@ -33,6 +33,8 @@ static pid_t table_owner;
 
 static void note_owner(void)
 {
+    if (drainer_detaching)
+        return;
     table_owner = (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 }
 
