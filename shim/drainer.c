@@ -357,11 +357,6 @@ int drainer_accepting(void)
     return atomic_load_explicit(&running, memory_order_acquire);
 }
 
-unsigned drainer_lingering_count(void)
-{
-    return (unsigned)stat_get(ST_LINGERING_NOW);
-}
-
 void drainer_adopt(int fd)
 {
     stat_add(ST_LINGERING_NOW, 1);

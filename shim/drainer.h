@@ -36,7 +36,4 @@ void drainer_init(void);
  * wait_ms for at least one to go; 1 if one did (an fd number is free). */
 int drainer_release(unsigned n, unsigned wait_ms);
 
-/* Number of sockets handed over and not yet closed. */
-unsigned drainer_lingering_count(void);
-
 #endif
