@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 
-from lib import (MiB, BUILD, clean_env, count_status, failures, fmt, need_shim, start_server,
+from lib import (BUILD, RESETTING_UPLOAD, clean_env, count_status, failures, fmt, need_shim, start_server,
                  test, upload_once)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
@@ -43,7 +43,7 @@ def looping_case(path):
                 need_shim(t)
             srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
                                label="%s-%s" % (path, shim))
-            runs[shim] = collections.Counter(upload_once(srv, 4 * MiB) for _ in range(UPLOADS))
+            runs[shim] = collections.Counter(upload_once(srv, RESETTING_UPLOAD) for _ in range(UPLOADS))
             srv.stop()
             fds[shim] = accepted_fds(srv)
         details = compare(t, runs, UPLOADS)
@@ -64,7 +64,7 @@ def one_shot_case(path):
             for i in range(3):
                 srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
                                    label="%s-%s-%d" % (path, shim, i))
-                runs[shim][upload_once(srv, 4 * MiB)] += 1
+                runs[shim][upload_once(srv, RESETTING_UPLOAD)] += 1
                 srv.proc.popen.wait(10)
                 srv.stop()
         return compare(t, runs, 3)
@@ -91,7 +91,7 @@ def inetd_upload(end, shim):
         at = At()
         at.port, at.unix = port, None
         result = []
-        client = threading.Thread(target=lambda: result.append(upload_once(at, 4 * MiB)))
+        client = threading.Thread(target=lambda: result.append(upload_once(at, RESETTING_UPLOAD)))
         client.start()
         conn, _ = lsock.accept()
         proc = subprocess.Popen([str(CLOSEPATHS), "--inetd", "--path", end], stdin=conn, stdout=conn,

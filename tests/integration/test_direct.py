@@ -3,20 +3,20 @@ the early close resets the upload (BrokenPipeError / ConnectionResetError);
 with it, every upload gets the 413. Once per server model."""
 import collections
 
-from lib import (MiB, count_status, direct_case, failures, fmt, legacy, need_shim, parallel,
+from lib import (RESETTING_UPLOAD, count_status, direct_case, failures, fmt, legacy, need_shim, parallel,
                  test, upload_once, uploads)
 
 
 @test("direct_threads", timeout=90)
 def test_direct_threads(t):
-    """20 x 4 MiB to the thread-per-connection model."""
+    """20 x 16 MiB to the thread-per-connection model."""
     return direct_case(t, lambda shim: legacy(t, "threads", shim=shim), 20)
 
 
 def model_test(model):
     def fn(t):
         return direct_case(t, lambda shim: legacy(t, model, shim=shim), 10)
-    fn.__doc__ = "10 x 4 MiB to the %s model." % model
+    fn.__doc__ = "10 x 16 MiB to the %s model." % model
     return fn
 
 
@@ -35,7 +35,7 @@ def epoll_stats(srv, shim):
 
 @test("direct_model_epoll", timeout=90)
 def test_direct_epoll(t):
-    """10 x 4 MiB to the epoll model; with the shim the event loop must not
+    """10 x 16 MiB to the epoll model; with the shim the event loop must not
     see events for fds it closed (stale/spurious counters stay 0)."""
     return direct_case(t, lambda shim: legacy(t, "epoll", shim=shim), 10, after=epoll_stats)
 
@@ -111,7 +111,7 @@ def test_modes(t):
         stats = t.path("stats-%s-%%p" % mode)
         srv = legacy(t, "threads", shim=True, env={"LINGER_MODE": mode, "LINGER_STATS": stats},
                      label="legacy-%s" % mode)
-        got = uploads(srv, n, 4 * MiB)
+        got = uploads(srv, n, RESETTING_UPLOAD)
         pid = srv.pid
         srv.stop()
         path = str(stats).replace("%p", str(pid))

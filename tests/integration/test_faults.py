@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 
-from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, SANITIZE, SHIM, MiB, Proc, Server, Skip,
+from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, RESETTING_UPLOAD, SANITIZE, SHIM, MiB, Proc, Server, Skip,
                  clean_env, count_status, fd_count, fmt, legacy, need_shim, shim_log_lines, start_server,
                  test, upload_once, uploads, wait_for)
 
@@ -345,7 +345,7 @@ def test_no_drainer(t):
     env = clean_env(True, {"LINGER_STATS": st_file})
     env["LD_PRELOAD"] = " ".join(PRELOAD_FIRST + [str(SHIM), str(LIBFAIL)])
     srv = start_with_env(t, [LEGACY, "--model", "threads", "--port", 0], env, "nodrainer")
-    got = uploads(srv, 10, 4 * MiB)
+    got = uploads(srv, 10, RESETTING_UPLOAD)
     small = small_requests(srv)
     st = stopped_stats(srv, st_file)
     text = srv.proc.log.read_text(errors="replace")

@@ -4,7 +4,7 @@ import re
 import subprocess
 import threading
 
-from lib import BUILD, MiB, PYTHON, clean_env, need_shim, start_server, test, upload_once
+from lib import BUILD, MiB, PYTHON, RESETTING_UPLOAD, clean_env, need_shim, start_server, test, upload_once
 
 EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
 
@@ -142,7 +142,7 @@ def test_vfork(t):
         got = []
         for i in range(3):
             srv = start_server(t, [VFORK_CHILD], shim=shim, label="vfork-%s-%d" % (shim, i))
-            got.append(upload_once(srv, 4 * MiB))
+            got.append(upload_once(srv, RESETTING_UPLOAD))
             srv.proc.popen.wait(10)
             srv.stop()
         res[shim] = got

@@ -850,7 +850,7 @@ def maps_check(path):
 @test("wrapper_musl_build_fixes_musl_server", timeout=300)
 def test_musl_server(t):
     """legacy_server built with musl-gcc (dynamic, /lib/ld-musl-x86_64.so.1):
-    10 x 4 MiB uploads with http.client. Without the shim they fail (reset,
+    10 x 16 MiB uploads with http.client. Without the shim they fail (reset,
     broken pipe); with LD_PRELOAD=build/liblinger-musl.so every one gets 413."""
     shim = build_musl_shim()
     server = musl_legacy(t)
@@ -867,7 +867,7 @@ def test_musl_server(t):
 def test_fixes(t):
     """One command: `linger-run -- server ...` fixes the resets of the glibc
     legacy_server and of the musl one (the wrapper picks the musl build by
-    itself); 10 x 4 MiB uploads each, the server keeping the wrapper's PID."""
+    itself); 10 x 16 MiB uploads each, the server keeping the wrapper's PID."""
     need_shim(t)
     results = []
     servers = [("glibc", LEGACY, SHIM)]
