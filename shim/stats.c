@@ -113,6 +113,18 @@ static int expand_path(const char *template, int pid, char *out, size_t size)
     return 0;
 }
 
+/* Creates path as a new file (mode 0644 before the umask): never follows a
+ * symlink, never truncates or writes into a file that is already there. A
+ * leftover temporary file of an earlier process with this pid is removed
+ * first (unlink removes a symlink itself, not its target). */
+static int create_fresh(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    return fd;
+}
+
 int stats_write_file(const char *template, int pid)
 {
     char path[4096], tmp[4200], text[4096];
@@ -122,7 +134,7 @@ int stats_write_file(const char *template, int pid)
     }
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, pid);
     size_t len = stats_format(text, sizeof text, pid);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = create_fresh(tmp);
     if (fd < 0)
         return -1;
     int ok = real_write(fd, text, len) == (ssize_t)len;

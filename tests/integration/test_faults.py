@@ -602,6 +602,38 @@ def test_symlinks(t):
     return t.notes[-1]
 
 
+@test("security_stats_temp_name_planted", timeout=60)
+def test_stats_temp_planted(t):
+    """Someone plants a hard link to a file of theirs at the stats file's
+    temporary name (PATH.tmp.PID) before the server starts: the shim never
+    truncates or writes an existing file there; it removes the name and
+    creates its own, so the linked file keeps its content and the stats
+    file is written."""
+    need_shim(t)
+    victim = t.path("victim")
+    victim.write_text("precious\n")
+    stats = t.path("linger.prom")
+    # sh plants the link under its own pid, then execs the server under the
+    # shim with that same pid
+    script = 'ln "$1" "$2.tmp.$$" && shift 2 && export LD_PRELOAD="$PRELOAD_LATER" && exec "$@"'
+    env = clean_env(False, {"PRELOAD_LATER": " ".join(PRELOAD_FIRST + [str(SHIM)]),
+                            "LINGER_STATS": stats})
+    if SANITIZE:
+        env.update({k: v for k, v in clean_env(True).items() if k.endswith("SAN_OPTIONS")})
+    srv = start_with_env(t, ["sh", "-c", script, "sh", victim, stats, LEGACY, "--model", "threads",
+                             "--port", 0], env, "planted")
+    got = uploads(srv, 2, 1 * MiB)
+    st = stopped_stats(srv, stats)
+    t.note("%s; victim %r; stats lingered=%s; leftover temp names %s" % (
+        fmt(got), victim.read_text(), st.get("linger_lingered_total"),
+        sorted(x.name for x in t.tmp.glob("linger.prom.tmp.*"))))
+    if victim.read_text() != "precious\n":
+        raise AssertionError("the planted file was written: " + "; ".join(t.notes))
+    if st.get("linger_lingered_total") != 2 or count_status(got, 413) != 2:
+        raise AssertionError("; ".join(t.notes))
+    return t.notes[-1]
+
+
 @test("security_file_modes", timeout=60)
 def test_modes(t):
     """The log and stats files are created 0644 even under umask 000, and
