@@ -7,6 +7,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "real.h"
 
 struct fd_entry *fdt;
 unsigned fdt_size;
@@ -90,7 +94,7 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
         kind = e->origin == FO_CONNECTED ? FK_IGNORED : FK_TRACKED;
         e->ino = (uint64_t)st.st_ino;
         if (domain == AF_UNIX)
-            e->flags |= FE_UNIX;
+            fdt_update_flags(e, FE_UNIX, 0);
     }
     fdt_touch(fd);
     fdt_set_kind(e, kind);
@@ -104,15 +108,15 @@ void fdt_epoll_added(int fd, int epfd)
     if (!e)
         return;
     for (int i = 0; i < FD_EPOLL_SLOTS; i++)
-        if (e->epfds[i] == epfd + 1)
+        if (fdt_epoll_slot(e, i) == epfd + 1)
             return;
     for (int i = 0; i < FD_EPOLL_SLOTS; i++)
-        if (e->epfds[i] == 0) {
-            e->epfds[i] = epfd + 1;
+        if (fdt_epoll_slot(e, i) == 0) {
+            __atomic_store_n(&e->epfds[i], epfd + 1, __ATOMIC_RELAXED);
             fdt_touch(fd);
             return;
         }
-    e->flags |= FE_EPOLL_LOST;
+    fdt_update_flags(e, FE_EPOLL_LOST, 0);
 }
 
 void fdt_epoll_removed(int fd, int epfd)
@@ -121,8 +125,8 @@ void fdt_epoll_removed(int fd, int epfd)
     if (!e)
         return;
     for (int i = 0; i < FD_EPOLL_SLOTS; i++)
-        if (e->epfds[i] == epfd + 1)
-            e->epfds[i] = 0;
+        if (fdt_epoll_slot(e, i) == epfd + 1)
+            __atomic_store_n(&e->epfds[i], 0, __ATOMIC_RELAXED);
 }
 
 int fdt_same_socket(int fd, const struct fd_entry *e)
@@ -143,6 +147,26 @@ int fdt_same_file(int fd, const struct fd_entry *e)
     return same;
 }
 
+enum fd_kind fdt_settle(struct fd_entry *e)
+{
+    enum fd_kind k;
+    for (int i = 0; (k = fdt_kind(e)) == FK_DECIDING && i < 64; i++) {
+        if (i < 16) {
+            raw_syscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+        } else {
+            struct timespec nap = { 0, 100000 };
+            raw_syscall(SYS_nanosleep, (long)&nap, 0, 0, 0, 0, 0);
+        }
+    }
+    return k;
+}
+
+/* The member holding a ring's scanner: TRACKED, or being decided at exit. */
+static int is_leader_kind(enum fd_kind k)
+{
+    return k == FK_TRACKED || k == FK_DECIDING;
+}
+
 /* True when member fd still belongs to the ring of socket ino. */
 static int ring_member_valid(int fd, uint64_t ino)
 {
@@ -150,7 +174,7 @@ static int ring_member_valid(int fd, uint64_t ino)
     if (!e)
         return 0;
     enum fd_kind k = fdt_kind(e);
-    return (k == FK_TRACKED || k == FK_ALIAS) && e->ino == ino && fdt_same_socket(fd, e);
+    return (k == FK_TRACKED || k == FK_ALIAS || k == FK_DECIDING) && e->ino == ino && fdt_same_socket(fd, e);
 }
 
 /* Walks fd's ring, unlinking members that are no longer valid. Returns the
@@ -159,7 +183,7 @@ static int ring_prune(int fd, int *leader)
 {
     struct fd_entry *self = &fdt[fd];
     int others = 0, prev = fd;
-    *leader = fdt_kind(self) == FK_TRACKED ? fd : -1;
+    *leader = is_leader_kind(fdt_kind(self)) ? fd : -1;
     for (int steps = 0; self->ring_next && steps < 64; steps++) {
         int cur = fdt[prev].ring_next - 1;
         if (cur == fd)
@@ -172,7 +196,7 @@ static int ring_prune(int fd, int *leader)
             continue;
         }
         others++;
-        if (fdt_kind(&fdt[cur]) == FK_TRACKED)
+        if (is_leader_kind(fdt_kind(&fdt[cur])))
             *leader = cur;
         prev = cur;
     }
@@ -190,9 +214,9 @@ void fdt_ring_join(int oldfd, int newfd)
     ring_prune(oldfd, &leader);
     reset_entry(dst);
     dst->origin = src->origin;
-    dst->flags = src->flags;
+    dst->flags = (uint8_t)fdt_flags(src);
     dst->ino = src->ino;
-    dst->writer_gen = src->writer_gen;
+    dst->writer_gen = fdt_writer_gen(src);
     dst->ring_next = src->ring_next ? src->ring_next : oldfd + 1;
     src->ring_next = newfd + 1;
     fdt_touch(newfd);
@@ -204,13 +228,13 @@ struct fd_entry *fdt_ring_leader(int fd)
     struct fd_entry *e = fdt_get(fd);
     if (!e)
         return NULL;
-    if (fdt_kind(e) == FK_TRACKED)
+    if (is_leader_kind(fdt_kind(e)))
         return e;
     int leader;
     ring_prune(fd, &leader);
     if (leader < 0) { /* the leader was closed unseen: this one takes over */
         memset(&e->u, 0, sizeof e->u);
-        e->flags |= FE_BLIND; /* its scanner history is gone */
+        fdt_update_flags(e, FE_BLIND, 0); /* its scanner history is gone */
         fdt_set_kind(e, FK_TRACKED);
         return e;
     }
@@ -227,7 +251,7 @@ int fdt_ring_leave(int fd)
     if (others == 0) {
         if (fdt_kind(e) == FK_ALIAS) {
             memset(&e->u, 0, sizeof e->u);
-            e->flags |= FE_BLIND;
+            fdt_update_flags(e, FE_BLIND, 0);
             fdt_set_kind(e, FK_TRACKED);
         }
         return 0;
@@ -244,8 +268,8 @@ int fdt_ring_leave(int fd)
     if (leader == fd) { /* hand the scanner state to the next member */
         struct fd_entry *heir = &fdt[prev];
         heir->u = e->u;
-        heir->flags = e->flags;
-        heir->writer_gen = e->writer_gen;
+        heir->flags = (uint8_t)fdt_flags(e);
+        fdt_set_writer_gen(heir, fdt_writer_gen(e));
         fdt_set_kind(heir, FK_TRACKED);
     }
     e->ring_next = 0;

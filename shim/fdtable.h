@@ -25,6 +25,8 @@ enum fd_kind {
     FK_LINGERING,   /* the shim's duplicate of a socket being drained */
     FK_CLOSING,     /* the drainer is closing it; the number may be reused any moment */
     FK_SHIM,        /* the shim's own fd (drainer epoll, wake-up, log file) */
+    FK_DECIDING,    /* a tracked socket whose close one thread is deciding (the app's
+                       close, or the exit): the others leave the entry alone */
 };
 
 /* How this process came to hold a socket. */
@@ -38,13 +40,14 @@ enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
 #define FE_UNIX         0x10u /* AF_UNIX stream socket */
 #define FE_EPOLL_LOST   0x20u /* registered in more epoll sets than we can record */
 #define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
+#define FE_MID_RESPONSE 0x80u /* a response head or body is partly written */
 
 #define FD_EPOLL_SLOTS 2
 
 struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
     uint8_t origin;               /* enum fd_origin */
-    uint8_t flags;                /* FE_* */
+    uint8_t flags;                /* FE_*: see fdt_flags() */
     uint8_t pad0;
     uint32_t writer_gen;          /* process generation that last wrote (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
@@ -95,6 +98,55 @@ static inline enum fd_kind fdt_kind(const struct fd_entry *e)
 static inline void fdt_set_kind(struct fd_entry *e, enum fd_kind k)
 {
     atomic_store_explicit(&e->kind, (uint8_t)k, memory_order_release);
+}
+
+/* Claims e for a close decision: kind from -> to, atomically. 1 if this
+ * thread won; 0 when the kind was not `from` (another thread has it). */
+static inline int fdt_claim(struct fd_entry *e, enum fd_kind from, enum fd_kind to)
+{
+    uint8_t expect = (uint8_t)from;
+    return atomic_compare_exchange_strong_explicit(&e->kind, &expect, (uint8_t)to,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+/* Waits a bounded while (about 5 ms at most) for another thread to finish
+ * deciding e's close. Returns e's kind then: FK_DECIDING if it did not. */
+enum fd_kind fdt_settle(struct fd_entry *e);
+
+/* A tracked socket's flags and writer generation are read by the exit path
+ * in another thread while the app's threads update them: relaxed atomics
+ * (plain loads and stores on x86; the updates are locked only when a flag
+ * changes, which is once per response head or end). */
+static inline unsigned fdt_flags(const struct fd_entry *e)
+{
+    return __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+}
+
+/* Clears the `clear` bits, then sets the `set` bits (an observer in between
+ * sees fewer claims, never more: MID_RESPONSE and SAW_CLOSE go first). */
+static inline void fdt_update_flags(struct fd_entry *e, unsigned set, unsigned clear)
+{
+    unsigned old = fdt_flags(e);
+    if (clear & old)
+        __atomic_fetch_and(&e->flags, (uint8_t)~clear, __ATOMIC_RELAXED);
+    if (set & ~old)
+        __atomic_fetch_or(&e->flags, (uint8_t)set, __ATOMIC_RELAXED);
+}
+
+/* The epoll set in slot i (+ 1; 0: empty). */
+static inline int fdt_epoll_slot(const struct fd_entry *e, int i)
+{
+    return __atomic_load_n(&e->epfds[i], __ATOMIC_RELAXED);
+}
+
+static inline uint32_t fdt_writer_gen(const struct fd_entry *e)
+{
+    return __atomic_load_n(&e->writer_gen, __ATOMIC_RELAXED);
+}
+
+static inline void fdt_set_writer_gen(struct fd_entry *e, uint32_t gen)
+{
+    __atomic_store_n(&e->writer_gen, gen, __ATOMIC_RELAXED);
 }
 
 /* Raises *mark to at least want. */

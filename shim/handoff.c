@@ -73,7 +73,8 @@ static void wait_for_drainer(void)
     }
 }
 
-/* fds still lingering: the drainer's, and any lingering in place. */
+/* The shim-owned copies still lingering (the drainer's, and any made at exit
+ * while no drainer thread runs). */
 static int count_lingering(void)
 {
     int count = 0;

@@ -60,20 +60,27 @@ static void want_drainer(void)
         drainer_ensure_started();
 }
 
-/* Folds the scanner's verdict into the entry's sticky flags. */
+/* Folds the scanner's verdict and position into the entry's flags. */
 static void note_verdict(struct fd_entry *e)
 {
+    unsigned set = 0, clear = 0;
     switch (scan_verdict(&e->u.scan)) {
     case SCAN_CLOSE:
-        e->flags |= FE_SAW_RESPONSE | FE_SAW_CLOSE;
+        set = FE_SAW_RESPONSE | FE_SAW_CLOSE;
         break;
     case SCAN_KEEPALIVE:
     case SCAN_UPGRADED:
-        e->flags = (uint8_t)((e->flags | FE_SAW_RESPONSE) & ~FE_SAW_CLOSE);
+        set = FE_SAW_RESPONSE;
+        clear = FE_SAW_CLOSE;
         break;
     default:
         break;
     }
+    if (scan_between_responses(&e->u.scan))
+        clear |= FE_MID_RESPONSE;
+    else
+        set |= FE_MID_RESPONSE;
+    fdt_update_flags(e, set, clear);
 }
 
 /* The entry holding the scanner of fd's socket, classifying fd if needed;
@@ -89,8 +96,8 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     }
     if (k != FK_TRACKED)
         return NULL;
-    if (e->writer_gen != fdt_gen) {
-        e->writer_gen = fdt_gen;
+    if (fdt_writer_gen(e) != fdt_gen) {
+        fdt_set_writer_gen(e, fdt_gen);
         want_drainer();
     }
     return e;
@@ -99,7 +106,7 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
 void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
     int saved = errno;
-    if ((e = tracked_writer(fd, e)) && !(e->flags & FE_BLIND)) {
+    if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
         scan_feed(&e->u.scan, buf, n);
         note_verdict(e);
     }
@@ -122,8 +129,11 @@ void policy_sent_unseen(int fd, size_t n)
     if (!e)
         return;
     int saved = errno;
-    if ((e = tracked_writer(fd, e)) && !(e->flags & FE_BLIND) && !scan_skip_unseen(&e->u.scan, n))
-        e->flags |= FE_BLIND;
+    if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
+        if (!scan_skip_unseen(&e->u.scan, n))
+            fdt_update_flags(e, FE_BLIND, 0);
+        note_verdict(e);
+    }
     errno = saved;
 }
 
@@ -169,7 +179,7 @@ int policy_shutdown_how(int fd, int how)
     else if (k != FK_TRACKED)
         return how;
     int pending = 0;
-    if ((e->flags & FE_UNIX) || !wants_linger(fd, e, &pending))
+    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending))
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */
@@ -183,10 +193,12 @@ void policy_shutdown(int fd, int how)
         e = fdt_ring_leader(fd);
     if (!e || fdt_kind(e) != FK_TRACKED)
         return;
+    unsigned set = 0;
     if (how == SHUT_WR || how == SHUT_RDWR)
-        e->flags |= FE_APP_SHUT_WR;
+        set |= FE_APP_SHUT_WR;
     if (how == SHUT_RD || how == SHUT_RDWR)
-        e->flags |= FE_APP_SHUT_RD;
+        set |= FE_APP_SHUT_RD;
+    fdt_update_flags(e, set, 0);
 }
 
 void policy_epoll_ctl(int epfd, int op, int fd)
@@ -226,52 +238,71 @@ static int app_wants_reset(int fd)
 /* Would mode `on` linger this close? Sets *pending when bytes are unread. */
 static int wants_linger(int fd, const struct fd_entry *e, int *pending)
 {
-    if (e->writer_gen != fdt_gen)
+    unsigned flags = fdt_flags(e);
+    if (fdt_writer_gen(e) != fdt_gen)
         return 0;  /* this process never wrote here (a forking parent's copy) */
-    if (cfg.mode != MODE_ALWAYS && !(e->flags & FE_SAW_RESPONSE))
+    if (cfg.mode != MODE_ALWAYS && !(flags & FE_SAW_RESPONSE))
         return 0;
     if (!fdt_same_socket(fd, e))
         return 0;  /* the number was closed unseen and reused */
-    if ((e->flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
+    if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
     enum peer_state p = peek_peer(fd);
     *pending = p == PEER_PENDING;
     if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd))
         return 0;
-    return cfg.mode == MODE_ALWAYS || (e->flags & FE_SAW_CLOSE) || *pending;
+    return cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE) || *pending;
 }
 
 /* Takes the app's epoll registrations of fd away; 0, or -1 if some are unknown. */
 static int forget_epoll_sets(int fd, struct fd_entry *e)
 {
-    if (e->flags & FE_EPOLL_LOST)
+    if (fdt_flags(e) & FE_EPOLL_LOST)
         return -1;
-    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
-        if (e->epfds[i])
-            real_epoll_ctl(e->epfds[i] - 1, EPOLL_CTL_DEL, fd, NULL);
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++) {
+        int slot = fdt_epoll_slot(e, i);
+        if (slot)
+            real_epoll_ctl(slot - 1, EPOLL_CTL_DEL, fd, NULL);
+    }
     return 0;
 }
 
-/* Hands fd's socket to the drainer: a shim-owned duplicate, shut down for
- * writing. Closes the app's fd too when close_app. 0 on success; -1 to fall
- * back to a plain close (nothing changed for the app). */
-static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
+/* A shim-owned duplicate of fd's socket, shut down for writing and marked
+ * FK_LINGERING, after taking fd out of the app's epoll sets; or -1 (the
+ * socket is untouched). recheck: fd may be closed and its number reused by
+ * another thread meanwhile, so the copy is checked to be the same socket. */
+static int lingering_copy(int fd, struct fd_entry *e, int recheck)
 {
-    if (!drainer_accepting() || forget_epoll_sets(fd, e) != 0)
+    if (forget_epoll_sets(fd, e) != 0)
         return -1;
     int own = real_fcntl(fd, F_DUPFD_CLOEXEC, ownfd_base());
     if (own < 0)
         return -1;
     struct fd_entry *oe = fdt_get(own);
-    if (!oe || (!(e->flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0)) {
+    unsigned flags = fdt_flags(e);
+    if (!oe || (recheck && !fdt_same_socket(own, e))
+        || (!(flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0)) {
         real_close(own);
         return -1;
     }
     fdt_adopt_socket(own, (enum fd_origin)e->origin);
-    oe->flags = e->flags & (FE_UNIX | FE_APP_SHUT_RD);
+    oe->flags = (uint8_t)(flags & (FE_UNIX | FE_APP_SHUT_RD));
     oe->ino = e->ino;
     fdt_set_kind(oe, FK_LINGERING);
     stat_add(ST_LINGERED, 1);
+    return own;
+}
+
+/* Hands fd's socket to the drainer and forgets fd; closes it too when
+ * close_app. 0 on success; -1 to fall back to a plain close (nothing
+ * changed for the app). */
+static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
+{
+    if (!drainer_accepting())
+        return -1;
+    int own = lingering_copy(fd, e, 0);
+    if (own < 0)
+        return -1;
     if (pending)
         stat_add(ST_RESETS_AVOIDED, 1);
     fdt_forget(fd);
@@ -281,25 +312,32 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
     return 0;
 }
 
+/* decide()'s answers besides "handed over" (1). */
+enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
+
 /* The close decision for a tracked socket or alias fd about to be closed.
- * Returns 1 when it was handed to the drainer. */
+ * Returns 1 when it was handed to the drainer; DECIDE_PLAIN for a plain
+ * close (the caller forgets fd); DECIDE_BUSY when the exit path in another
+ * thread is deciding this socket (the caller closes and leaves the entry). */
 static int decide(int fd, struct fd_entry *e, int close_app)
 {
     if (cfg.mode == MODE_OFF || fdt_ring_leave(fd))
-        return 0; /* off, or other numbers still hold the socket */
+        return DECIDE_PLAIN; /* off, or other numbers still hold the socket */
+    if (!fdt_claim(e, FK_TRACKED, FK_DECIDING))
+        return DECIDE_BUSY;
     int pending = 0;
     if (!wants_linger(fd, e, &pending))
-        return 0;
+        return DECIDE_PLAIN;
     if (cfg.mode == MODE_OBSERVE) {
         stat_add(ST_OBSERVED_LINGERS, 1);
         if (pending)
             stat_add(ST_OBSERVED_RESETS, 1);
-        return 0;
+        return DECIDE_PLAIN;
     }
     if (hand_over(fd, e, pending, close_app) == 0)
         return 1;
     stat_add(ST_FALLBACK_CLOSES, 1);
-    return 0;
+    return DECIDE_PLAIN;
 }
 
 /* True for the shim's own fds (the number really holds linger's file). */
@@ -321,16 +359,18 @@ int policy_close(int fd, int *rc)
     if (borrowed_memory())
         return 0;
     int saved = errno;
-    int handled = 0;
-    enum fd_kind k = fdt_kind(e);
-    if (is_own(fd, e, k)) { /* not the app's: as if it were not open */
+    int handled = 0, decision = DECIDE_PLAIN;
+    enum fd_kind k = k0 == FK_DECIDING ? fdt_settle(e) : fdt_kind(e);
+    if (k == FK_DECIDING) {
+        /* the exit path still decides it: a plain close, the entry is its */
+    } else if (is_own(fd, e, k)) { /* not the app's: as if it were not open */
         *rc = -1;
         saved = EBADF;
         handled = 1;
-    } else if ((k == FK_TRACKED || k == FK_ALIAS) && decide(fd, e, 1)) {
+    } else if ((k == FK_TRACKED || k == FK_ALIAS) && (decision = decide(fd, e, 1)) == 1) {
         *rc = 0;
         handled = 1;
-    } else {
+    } else if (decision != DECIDE_BUSY) {
         fdt_forget(fd);
     }
     errno = saved;
@@ -357,8 +397,12 @@ void policy_before_implicit_close(int fd, int wrote_via_stdio)
             policy_sent_via_stdio(fd);
             k = fdt_kind(e);
         }
-        if (k == FK_TRACKED || k == FK_ALIAS)
-            decide(fd, e, 0);
+        if (k == FK_DECIDING)
+            k = fdt_settle(e);
+        if (k == FK_DECIDING || ((k == FK_TRACKED || k == FK_ALIAS) && decide(fd, e, 0) == DECIDE_BUSY)) {
+            errno = saved;
+            return; /* the exit path decides it and owns the entry */
+        }
     }
     fdt_forget(fd);
     errno = saved;
@@ -422,25 +466,33 @@ void policy_sent_via_stdio(int fd)
      * as one with close semantics (a client still sending is then drained,
      * whether or not its bytes have arrived yet). */
     if ((e = tracked_writer(fd, e)))
-        e->flags |= FE_SAW_RESPONSE | FE_SAW_CLOSE;
+        fdt_update_flags(e, FE_SAW_RESPONSE | FE_SAW_CLOSE, FE_MID_RESPONSE);
+}
+
+/* At exit, other threads may still be writing: only a socket whose last
+ * response had close semantics (or mode always) and is written in full
+ * lingers, so that no thread's write meets a socket shut down under it. */
+static int exit_may_linger(int fd, struct fd_entry *e, int *pending)
+{
+    unsigned flags = fdt_flags(e);
+    return !(flags & FE_MID_RESPONSE) && (cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE))
+        && wants_linger(fd, e, pending);
 }
 
 int policy_linger_at_exit(int fd)
 {
     struct fd_entry *e = fdt_get(fd);
-    int pending = 0;
-    if (!e || fdt_kind(e) != FK_TRACKED || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE
-        || !wants_linger(fd, e, &pending))
-        return 0;
-    if (hand_over(fd, e, pending, 0) == 0)
-        return 1; /* the drainer has a duplicate; the exit closes the app's fd */
-    /* no drainer: the fd itself lingers, shut down in place */
-    if (!(e->flags & FE_APP_SHUT_WR) && real_shutdown(fd, SHUT_WR) != 0)
-        return 0;
-    e->flags &= FE_UNIX | FE_APP_SHUT_RD;
-    stat_add(ST_LINGERED, 1);
-    if (pending)
-        stat_add(ST_RESETS_AVOIDED, 1);
-    fdt_set_kind(e, FK_LINGERING);
-    return 1;
+    if (!e || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || !fdt_claim(e, FK_TRACKED, FK_DECIDING))
+        return 0; /* not a tracked socket, or its own thread is closing it */
+    int pending = 0, own = -1;
+    if (exit_may_linger(fd, e, &pending) && (own = lingering_copy(fd, e, 1)) >= 0) {
+        if (pending)
+            stat_add(ST_RESETS_AVOIDED, 1);
+        if (drainer_accepting())
+            drainer_adopt(own); /* else the exit's drainer process takes it */
+    }
+    /* the app's number is a plain socket from now on; its thread may still
+     * close it (the copy keeps the connection) */
+    fdt_set_kind(e, own >= 0 ? FK_IGNORED : FK_TRACKED);
+    return own >= 0;
 }

@@ -23,7 +23,7 @@ static inline void policy_sent(int fd, const void *buf, size_t n)
         return;
     uint8_t k = atomic_load_explicit(&e->kind, memory_order_relaxed);
     if (k == FK_TRACKED) {
-        if (e->writer_gen == fdt_gen && scan_skip_body(&e->u.scan, n))
+        if (fdt_writer_gen(e) == fdt_gen && scan_skip_body(&e->u.scan, n))
             return;
     } else if (k != FK_UNKNOWN && k != FK_ALIAS) {
         return;
@@ -74,9 +74,9 @@ void policy_duplicated(int oldfd, int newfd);
  * app's fds in the range and steps around linger's own. */
 int policy_close_range(unsigned first, unsigned last, int flags);
 
-/* At exit: if tracked socket fd should linger, hands a duplicate to the
- * drainer (or, with none running, shuts fd down and marks it FK_LINGERING
- * in place) and returns 1. fd itself stays open for the exit to close. */
+/* At exit: if tracked socket fd should linger, makes a shim-owned copy, shut
+ * down, for the drainer (the thread, or with none running the exit's drainer
+ * process) and returns 1. fd itself stays open for the exit to close. */
 int policy_linger_at_exit(int fd);
 
 /* The app wrote to fd through stdio (invisible to the hooks) and is about

@@ -86,6 +86,14 @@ static inline int scan_is_done(const struct scan_state *s)
     return s->phase >= SP_BODY_UNTIL_CLOSE;
 }
 
+/* True when no response is partly written: before a status line, or once
+ * scanning has stopped (a body delimited by close counts as written: only
+ * the close can end it). */
+static inline int scan_between_responses(const struct scan_state *s)
+{
+    return s->phase == SP_START || s->phase >= SP_BODY_UNTIL_CLOSE;
+}
+
 /* Hot path: consumes len body bytes by count when they fit in the current
  * body or chunk; returns 1 if it did, 0 if scan_feed must look at them. */
 static inline int scan_skip_body(struct scan_state *s, size_t len)

@@ -6,6 +6,7 @@ from lib import BUILD, clean_env, need_shim, test
 
 STRESS = BUILD / "tests" / "stress"
 STALE = BUILD / "tests" / "stale_reuse"
+EXIT_MIDFLIGHT = BUILD / "tests" / "exit_midflight"
 
 
 def run_stress(shim):
@@ -48,3 +49,31 @@ def test_stale(t):
         if shim and "lingered=0 " not in r.stderr:
             raise AssertionError("something lingered: " + r.stderr.strip()[-500:])
     return "pipe, file and socketpair on a stale number: same behaviour with and without"
+
+
+@test("exit_while_threads_write_and_close", timeout=300)
+def test_exit_midflight(t):
+    """The main thread calls exit(3) while 4 server threads are answering
+    uploads with an early 413 and close, and writing 1 MiB downloads in 4 KiB
+    writes (SIGPIPE left at its default). The exit must linger only what no
+    thread is still writing: every run exits 3 with and without the shim (a
+    socket shut down under a writing thread kills the process with SIGPIPE,
+    141 to a shell), and under SANITIZE=thread the exit path and the app's
+    threads do not race on a socket's entry."""
+    delays = [40 * i for i in range(1, 9)]
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        codes = []
+        for ms in delays:
+            r = subprocess.run([str(EXIT_MIDFLIGHT), "--after-ms", str(ms), "--status", "3"],
+                               capture_output=True, timeout=120, env=clean_env(shim))
+            codes.append(r.returncode)
+        res[shim] = codes
+        t.note("%s shim: exit statuses %s" % ("with" if shim else "without", codes))
+    if any(c != 3 for c in res[False]):
+        raise AssertionError("the server itself did not exit 3: " + "; ".join(t.notes))
+    if any(c != 3 for c in res[True]):
+        raise AssertionError("the shim changed the exit status: " + "; ".join(t.notes))
+    return "%d exits mid-flight, each 3 with and without the shim" % len(delays)

@@ -3,7 +3,7 @@ the early close resets the upload (BrokenPipeError / ConnectionResetError);
 with it, every upload gets the 413. Once per server model."""
 import collections
 
-from lib import (RESETTING_UPLOAD, count_status, direct_case, failures, fmt, legacy, need_shim, parallel,
+from lib import (MiB, RESETTING_UPLOAD, count_status, direct_case, failures, fmt, legacy, need_shim, parallel,
                  test, upload_once, uploads)
 
 

@@ -842,3 +842,45 @@ Test(scan, random_bytes_robustness)
     cr_assert_gt(verdicts[SCAN_KEEPALIVE] + verdicts[SCAN_CLOSE], 0,
                  "the mutated streams should sometimes survive");
 }
+
+/* scan_between_responses: false from the first byte of a status line until
+ * the body is written in full (what the exit path asks before lingering). */
+Test(scan, between_responses_tracks_head_and_body)
+{
+    struct scan_state s;
+    scan_init(&s);
+    cr_assert(scan_between_responses(&s));
+    feed_str(&s, "HTTP/1.1 200 OK\r\nContent-Len");
+    cr_assert_not(scan_between_responses(&s), "inside the head");
+    feed_str(&s, "gth: 10\r\nConnection: close\r\n\r\n");
+    cr_assert_eq(scan_verdict(&s), SCAN_CLOSE);
+    cr_assert_not(scan_between_responses(&s), "body not written yet");
+    cr_assert(scan_skip_body(&s, 9));
+    cr_assert_not(scan_between_responses(&s), "one body byte to go");
+    feed_str(&s, "x");
+    cr_assert(scan_between_responses(&s), "body written in full");
+}
+
+Test(scan, between_responses_chunked_and_close_delimited)
+{
+    struct scan_state s;
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    cr_assert_not(scan_between_responses(&s), "before the last chunk");
+    feed_str(&s, "0\r\n\r\n");
+    cr_assert(scan_between_responses(&s), "after the last chunk");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.0 200 OK\r\n\r\nbody until the close");
+    cr_assert(scan_between_responses(&s), "a close-delimited body ends only with the close");
+}
+
+Test(scan, between_responses_after_unseen_bytes)
+{
+    struct scan_state s;
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+    cr_assert(scan_skip_unseen(&s, 60));
+    cr_assert_not(scan_between_responses(&s));
+    cr_assert(scan_skip_unseen(&s, 40));
+    cr_assert(scan_between_responses(&s), "sendfile wrote the rest of the body");
+}
