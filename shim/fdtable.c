@@ -49,6 +49,7 @@ static void reset_entry(struct fd_entry *e)
 {
     (void)atomic_load_explicit(&e->kind, memory_order_acquire);
     e->origin = FO_UNSEEN;
+    __atomic_store_n(&e->listener, 0, __ATOMIC_RELAXED);
     e->flags = 0;
     e->writer_gen = 0;
     e->ring_next = 0;
@@ -100,6 +101,44 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
     fdt_set_kind(e, kind);
     errno = saved;
     return kind;
+}
+
+unsigned fdt_listener_info(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return 0;
+    /* threads accepting on one listener may fill it in together, alike */
+    unsigned li = __atomic_load_n(&e->listener, __ATOMIC_RELAXED);
+    if (li & LI_KNOWN)
+        return li;
+    int saved = errno;
+    int type = 0, domain = 0;
+    socklen_t len = sizeof(int);
+    li = LI_KNOWN;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM
+        && (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len)) == 0
+        && (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX))
+        li |= LI_TRACKABLE | (domain == AF_UNIX ? LI_UNIX : 0);
+    errno = saved;
+    fdt_touch(fd);
+    __atomic_store_n(&e->listener, (uint8_t)li, __ATOMIC_RELAXED);
+    return li;
+}
+
+void fdt_classify_accepted(int fd, struct fd_entry *e, unsigned li)
+{
+    if (!(li & LI_TRACKABLE))
+        return;
+    int saved = errno;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        e->ino = (uint64_t)st.st_ino;
+        if (li & LI_UNIX)
+            fdt_update_flags(e, FE_UNIX, 0);
+        fdt_set_kind(e, FK_TRACKED);
+    }
+    errno = saved;
 }
 
 void fdt_epoll_added(int fd, int epfd)

@@ -44,11 +44,16 @@ enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
 
 #define FD_EPOLL_SLOTS 2
 
+/* A listener's accepted sockets, learnt at its first accept (fd_entry.listener). */
+#define LI_KNOWN        0x01u /* the bits below are set */
+#define LI_TRACKABLE    0x02u /* stream sockets of AF_INET, AF_INET6 or AF_UNIX */
+#define LI_UNIX         0x04u /* ... of AF_UNIX */
+
 struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
     uint8_t origin;               /* enum fd_origin */
     uint8_t flags;                /* FE_*: see fdt_flags() */
-    uint8_t pad0;
+    uint8_t listener;             /* LI_*: what a listening socket's accepts give */
     uint32_t writer_gen;          /* process generation that last wrote (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
     int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
@@ -205,6 +210,14 @@ void fdt_adopt_socket(int fd, enum fd_origin origin);
 /* Classifies an UNKNOWN fd (one fstat, plus getsockopt for sockets) and
  * returns its new kind. */
 enum fd_kind fdt_classify(int fd, struct fd_entry *e);
+
+/* LI_* for listening socket fd: two getsockopt calls at its first accept,
+ * then the cached answer (forgotten with fd). 0 when fd is outside the table. */
+unsigned fdt_listener_info(int fd);
+
+/* Classifies fd, just accepted from a listener with info li, with one fstat:
+ * FK_TRACKED when li says its sockets are trackable; else it stays UNKNOWN. */
+void fdt_classify_accepted(int fd, struct fd_entry *e, unsigned li);
 
 /* Records that fd was added to / removed from epoll set epfd. */
 void fdt_epoll_added(int fd, int epfd);

@@ -18,7 +18,7 @@ int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
     if (r < 0 && policy_relieve_fd_pressure(errno))
         r = real_accept4(fd, a, al, flags);
     if (r >= 0)
-        policy_accepted(r);
+        policy_accepted(r, fd);
     return r;
 }
 
@@ -28,7 +28,7 @@ EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al)
     if (r < 0 && policy_relieve_fd_pressure(errno))
         r = real_accept(fd, a, al);
     if (r >= 0)
-        policy_accepted(r);
+        policy_accepted(r, fd);
     return r;
 }
 

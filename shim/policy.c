@@ -149,11 +149,15 @@ int policy_relieve_fd_pressure(int err)
     return freed;
 }
 
-void policy_accepted(int fd)
+void policy_accepted(int fd, int listener)
 {
-    if (!fdt_get(fd))
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
         return;
     fdt_adopt_socket(fd, FO_ACCEPTED);
+    /* what the listener gives is known: one fstat instead of classifying
+     * at the first write (fstat and three getsockopt calls) */
+    fdt_classify_accepted(fd, e, fdt_listener_info(listener));
     /* No drainer yet: it starts on the first write (tracked_writer). A
      * second thread would make every fork of a fork-per-connection parent,
      * which accepts but never writes, pay for TLB shootdowns. */

@@ -42,8 +42,8 @@ void policy_sent_unseen(int fd, size_t n);
  * Keeps errno. */
 int policy_relieve_fd_pressure(int err);
 
-/* A socket this process accepted / connected out. */
-void policy_accepted(int fd);
+/* A socket this process accepted (from listener) / connected out. */
+void policy_accepted(int fd, int listener);
 void policy_connected(int fd);
 
 /* The how to pass to the kernel for the app's shutdown(fd, how): SHUT_WR
