@@ -480,12 +480,18 @@ static const unsigned char *skip_plain(struct scan_state *s, const unsigned char
     return stop;
 }
 
+/* Bytes a header name may hold that need no judging: all but CTLs, SP, ':'
+ * and DEL (those go through header_name_byte). GNU range designators. */
+static const uint8_t plain_name_byte[256] = {
+    [0x21 ... 0x39] = 1, [0x3b ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+};
+
 /* The rest of a header name that matches none of ours: valid name bytes
  * are only counted, up to the ':' or anything the per-byte path judges. */
 static const unsigned char *skip_name(struct scan_state *s, const unsigned char *p, const unsigned char *end)
 {
     const unsigned char *q = p;
-    while (q < end && *q != ':' && *q > 0x20 && *q != 0x7f)
+    while (q < end && plain_name_byte[*q])
         q++;
     size_t n = (size_t)(q - p);
     if (s->line_len + n > SCAN_MAX_LINE) {
@@ -495,6 +501,58 @@ static const unsigned char *skip_name(struct scan_state *s, const unsigned char 
     s->line_len = (uint16_t)(s->line_len + n);
     s->match = (uint8_t)(s->match + n > 255 ? 255 : s->match + n);
     return q;
+}
+
+/* A status line "HTTP/1.x NNN " whose first 13 bytes are all in the buffer,
+ * taken at once: the state the byte-by-byte path would reach after them.
+ * Returns where it stopped, or p when the line needs the byte-by-byte path. */
+static const unsigned char *fast_status(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 13 || memcmp(p, "HTTP/1.", 7) != 0 || !is_digit(p[7]) || p[8] != ' '
+        || !is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11]) || p[12] != ' ')
+        return p;
+    start_response(s);
+    if (p[7] == '0')
+        s->flags |= SF_HTTP10;
+    s->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+    s->line_len = 13;
+    return p + 13;
+}
+
+/* The rest of a header name that may still be one of ours, decided at once
+ * when the buffer holds enough of it: on a full match p moves to the ':'
+ * with only that candidate left; when no candidate can match, the token set
+ * empties and p stays (skip_name counts the rest). Either way the state is
+ * what the byte-by-byte path reaches. Returns NULL when the buffer ends
+ * before the name is decided. */
+static const unsigned char *match_name(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    size_t avail = (size_t)(end - p);
+    for (unsigned h = 1; h <= 3; h++) {
+        if (!(s->token & (1u << h)))
+            continue;
+        size_t rest = header_lens[h] - s->match, i = 0;
+        const char *want = header_names[h] + s->match;
+        while (i < rest && i < avail && to_lower(p[i]) == (unsigned char)want[i])
+            i++;
+        if (i < rest) {
+            if (i == avail)
+                return NULL;
+            continue;           /* differs: this candidate is out */
+        }
+        if (rest >= avail)
+            return NULL;
+        if (p[rest] != ':')
+            continue;           /* a longer name */
+        if (s->line_len + rest > SCAN_MAX_LINE)
+            return NULL;
+        s->token = (uint8_t)(1u << h);
+        s->match = (uint8_t)(s->match + rest);
+        s->line_len = (uint16_t)(s->line_len + rest);
+        return p + rest;
+    }
+    s->token = 0;
+    return p;
 }
 
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
@@ -517,10 +575,17 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
         case SP_DONE:
             return (enum scan_verdict)s->verdict;
         default:
-            if (plain_run(s))
+            if (plain_run(s)) {
                 p = skip_plain(s, p, end);
-            else if (s->phase == SP_HEADER_NAME && s->token == 0 && !(s->flags & SF_CR))
-                p = skip_name(s, p, end);
+            } else if (s->phase == SP_HEADER_NAME && !(s->flags & SF_CR)) {
+                const unsigned char *q = s->token ? match_name(s, p, end) : p;
+                if (q)
+                    p = s->token ? q : skip_name(s, q, end);
+            } else if (s->phase == SP_START && *p == 'H') {
+                p = fast_status(s, p, end);
+                if (p < end && plain_run(s))
+                    p = skip_plain(s, p, end);
+            }
             if (p < end && s->phase != SP_DONE)
                 line_byte(s, *p++);
             break;
