@@ -325,6 +325,7 @@ def fig_nginx(a):
             stop(p, signal.SIGQUIT, 10)
         shutil.rmtree(tmp, ignore_errors=True)
     fig_nginx_instr(a)
+    fig_nginx_syscalls(a)
     out()
 
 
@@ -422,6 +423,84 @@ def fig_nginx_instr(a):
             "%+.0f (%.0f vs %.0f)" % (per[(key, True)] - per[(key, False)], per[(key, True)], per[(key, False)]),
             "(info)", "-")
     out("   %-46s %10.0f" % (cases[2][3], per[("native", False)]))
+
+
+def nginx_strace(tmp, name, keepalive, lingering, shim, client_mode, n):
+    """{syscall: calls} that strace -f -c counts in a one-process nginx that
+    serves n requests (its startup included: callers take differences)."""
+    import socket
+    d = Path(tmp) / name
+    (d / "www").mkdir(parents=True)
+    (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (d / "nginx.conf").write_text(NGINX_CG_CONF.format(user=user, dir=d, port=port,
+                                                       keepalive="65" if keepalive else "0", lingering=lingering))
+    env = shim_env() if shim else clean_env()
+    outf = d / "strace.out"
+    # strace itself runs without the preload; nginx gets it through -E
+    argv = ["strace", "-f", "-c", "-o", outf]
+    if "LD_PRELOAD" in env:
+        argv += ["-E", "LD_PRELOAD=%s" % env["LD_PRELOAD"]]
+    p = spawn(argv + ["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log"],
+              {k: v for k, v in env.items() if k != "LD_PRELOAD"},
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 30
+    while True:
+        if p.poll() is not None or time.monotonic() > end:
+            raise RuntimeError("nginx under strace did not start (%s)" % name)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    run([BIN / "client", client_mode, port, n], stdout=subprocess.DEVNULL, check=True)
+    time.sleep(0.5)  # the last lingering sockets finish (the client has closed)
+    # nginx is strace's child: it quits on SIGQUIT, then strace prints and exits
+    children = Path("/proc/%d/task/%d/children" % (p.pid, p.pid)).read_text().split()
+    for child in children:
+        os.kill(int(child), signal.SIGQUIT)
+    p.wait(30)
+    calls = {}
+    for line in outf.read_text().splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+            calls[f[-1]] = int(f[3])
+    return calls
+
+
+def fig_nginx_syscalls(a):
+    n1, n2 = (200, 600) if a.quick else (1000, 3000)
+    out("   Why, in system calls: the same one-process nginx under strace -f -c (all threads), N1=%d and" % n1)
+    out("   N2=%d requests; per request = (calls(N2) - calls(N1)) / (N2 - N1)." % n2)
+    cases = [
+        ("ka", True, "on", False, "keep-alive, no shim"),
+        ("ka", True, "on", True, "keep-alive, shim"),
+        ("close", False, "off", False, "Connection: close, lingering_close off, no shim"),
+        ("close", False, "off", True, "Connection: close, lingering_close off, shim"),
+        ("native", False, "always", False, "Connection: close, nginx's lingering_close always"),
+    ]
+    tmp = tempfile.mkdtemp(prefix="linger-bench-ngst.")
+    os.chmod(tmp, 0o755)
+    per = {}
+    try:
+        for key, ka, ling, shim, label in cases:
+            c = {n: nginx_strace(tmp, "%s-%s-%d" % (key, shim, n), ka, ling, shim, "ka" if ka else "seq", n)
+                 for n in (n1, n2)}
+            per[label] = {k: (c[n2].get(k, 0) - c[n1].get(k, 0)) / (n2 - n1) for k in set(c[n1]) | set(c[n2])}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for _, _, _, _, label in cases:
+        d = {k: v for k, v in per[label].items() if v >= 0.05}
+        out("   %-50s %5.1f: %s" % (label, sum(d.values()),
+                                    ", ".join("%s %.1f" % kv for kv in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))))
+    plain, shim, native = (sum(per[cases[i][4]].values()) for i in (2, 3, 4))
+    out("   A lingering close costs nginx itself a shutdown and one more recv. Through the shim it also")
+    out("   costs the copy the drainer keeps (fcntl), taking it out of the app's epoll set (epoll_ctl),")
+    out("   the drainer's epoll_ctl ADD and DEL, recv and close, its wake-up (eventfd write and read), and")
+    out("   the checks that keep the app's view exact (fstat for a reused number, a peek, SO_LINGER, getpid).")
+    row("2. syscalls per Connection: close request: no shim / shim / native",
+        "%.1f / %.1f / %.1f" % (plain, shim, native), "(info)", "-")
 
 
 # ---------------------------------------------------------------- 3. capacity
@@ -689,7 +768,7 @@ def main():
             sys.exit("bench: unknown figure %s (one of %s)" % (f, ", ".join(FIGS)))
     need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate")]
     missing = [str(p) for p in need if not p.exists()]
-    for tool in ("valgrind", "wrk", "nginx"):
+    for tool in ("valgrind", "wrk", "nginx", "strace"):
         if not shutil.which(tool) and not (tool == "nginx" and Path("/usr/sbin/nginx").exists()):
             missing.append(tool)
     if missing:
