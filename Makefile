@@ -69,7 +69,7 @@ $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) -lcriterion
 
-$(BUILD)/tests/%: tests/servers/%.c | $(BUILD)/tests
+$(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
 
 $(BUILD)/tests/lib%.so: tests/servers/lib%.c | $(BUILD)/tests

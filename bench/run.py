@@ -240,17 +240,11 @@ def start_nginx(name, keepalive, lingering, shim, tmp):
     env = shim_env(LINGER_LOG="info", LINGER_LOG_FILE=d / "linger.log") if shim else clean_env()
     p = spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log", "-g", "daemon off;"], env,
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        if p.poll() is not None:
-            raise RuntimeError("nginx %s exited: %s" % (name, (d / "error.log").read_text()[-500:]))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return p, port, d
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nginx %s did not start" % name)
+    try:
+        wait_accepting(p, port, 10, "nginx %s" % name)
+    except RuntimeError as e:
+        raise RuntimeError("%s: %s" % (e, (d / "error.log").read_text()[-500:]))
+    return p, port, d
 
 
 def run_wrk(port, secs, conns):
@@ -266,18 +260,22 @@ def run_wrk(port, secs, conns):
         sum(int(x) for x in errs.groups()) if errs else 0
 
 
+# (name, keep-alive, lingering_close, shim, label): what figure 2 compares
+NGINX_VARIANTS = [
+    ("ka-plain", True, "on", False, "keep-alive, no shim"),
+    ("ka-shim", True, "on", True, "keep-alive, shim"),
+    ("close-plain", False, "off", False, "Connection: close, lingering_close off, no shim"),
+    ("close-shim", False, "off", True, "Connection: close, lingering_close off, shim"),
+    ("close-native", False, "always", False, "Connection: close, nginx's lingering_close always, no shim"),
+]
+
+
 def fig_nginx(a):
     out("== 2. Server throughput: wrk against nginx (2 workers, 612-byte static file, access_log off)")
     rounds, secs, conns = (2, 1, 32) if a.quick else (9, 2, 32)
     out("   wrk -t2 -c%d -d%ds per run; %d rounds, each running every variant once, order reversed every" % (conns, secs, rounds))
     out("   other round; ratio = median over rounds of (B / A) within the round. Shim: LD_PRELOAD into nginx.")
-    variants = [
-        ("ka-plain", True, "on", False, "keep-alive, no shim"),
-        ("ka-shim", True, "on", True, "keep-alive, shim"),
-        ("close-plain", False, "off", False, "Connection: close, lingering_close off, no shim"),
-        ("close-shim", False, "off", True, "Connection: close, lingering_close off, shim"),
-        ("close-native", False, "always", False, "Connection: close, nginx's lingering_close always, no shim"),
-    ]
+    variants = NGINX_VARIANTS
     tmp = tempfile.mkdtemp(prefix="linger-bench-nginx.")
     os.chmod(tmp, 0o755)
     procs = {}
@@ -355,9 +353,9 @@ http {{
 """
 
 
-def nginx_callgrind(tmp, name, keepalive, lingering, shim, client_mode, n):
-    """Instructions callgrind counts in a one-process nginx that serves n requests."""
-    import socket
+def one_process_nginx(tmp, name, keepalive, lingering):
+    """A directory with a one-process nginx config (NGINX_CG_CONF) and its
+    612-byte file; returns (directory, port)."""
     d = Path(tmp) / name
     (d / "www").mkdir(parents=True)
     (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
@@ -365,20 +363,32 @@ def nginx_callgrind(tmp, name, keepalive, lingering, shim, client_mode, n):
     user = "user root;\n" if os.geteuid() == 0 else ""
     (d / "nginx.conf").write_text(NGINX_CG_CONF.format(user=user, dir=d, port=port,
                                                        keepalive="65" if keepalive else "0", lingering=lingering))
+    return d, port
+
+
+def wait_accepting(p, port, secs, what):
+    """Waits until something accepts on port while process p runs."""
+    import socket
+    end = time.monotonic() + secs
+    while True:
+        if p.poll() is not None or time.monotonic() > end:
+            raise RuntimeError("%s did not start" % what)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def nginx_callgrind(tmp, name, keepalive, lingering, shim, client_mode, n):
+    """Instructions callgrind counts in a one-process nginx that serves n requests."""
+    d, port = one_process_nginx(tmp, name, keepalive, lingering)
     env = shim_env() if shim else clean_env()
     outf = d / "callgrind.out"
     p = spawn(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % outf, "nginx", "-p", d,
                "-c", d / "nginx.conf", "-e", d / "error.log"], env,
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 60
-    while True:
-        if p.poll() is not None or time.monotonic() > end:
-            raise RuntimeError("nginx under callgrind did not start (%s)" % name)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_accepting(p, port, 60, "nginx under callgrind (%s)" % name)
     run([BIN / "client", client_mode, port, n], stdout=subprocess.DEVNULL, check=True)
     time.sleep(0.3)
     p.send_signal(signal.SIGQUIT)
@@ -428,14 +438,7 @@ def fig_nginx_instr(a):
 def nginx_strace(tmp, name, keepalive, lingering, shim, client_mode, n):
     """{syscall: calls} that strace -f -c counts in a one-process nginx that
     serves n requests (its startup included: callers take differences)."""
-    import socket
-    d = Path(tmp) / name
-    (d / "www").mkdir(parents=True)
-    (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
-    port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CG_CONF.format(user=user, dir=d, port=port,
-                                                       keepalive="65" if keepalive else "0", lingering=lingering))
+    d, port = one_process_nginx(tmp, name, keepalive, lingering)
     env = shim_env() if shim else clean_env()
     outf = d / "strace.out"
     # strace itself runs without the preload; nginx gets it through -E
@@ -445,15 +448,7 @@ def nginx_strace(tmp, name, keepalive, lingering, shim, client_mode, n):
     p = spawn(argv + ["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log"],
               {k: v for k, v in env.items() if k != "LD_PRELOAD"},
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 30
-    while True:
-        if p.poll() is not None or time.monotonic() > end:
-            raise RuntimeError("nginx under strace did not start (%s)" % name)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_accepting(p, port, 30, "nginx under strace (%s)" % name)
     run([BIN / "client", client_mode, port, n], stdout=subprocess.DEVNULL, check=True)
     time.sleep(0.5)  # the last lingering sockets finish (the client has closed)
     # nginx is strace's child: it quits on SIGQUIT, then strace prints and exits
@@ -473,28 +468,21 @@ def fig_nginx_syscalls(a):
     n1, n2 = (200, 600) if a.quick else (1000, 3000)
     out("   Why, in system calls: the same one-process nginx under strace -f -c (all threads), N1=%d and" % n1)
     out("   N2=%d requests; per request = (calls(N2) - calls(N1)) / (N2 - N1)." % n2)
-    cases = [
-        ("ka", True, "on", False, "keep-alive, no shim"),
-        ("ka", True, "on", True, "keep-alive, shim"),
-        ("close", False, "off", False, "Connection: close, lingering_close off, no shim"),
-        ("close", False, "off", True, "Connection: close, lingering_close off, shim"),
-        ("native", False, "always", False, "Connection: close, nginx's lingering_close always"),
-    ]
     tmp = tempfile.mkdtemp(prefix="linger-bench-ngst.")
     os.chmod(tmp, 0o755)
     per = {}
     try:
-        for key, ka, ling, shim, label in cases:
-            c = {n: nginx_strace(tmp, "%s-%s-%d" % (key, shim, n), ka, ling, shim, "ka" if ka else "seq", n)
+        for key, ka, ling, shim, label in NGINX_VARIANTS:
+            c = {n: nginx_strace(tmp, "%s-%d" % (key, n), ka, ling, shim, "ka" if ka else "seq", n)
                  for n in (n1, n2)}
-            per[label] = {k: (c[n2].get(k, 0) - c[n1].get(k, 0)) / (n2 - n1) for k in set(c[n1]) | set(c[n2])}
+            per[key] = {k: (c[n2].get(k, 0) - c[n1].get(k, 0)) / (n2 - n1) for k in set(c[n1]) | set(c[n2])}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for _, _, _, _, label in cases:
-        d = {k: v for k, v in per[label].items() if v >= 0.05}
+    for key, _, _, _, label in NGINX_VARIANTS:
+        d = {k: v for k, v in per[key].items() if v >= 0.05}
         out("   %-50s %5.1f: %s" % (label, sum(d.values()),
                                     ", ".join("%s %.1f" % kv for kv in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))))
-    plain, shim, native = (sum(per[cases[i][4]].values()) for i in (2, 3, 4))
+    plain, shim, native = (sum(per[k].values()) for k in ("close-plain", "close-shim", "close-native"))
     out("   A lingering close costs nginx itself a shutdown and one more recv. Through the shim it also")
     out("   costs the copy the drainer keeps (fcntl), taking it out of the app's epoll set (epoll_ctl),")
     out("   the drainer's epoll_ctl ADD and DEL, recv and close, its wake-up (eventfd write and read), and")

@@ -28,11 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static const char REJECT[] =
     "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
 static const char DOWNLOAD_HEAD[] =
     "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n";
-static const char UPLOAD_HEAD[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n";
 static const char DOWNLOAD_REQUEST[] = "GET /down HTTP/1.1\r\nHost: x\r\n\r\n";
 
 static int listener;
@@ -45,39 +46,13 @@ static void nap_ms(long ms)
         ;
 }
 
-/* Reads up to the end of the request head; returns the first byte ('P' or
- * 'G'), or 0 at EOF. */
-static char read_head(int fd)
-{
-    char c, first = 0;
-    unsigned state = 0;
-    while (state < 4 && read(fd, &c, 1) == 1) {
-        if (!first)
-            first = c;
-        state = (c == (state % 2 ? '\n' : '\r')) ? state + 1 : (c == '\r');
-    }
-    return state == 4 ? first : 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void answer_download(int c)
 {
     static const char block[4096];
-    if (write_all(c, DOWNLOAD_HEAD, sizeof DOWNLOAD_HEAD - 1) != 0)
+    if (kit_write_all(c, DOWNLOAD_HEAD, sizeof DOWNLOAD_HEAD - 1) != 0)
         return;
     for (int i = 0; i < 256; i++) {
-        if (write_all(c, block, sizeof block) != 0)
+        if (kit_write_all(c, block, sizeof block) != 0)
             return;
         nap_ms(1);
     }
@@ -86,38 +61,36 @@ static void answer_download(int c)
 static void *server_thread(void *arg)
 {
     (void)arg;
-    for (;;) {
-        int c = accept(listener, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        char kind = read_head(c);
+    int c;
+    while ((c = kit_accept(listener)) >= 0) {
+        char kind = kit_read_head(c);
         if (kind == 'P')
-            write_all(c, REJECT, sizeof REJECT - 1);
+            kit_write_all(c, REJECT, sizeof REJECT - 1);
         else if (kind == 'G')
             answer_download(c);
         close(c);
     }
+    return NULL;
 }
 
-/* One request; the answer is read until EOF and thrown away. */
+/* One request (an upload of 256 KiB, or a download); the answer is read
+ * until EOF and thrown away. */
 static void one_client(int upload)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int s;
+    if (upload) {
+        s = kit_upload(&addr, 262144);
+    } else if ((s = socket(AF_INET, SOCK_STREAM, 0)) >= 0
+               && (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0
+                   || send(s, DOWNLOAD_REQUEST, sizeof DOWNLOAD_REQUEST - 1, MSG_NOSIGNAL) <= 0)) {
+        close(s);
+        s = -1;
+    }
     if (s < 0)
         return;
-    if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) {
-        const char *head = upload ? UPLOAD_HEAD : DOWNLOAD_REQUEST;
-        int good = send(s, head, strlen(head), MSG_NOSIGNAL) > 0;
-        static const char chunk[16384];
-        for (int sent = 0; upload && good && sent < 262144; sent += (int)sizeof chunk)
-            good = send(s, chunk, sizeof chunk, MSG_NOSIGNAL) == (ssize_t)sizeof chunk;
-        char buf[4096];
-        while (recv(s, buf, sizeof buf, 0) > 0)
-            ;
-    }
+    char buf[4096];
+    while (recv(s, buf, sizeof buf, 0) > 0)
+        ;
     close(s);
 }
 
@@ -151,15 +124,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--status")) status = atoi(argv[i + 1]);
         else { fprintf(stderr, "usage: exit_midflight [--threads N] [--after-ms N] [--status S]\n"); return 2; }
     }
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof addr;
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) || listen(listener, 512)
-        || getsockname(listener, (struct sockaddr *)&addr, &al)) {
-        perror("listen");
-        return 1;
-    }
+    listener = kit_listen_loopback(&addr, 512);
     for (int i = 0; i < threads; i++)
         start_detached(server_thread, NULL);
     for (int i = 0; i < threads; i++)

@@ -36,9 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static const char RESPONSE[] =
     "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
-static const char HEAD_FMT[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n";
 
 #define MAX_THREADS 64
 static int listener, nthreads = 8, nclients = 8, rounds = 40, body = 256 * 1024;
@@ -82,69 +83,24 @@ static int fd_count(void)
     return n - 1; /* the directory's own fd */
 }
 
-static void read_head(int fd)
-{
-    char c;
-    unsigned state = 0;
-    while (state < 4) {
-        ssize_t r = read(fd, &c, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r != 1)
-            return;
-        state = (c == (state % 2 ? '\n' : '\r')) ? state + 1 : (c == '\r');
-    }
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void *server_thread(void *arg)
 {
     (void)arg;
-    for (;;) {
-        int c = accept(listener, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL;
-        }
-        read_head(c);
-        write_all(c, RESPONSE, sizeof RESPONSE - 1);
+    int c;
+    while ((c = kit_accept(listener)) >= 0) {
+        kit_read_head(c);
+        kit_write_all(c, RESPONSE, sizeof RESPONSE - 1);
         close(c);
     }
+    return NULL;
 }
 
 /* One client connection: head + body, then the answer. 1 if it got 413. */
 static int one_client(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        if (s >= 0) close(s);
+    int s = kit_upload(&addr, body);
+    if (s < 0)
         return 0;
-    }
-    char head[128];
-    int hl = snprintf(head, sizeof head, HEAD_FMT, body);
-    int good = send(s, head, (size_t)hl, MSG_NOSIGNAL) == hl;
-    static const char chunk[16384];
-    for (int sent = 0; good && sent < body;) {
-        int n = body - sent < (int)sizeof chunk ? body - sent : (int)sizeof chunk;
-        ssize_t w = send(s, chunk, (size_t)n, MSG_NOSIGNAL);
-        if (w <= 0)
-            good = 0;
-        else
-            sent += (int)w;
-    }
     char buf[512];
     size_t got = 0;
     for (;;) {
@@ -222,15 +178,7 @@ int main(int argc, char **argv)
         return 2;
     (void)!write(pipe_fds[1], "w", 1); /* the pipe is known to the shim before the storm */
 
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof addr;
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 256) != 0 ||
-        getsockname(listener, (struct sockaddr *)&addr, &al) != 0) {
-        perror("listen");
-        return 2;
-    }
+    listener = kit_listen_loopback(&addr, 256);
 
     /* Only the server threads take SIGUSR1: the others start with it blocked. */
     struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART */

@@ -25,9 +25,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static const char RESPONSE[] =
     "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
-static const char HEAD_FMT[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n";
 
 static int listener, rounds = 20, body = 256 * 1024, threads = 8, signal_closes = 32;
 static struct sockaddr_in addr;
@@ -38,51 +39,27 @@ static _Atomic int ok, failed;
 static int sig_fds[MAX_SIG];
 static _Atomic int sig_next, sig_count;
 
-static void read_head(int fd)
-{
-    char c;
-    unsigned state = 0;
-    while (state < 4 && read(fd, &c, 1) == 1)
-        state = (c == (state % 2 ? '\n' : '\r')) ? state + 1 : (c == '\r');
-}
-
 static void *server_thread(void *arg)
 {
     (void)arg;
-    for (;;) {
-        int c = accept(listener, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        read_head(c);
-        if (write(c, RESPONSE, sizeof RESPONSE - 1) < 0)
+    int c;
+    while ((c = kit_accept(listener)) >= 0) {
+        kit_read_head(c);
+        if (kit_write_all(c, RESPONSE, sizeof RESPONSE - 1) != 0)
             perror("write");
         close(c);
     }
+    return NULL;
 }
 
 /* One client connection: head + body, then the answer. 1 if it got 413. */
 static int one_client(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        if (s >= 0) close(s);
+    int s = kit_upload(&addr, body);
+    if (s < 0)
         return 0;
-    }
-    char head[128];
-    int hl = snprintf(head, sizeof head, HEAD_FMT, body);
-    int good = send(s, head, (size_t)hl, MSG_NOSIGNAL) == hl;
-    static const char chunk[16384];
-    for (int sent = 0; good && sent < body;) {
-        int n = body - sent < (int)sizeof chunk ? body - sent : (int)sizeof chunk;
-        ssize_t w = send(s, chunk, (size_t)n, MSG_NOSIGNAL);
-        if (w <= 0) good = 0;
-        else sent += (int)w;
-    }
     char buf[256];
-    ssize_t n = good ? recv(s, buf, sizeof buf - 1, MSG_WAITALL) : -1;
+    ssize_t n = recv(s, buf, sizeof buf - 1, MSG_WAITALL);
     close(s);
     if (n <= 0)
         return 0;
@@ -133,24 +110,16 @@ int main(int argc, char **argv)
     }
     if (signal_closes > MAX_SIG) signal_closes = MAX_SIG;
     signal(SIGPIPE, SIG_IGN);
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof addr;
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) || listen(listener, 512)
-        || getsockname(listener, (struct sockaddr *)&addr, &al)) {
-        perror("listen");
-        return 1;
-    }
+    listener = kit_listen_loopback(&addr, 512);
 
     /* Phase 1: sockets the signal handler will close. The main thread
      * accepts and answers them; their clients are still sending. */
     pthread_t sc;
     pthread_create(&sc, NULL, signal_client, NULL);
     for (int i = 0; i < signal_closes; i++) {
-        int c = accept(listener, NULL, NULL);
-        read_head(c);
-        if (write(c, RESPONSE, sizeof RESPONSE - 1) < 0)
+        int c = kit_accept(listener);
+        kit_read_head(c);
+        if (kit_write_all(c, RESPONSE, sizeof RESPONSE - 1) != 0)
             perror("write");
         sig_fds[i] = c;
         sig_count = i + 1;

@@ -1,0 +1,102 @@
+/* kit.h - what the in-process test servers (stress, signal_storm,
+ * exit_midflight) share: a loopback listener, an accept that outlasts
+ * signals, reading a request head, writing it all, and a client upload.
+ * Header-only: each server is one C file built on its own. Every call
+ * restarts after EINTR, so signal handlers in a test do not end loops. */
+#ifndef LINGER_TEST_KIT_H
+#define LINGER_TEST_KIT_H
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A TCP listener on 127.0.0.1 and a free port, written to *addr; exits 2 on failure. */
+static inline int kit_listen_loopback(struct sockaddr_in *addr, int backlog)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    *addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof *addr;
+    if (l < 0 || bind(l, (struct sockaddr *)addr, sizeof *addr) != 0 || listen(l, backlog) != 0
+        || getsockname(l, (struct sockaddr *)addr, &al) != 0) {
+        perror("listen");
+        exit(2);
+    }
+    return l;
+}
+
+/* The next connection on listener l, or -1 when accepting fails for good. */
+static inline int kit_accept(int l)
+{
+    for (;;) {
+        int c = accept(l, NULL, NULL);
+        if (c >= 0 || (errno != EINTR && errno != ECONNABORTED))
+            return c;
+    }
+}
+
+/* Reads fd up to the end of a request head, byte by byte, leaving the body
+ * unread. Returns the head's first byte, or 0 at EOF or error before its end. */
+static inline char kit_read_head(int fd)
+{
+    char c, first = 0;
+    unsigned state = 0;
+    while (state < 4) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != 1)
+            return 0;
+        if (!first)
+            first = c;
+        state = (c == (state % 2 ? '\n' : '\r')) ? state + 1 : (c == '\r');
+    }
+    return first;
+}
+
+/* Writes all n bytes; 0, or -1 when a write fails. */
+static inline int kit_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A connected client socket that has sent "POST /up" announcing body bytes
+ * and then the body itself (MSG_NOSIGNAL: a reset is an answer, not a
+ * signal). Returns the socket, or -1 (closed) when connecting or sending failed. */
+static inline int kit_upload(const struct sockaddr_in *addr, int body)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    char head[128];
+    int hl = snprintf(head, sizeof head, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", body);
+    int good = connect(s, (const struct sockaddr *)addr, sizeof *addr) == 0
+        && send(s, head, (size_t)hl, MSG_NOSIGNAL) == hl;
+    static const char chunk[16384];
+    for (int sent = 0; good && sent < body;) {
+        size_t n = body - sent < (int)sizeof chunk ? (size_t)(body - sent) : sizeof chunk;
+        ssize_t w = send(s, chunk, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        good = w > 0;
+        sent += good ? (int)w : 0;
+    }
+    if (!good) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+#endif
