@@ -183,7 +183,10 @@ def fig_hotpath(a):
         if target:
             row("1. " + label.strip(), "%+.1f instr/call" % extra, "<= %d" % target, verdict(extra <= target))
         elif key == "send-body-mt":
-            row("1. send() in a body, shim code only (host multi-threaded)", "%+.1f instr/call" % extra, "(info)", "-")
+            # glibc's part of the total: any second thread (the drainer is one) sends every
+            # cancellable call through its cancellation bookkeeping, shim or not
+            row("1. send() in a body, shim code only (host multi-threaded)", "%+.1f instr/call" % extra,
+                "<= 30 (the shim's part)", verdict(extra <= 30))
         elif key == "write-null-drainer":
             row("1. write() to /dev/null, drainer thread running", "%+.1f instr/call" % extra, "(info)", "-")
     hlen = int(run([BIN / "scanbench", "len"], stdout=subprocess.PIPE, text=True).stdout)

@@ -490,7 +490,7 @@ static void after_fork_child(void)
     }
     close_shim_fd(&epoll_fd);
     close_shim_fd(&wake_fd);
-    fdt_gen++;
+    fdt_new_generation();
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
     stats_reset();

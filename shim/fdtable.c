@@ -56,6 +56,7 @@ static void reset_entry(struct fd_entry *e)
     e->epfds[0] = e->epfds[1] = 0;
     e->ino = 0;
     memset(&e->u, 0, sizeof e->u);
+    e->skip = 0;
     fdt_set_kind(e, FK_UNKNOWN);
 }
 
@@ -101,6 +102,18 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
     fdt_set_kind(e, kind);
     errno = saved;
     return kind;
+}
+
+void fdt_new_generation(void)
+{
+    fdt_gen++;
+    for (int fd = fdt_next(-1); fd >= 0 && (unsigned)fd < fdt_own_base; fd = fdt_next(fd)) {
+        struct fd_entry *e = &fdt[fd];
+        if (e->skip) {
+            fdt_scanner_catch_up(e);
+            e->skip = 0;
+        }
+    }
 }
 
 unsigned fdt_listener_info(int fd)
@@ -273,6 +286,7 @@ struct fd_entry *fdt_ring_leader(int fd)
     ring_prune(fd, &leader);
     if (leader < 0) { /* the leader was closed unseen: this one takes over */
         memset(&e->u, 0, sizeof e->u);
+        e->skip = 0;
         fdt_update_flags(e, FE_BLIND, 0); /* its scanner history is gone */
         fdt_set_kind(e, FK_TRACKED);
         return e;
@@ -290,6 +304,7 @@ int fdt_ring_leave(int fd)
     if (others == 0) {
         if (fdt_kind(e) == FK_ALIAS) {
             memset(&e->u, 0, sizeof e->u);
+            e->skip = 0;
             fdt_update_flags(e, FE_BLIND, 0);
             fdt_set_kind(e, FK_TRACKED);
         }
@@ -307,6 +322,7 @@ int fdt_ring_leave(int fd)
     if (leader == fd) { /* hand the scanner state to the next member */
         struct fd_entry *heir = &fdt[prev];
         heir->u = e->u;
+        heir->skip = e->skip;
         heir->flags = (uint8_t)fdt_flags(e);
         fdt_set_writer_gen(heir, fdt_writer_gen(e));
         fdt_set_kind(heir, FK_TRACKED);

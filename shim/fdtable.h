@@ -62,7 +62,8 @@ struct fd_entry {
         struct scan_state scan;   /* FK_TRACKED: the response scanner */
         int32_t handover_next;    /* FK_LINGERING, until the drainer takes it */
     } u;
-    uint8_t pad1[8];              /* one cache line: fd << 6 finds the entry */
+    uint64_t skip;                /* FK_TRACKED: bytes the hot path may still skip by count,
+                                     plus one; 0: ask the scanner (fdt_scanner_catch_up) */
 };
 _Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line");
 
@@ -86,13 +87,18 @@ static inline struct fd_entry *fdt_get(int fd)
     return ((unsigned)fd < fdt_size) ? &fdt[fd] : (struct fd_entry *)0;
 }
 
+/* The kind for the hot path: a relaxed load (see fdt_passes below). */
+static inline enum fd_kind fdt_kind_relaxed(const struct fd_entry *e)
+{
+    return (enum fd_kind)atomic_load_explicit(&e->kind, memory_order_relaxed);
+}
+
 /* Hot path: true when fd is in the table and linger has nothing to do with
  * its sends (FK_IGNORED): the hook just calls the real function. A relaxed
  * load: the kind of a number the caller holds changes only in calls on it. */
 static inline int fdt_passes(int fd)
 {
-    return (unsigned)fd < fdt_size
-        && atomic_load_explicit(&fdt[fd].kind, memory_order_relaxed) == FK_IGNORED;
+    return (unsigned)fd < fdt_size && fdt_kind_relaxed(&fdt[fd]) == FK_IGNORED;
 }
 
 static inline enum fd_kind fdt_kind(const struct fd_entry *e)
@@ -200,6 +206,20 @@ static inline int fdt_next_own(int fd)
         n = fdt_own_base;
     return n < atomic_load_explicit(&fdt_own_high, memory_order_relaxed) ? (int)n : -1;
 }
+
+/* The hot path counts body bytes down in e->skip and tells the scanner at
+ * its next look (0: nothing to tell; in a body the count never reaches 0,
+ * the last byte always goes to the scanner). */
+static inline void fdt_scanner_catch_up(struct fd_entry *e)
+{
+    if (e->skip)
+        scan_skipped(&e->u.scan, scan_skippable(&e->u.scan) - e->skip);
+}
+
+/* In a fork child: a new writer generation. Every socket's scanner catches
+ * up and its skip count drops to 0, so this process's first write on each
+ * goes through the slow path, which records it as the writer. */
+void fdt_new_generation(void);
 
 /* Forgets everything about fd: the number is closed or about to be reused. */
 void fdt_forget(int fd);

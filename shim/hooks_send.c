@@ -14,20 +14,31 @@
  * table exists (it is mapped only after resolution), else the safe call. */
 #define REAL_CALL(name, ...) (fdt ? real.name(__VA_ARGS__) : real_##name(__VA_ARGS__))
 
-ssize_t hook_write(int fd, const void *buf, size_t n)
+/* Outside the table (or before it exists) linger tracks nothing: the real
+ * call alone, through the safe path while resolution may still be going on. */
+static SLOW_PATH ssize_t send_outside(int fd, const void *buf, size_t n, int flags)
 {
-    ssize_t r = REAL_CALL(write, fd, buf, n);
-    if (r > 0)
-        policy_sent(fd, buf, (size_t)r);
-    return r;
+    return REAL_CALL(send, fd, buf, n, flags);
 }
 
-static SLOW_PATH ssize_t hook_send(int fd, const void *buf, size_t n, int flags)
+/* The hooks for an fd inside the table that linger may track (its entry e;
+ * fdt exists): the real call, then the scanner's hot path, ending in a tail
+ * call. */
+static SLOW_PATH ssize_t send_in_table(int fd, const void *buf, size_t n, int flags, struct fd_entry *e)
 {
-    ssize_t r = REAL_CALL(send, fd, buf, n, flags);
-    if (r > 0)
-        policy_sent(fd, buf, (size_t)r);
-    return r;
+    return policy_sent_entry(e, buf, real.send(fd, buf, n, flags));
+}
+
+static SLOW_PATH ssize_t write_in_table(int fd, const void *buf, size_t n, struct fd_entry *e)
+{
+    return policy_sent_entry(e, buf, real.write(fd, buf, n));
+}
+
+ssize_t hook_write(int fd, const void *buf, size_t n)
+{
+    if ((unsigned)fd < fdt_size)
+        return write_in_table(fd, buf, n, &fdt[fd]);
+    return REAL_CALL(write, fd, buf, n);
 }
 
 ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
@@ -73,9 +84,13 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (fdt_passes(fd))
-        return real.send(fd, buf, n, flags);
-    return hook_send(fd, buf, n, flags);
+    if ((unsigned)fd < fdt_size) {
+        struct fd_entry *e = &fdt[fd];
+        if (fdt_kind_relaxed(e) == FK_IGNORED)
+            return real.send(fd, buf, n, flags);
+        return send_in_table(fd, buf, n, flags, e);
+    }
+    return send_outside(fd, buf, n, flags);
 }
 
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)

@@ -103,11 +103,25 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     return e;
 }
 
+/* After the scanner looked: what the hot path may skip from here on. */
+static void note_skippable(struct fd_entry *e)
+{
+    e->skip = scan_skippable(&e->u.scan);
+}
+
+ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+{
+    policy_sent_slow(fd, e, buf, (size_t)r);
+    return r;
+}
+
 void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
     int saved = errno;
     if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
+        fdt_scanner_catch_up(e);
         scan_feed(&e->u.scan, buf, n);
+        note_skippable(e);
         note_verdict(e);
     }
     errno = saved;
@@ -130,8 +144,10 @@ void policy_sent_unseen(int fd, size_t n)
         return;
     int saved = errno;
     if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
+        fdt_scanner_catch_up(e);
         if (!scan_skip_unseen(&e->u.scan, n))
             fdt_update_flags(e, FE_BLIND, 0);
+        note_skippable(e);
         note_verdict(e);
     }
     errno = saved;

@@ -7,6 +7,7 @@
 #define LINGER_POLICY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "fdtable.h"
@@ -14,21 +15,41 @@
 /* Slow path of policy_sent: classifies and scans. */
 void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n);
 
+/* The hot path's test for fd's entry e after the app sent n bytes: 1 when
+ * nothing more is to be done (not a tracked socket, or bytes inside a body,
+ * counted down here and told to the scanner at its next look). */
+static inline int policy_sent_done(struct fd_entry *e, size_t n)
+{
+    uint8_t k = atomic_load_explicit(&e->kind, memory_order_relaxed);
+    if (k == FK_TRACKED) {
+        if (n < e->skip) {
+            e->skip -= n;
+            return 1;
+        }
+        return 0;
+    }
+    return k != FK_UNKNOWN && k != FK_ALIAS;
+}
+
 /* The app sent n bytes (already sent, per the call's return) on fd. Costs a
  * table lookup for fds that are not tracked sockets. */
 static inline void policy_sent(int fd, const void *buf, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
-        return;
-    uint8_t k = atomic_load_explicit(&e->kind, memory_order_relaxed);
-    if (k == FK_TRACKED) {
-        if (fdt_writer_gen(e) == fdt_gen && scan_skip_body(&e->u.scan, n))
-            return;
-    } else if (k != FK_UNKNOWN && k != FK_ALIAS) {
-        return;
-    }
-    policy_sent_slow(fd, e, buf, n);
+    if (e && !policy_sent_done(e, n))
+        policy_sent_slow(fd, e, buf, n);
+}
+
+/* policy_sent_slow returning r, for a tail call. */
+ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r);
+
+/* policy_sent for the table entry e of the fd a call that returned r
+ * (bytes sent, or -1) wrote to; returns r, so that a hook can end in it. */
+static inline ssize_t policy_sent_entry(struct fd_entry *e, const void *buf, ssize_t r)
+{
+    if (r <= 0 || policy_sent_done(e, (size_t)r))
+        return r;
+    return policy_sent_slow_r((int)(e - fdt), e, buf, r);
 }
 
 /* The app sent the first n bytes of an iovec array on fd. */

@@ -94,15 +94,33 @@ static inline int scan_between_responses(const struct scan_state *s)
     return s->phase == SP_START || s->phase >= SP_BODY_UNTIL_CLOSE;
 }
 
-/* Hot path: consumes len body bytes by count when they fit in the current
- * body or chunk; returns 1 if it did, 0 if scan_feed must look at them. */
+/* How many bytes the next sends may be skipped by count, plus one: the rest
+ * of the current body or chunk (its last byte must go through scan_feed);
+ * all of them (UINT64_MAX) once scanning has stopped; 0 anywhere else. */
+static inline uint64_t scan_skippable(const struct scan_state *s)
+{
+    if (s->phase == SP_BODY_LENGTH || s->phase == SP_CHUNK_DATA)
+        return s->remaining;
+    return s->phase >= SP_BODY_UNTIL_CLOSE ? UINT64_MAX : 0;
+}
+
+/* Records that n bytes, n < scan_skippable(s), were skipped by count (the
+ * shim counts them down outside the state and tells the scanner later). */
+static inline void scan_skipped(struct scan_state *s, uint64_t n)
+{
+    if (s->phase == SP_BODY_LENGTH || s->phase == SP_CHUNK_DATA)
+        s->remaining -= n;
+}
+
+/* Consumes len body bytes by count when they fit in the current body or
+ * chunk (or the scanner is done); returns 1 if it did, 0 if scan_feed must
+ * look at them. */
 static inline int scan_skip_body(struct scan_state *s, size_t len)
 {
-    if ((s->phase == SP_BODY_LENGTH || s->phase == SP_CHUNK_DATA) && len < s->remaining) {
-        s->remaining -= len;
-        return 1;
-    }
-    return s->phase >= SP_BODY_UNTIL_CLOSE;
+    if (len >= scan_skippable(s))
+        return 0;
+    scan_skipped(s, len);
+    return 1;
 }
 
 /* Consumes n bytes whose content linger cannot see (sendfile) by count.

@@ -9,11 +9,14 @@
  *   2. all at once;
  *   3. split in two at a position derived from the input;
  *   4. in pieces whose sizes come from a PRNG seeded with a hash of the
- *      input, through the hot path the shim uses (scan_skip_body first,
- *      scan_feed only when it declines); a piece that falls inside a body or
- *      chunk is, at the PRNG's choice, consumed by count with
- *      scan_skip_unseen instead (as for sendfile); at the end,
- *      scan_skip_unseen runs past the body.
+ *      input, through scan_skip_body first, scan_feed only when it
+ *      declines; a piece that falls inside a body or chunk is, at the PRNG's
+ *      choice, consumed by count with scan_skip_unseen instead (as for
+ *      sendfile); at the end, scan_skip_unseen runs past the body;
+ *   5. in pieces again, as the shim's hot path does it: bytes that fit in
+ *      the current body are counted down outside the state (from
+ *      scan_skippable), and the scanner is told at its next look
+ *      (scan_skipped).
  *
  * Checked after every piece: the state equals the reference state at that
  * offset, field by field (so the verdict, too); every field is within its
@@ -239,6 +242,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct scan_state stopped = s;
         scan_feed(&s, data, size);
         CHECK(same_state(&stopped, &s), "a scanner stopped by scan_skip_unseen took more bytes");
+    }
+
+    /* 5. the shim's deferred count: pieces inside a body are counted down
+     * outside the state (skip) and the scanner catches up at its next look */
+    rng = h ^ 0x9e3779b97f4a7c15ull;
+    scan_init(&s);
+    uint64_t skip = 0;
+    for (size_t off = 0; off < size;) {
+        size_t n = piece_size(&rng, size - off);
+        if (n < skip) {
+            skip -= n;
+        } else {
+            if (skip)
+                scan_skipped(&s, scan_skippable(&s) - skip);
+            scan_feed(&s, data + off, n);
+            skip = scan_skippable(&s);
+        }
+        off += n;
+        struct scan_state caught_up = s;
+        if (skip)
+            scan_skipped(&caught_up, scan_skippable(&caught_up) - skip);
+        expect_same(&caught_up, off, "in pieces counted down outside the state");
     }
     return 0;
 }
