@@ -555,6 +555,31 @@ static const unsigned char *match_name(struct scan_state *s, const unsigned char
     return p;
 }
 
+/* The rest of a header line we do not look at, from its ':' to its LF, in
+ * one step when the buffer holds it all: the state the byte-by-byte path
+ * reaches at the start of the next line. Returns where it stopped, or p
+ * when the line needs the byte-by-byte path (an empty name, a CR not
+ * before the LF, a line too long, or no LF yet). */
+static const unsigned char *finish_other_line(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    if (s->match == 0)
+        return p;
+    const unsigned char *lf = memchr(p + 1, '\n', (size_t)(end - p - 1));
+    if (!lf)
+        return p;
+    const unsigned char *cr = memchr(p + 1, '\r', (size_t)(lf - p - 1));
+    if (cr && cr != lf - 1)
+        return p;
+    size_t counted = (size_t)(lf - p) + 1 - (cr ? 1 : 0); /* a CR is not counted */
+    if (s->line_len + counted > SCAN_MAX_LINE)
+        return p;
+    s->header = H_OTHER;
+    start_value(s);
+    header_line_end(s);
+    start_line(s, SP_HEADER_START);
+    return lf + 1;
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf, *end = p + len;
@@ -581,6 +606,8 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
                 const unsigned char *q = s->token ? match_name(s, p, end) : p;
                 if (q)
                     p = s->token ? q : skip_name(s, q, end);
+                if (q && !s->token && p < end && *p == ':' && s->phase == SP_HEADER_NAME)
+                    p = finish_other_line(s, p, end);
             } else if (s->phase == SP_START && *p == 'H') {
                 p = fast_status(s, p, end);
                 if (p < end && plain_run(s))
