@@ -295,10 +295,18 @@ static void header_start_byte(struct scan_state *s, unsigned char c)
     if (s->phase == SP_DONE)
         return;
     s->flags |= SF_IN_HEADER;
-    s->token = ALL_HEADER_CANDIDATES;
-    s->match = 0;
     s->phase = SP_HEADER_NAME;
-    header_name_byte(s, c);
+    if (c == ':' || c < 0x21 || c == 0x7f) { /* an empty name, or a CTL/SP in it */
+        lose(s);
+        return;
+    }
+    /* header_name_byte's work for a first byte: the names starting with it */
+    c = to_lower(c);
+    s->token = 0;
+    for (unsigned h = 1; h <= 3; h++)
+        if ((unsigned char)header_names[h][0] == c)
+            s->token |= (uint8_t)(1u << h);
+    s->match = 1;
 }
 
 /* One byte of a header name, matched case-insensitively as it arrives. */
@@ -580,6 +588,46 @@ static const unsigned char *finish_other_line(struct scan_state *s, const unsign
     return lf + 1;
 }
 
+/* A Connection value that is one token ("close", "keep-alive" or another)
+ * between optional whitespace, up to its LF, in one step when the buffer
+ * holds it all: the state the byte-by-byte path reaches at the start of the
+ * next line. Returns where it stopped, or p for the byte-by-byte path (a
+ * list, a CR not before the LF, a long token or line, or no LF yet). */
+static const unsigned char *fast_connection_value(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    if (!lf)
+        return p;
+    const unsigned char *q = p, *stop = lf;
+    if (stop > p && stop[-1] == '\r')
+        stop--;
+    while (q < stop && is_ows(*q))
+        q++;
+    const unsigned char *t = q;
+    while (q < stop && !is_ows(*q) && *q != ',' && *q != '\r')
+        q++;
+    size_t tlen = (size_t)(q - t);
+    while (q < stop && is_ows(*q))
+        q++;
+    size_t counted = (size_t)(stop - p) + 1; /* the value and the LF, not the CR */
+    if (q != stop || tlen > 64 || s->line_len + counted > SCAN_MAX_LINE)
+        return p;
+    for (unsigned k = T_CLOSE; k <= T_KEEP_ALIVE; k++) {
+        if (tlen != token_lens[k])
+            continue;
+        size_t i = 0;
+        while (i < tlen && to_lower(t[i]) == (unsigned char)token_names[k][i])
+            i++;
+        if (i == tlen)
+            s->flags |= k == T_CLOSE ? SF_CONN_CLOSE : SF_CONN_KEEP;
+    }
+    s->match = 0;
+    s->token = 0;
+    s->flags &= (uint16_t)~SF_TOKEN_DIRTY;
+    start_line(s, SP_HEADER_START);
+    return lf + 1;
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf, *end = p + len;
@@ -608,6 +656,9 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
                     p = s->token ? q : skip_name(s, q, end);
                 if (q && !s->token && p < end && *p == ':' && s->phase == SP_HEADER_NAME)
                     p = finish_other_line(s, p, end);
+            } else if (s->phase == SP_HEADER_VALUE && s->header == H_CONNECTION && s->match == 0
+                       && !(s->flags & SF_CR)) {
+                p = fast_connection_value(s, p, end);
             } else if (s->phase == SP_START && *p == 'H') {
                 p = fast_status(s, p, end);
                 if (p < end && plain_run(s))
