@@ -109,6 +109,8 @@ void fdt_new_generation(void)
     fdt_gen++;
     for (int fd = fdt_next(-1); fd >= 0 && (unsigned)fd < fdt_own_base; fd = fdt_next(fd)) {
         struct fd_entry *e = &fdt[fd];
+        /* a claim's thread did not come along: the socket is as it was */
+        fdt_claim(e, FK_DECIDING, FK_TRACKED);
         if (e->skip) {
             fdt_scanner_catch_up(e);
             e->skip = 0;

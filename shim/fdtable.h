@@ -120,8 +120,9 @@ static inline int fdt_claim(struct fd_entry *e, enum fd_kind from, enum fd_kind 
                                                    memory_order_acq_rel, memory_order_acquire);
 }
 
-/* Waits a bounded while (about 5 ms at most) for another thread to finish
- * deciding e's close. Returns e's kind then: FK_DECIDING if it did not. */
+/* Waits a bounded while (about 10 ms at most: 16 yields, then 48 naps of
+ * 100 us) for another thread to finish deciding e's close. Returns e's kind
+ * then: FK_DECIDING if it did not. */
 enum fd_kind fdt_settle(struct fd_entry *e);
 
 /* A tracked socket's flags and writer generation are read by the exit path
@@ -218,7 +219,8 @@ static inline void fdt_scanner_catch_up(struct fd_entry *e)
 
 /* In a fork child: a new writer generation. Every socket's scanner catches
  * up and its skip count drops to 0, so this process's first write on each
- * goes through the slow path, which records it as the writer. */
+ * goes through the slow path, which records it as the writer; a claim made
+ * by a parent's thread (FK_DECIDING) goes back to FK_TRACKED. */
 void fdt_new_generation(void);
 
 /* Forgets everything about fd: the number is closed or about to be reused. */

@@ -2,10 +2,13 @@
 #include "handoff.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -51,12 +54,36 @@ static void note_stdio_socket(FILE *f)
         policy_sent_via_stdio(fd);
 }
 
+/* True when no thread of the app but the exiting one runs (linger's drainer
+ * aside): none can be writing to a socket the exit shuts down. Asks
+ * /proc/self/stat (num_threads); without it, says no. */
+static int app_alone(void)
+{
+    char buf[1024];
+    long fd = raw_syscall(SYS_openat, AT_FDCWD, (long)"/proc/self/stat", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+    if (fd < 0)
+        return 0;
+    long n = raw_syscall(SYS_read, fd, (long)buf, sizeof buf - 1, 0, 0, 0);
+    raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    for (int field = 2; p && field < 20; field++) /* num_threads is field 20 */
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return 0;
+    long threads = strtol(p + 1, NULL, 10);
+    return threads - (drainer_accepting() ? 1 : 0) <= 1;
+}
+
 /* Hands every tracked socket that should linger to the drainer. */
 static void linger_open_sockets(void)
 {
+    int alone = app_alone();
     for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
         if (fdt_kind(&fdt[fd]) == FK_TRACKED)
-            policy_linger_at_exit(fd);
+            policy_linger_at_exit(fd, alone);
 }
 
 /* Gives the drainer up to LINGER_EXIT_WAIT to finish what it holds (most

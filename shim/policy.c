@@ -88,6 +88,8 @@ static void note_verdict(struct fd_entry *e)
 static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
 {
     enum fd_kind k = fdt_kind(e);
+    if (k == FK_DECIDING) /* another thread decides its close: see how that ends */
+        k = fdt_settle(e);
     if (k == FK_UNKNOWN)
         k = fdt_classify(fd, e);
     if (k == FK_ALIAS) {
@@ -274,34 +276,37 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending)
     return cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE) || *pending;
 }
 
-/* Takes the app's epoll registrations of fd away; 0, or -1 if some are unknown. */
-static int forget_epoll_sets(int fd, struct fd_entry *e)
+/* Takes the app's epoll registrations of fd away (those linger recorded). */
+static void forget_epoll_sets(int fd, const struct fd_entry *e)
 {
-    if (fdt_flags(e) & FE_EPOLL_LOST)
-        return -1;
     for (int i = 0; i < FD_EPOLL_SLOTS; i++) {
         int slot = fdt_epoll_slot(e, i);
         if (slot)
             real_epoll_ctl(slot - 1, EPOLL_CTL_DEL, fd, NULL);
     }
-    return 0;
 }
 
 /* A shim-owned duplicate of fd's socket, shut down for writing and marked
  * FK_LINGERING, after taking fd out of the app's epoll sets; or -1 (the
  * socket is untouched). recheck: fd may be closed and its number reused by
  * another thread meanwhile, so the copy is checked to be the same socket. */
-static int lingering_copy(int fd, struct fd_entry *e, int recheck)
+static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
 {
-    if (forget_epoll_sets(fd, e) != 0)
-        return -1;
+    unsigned flags = fdt_flags(e);
+    if (flags & FE_EPOLL_LOST)
+        return -1; /* registered in epoll sets linger cannot name */
     int own = real_fcntl(fd, F_DUPFD_CLOEXEC, ownfd_base());
     if (own < 0)
         return -1;
     struct fd_entry *oe = fdt_get(own);
-    unsigned flags = fdt_flags(e);
-    if (!oe || (recheck && !fdt_same_socket(own, e))
-        || (!(flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0)) {
+    if (!oe || (recheck && !fdt_same_socket(own, e))) {
+        real_close(own);
+        return -1;
+    }
+    /* the number must still hold the socket when its epoll registrations go */
+    if (!recheck || fdt_same_socket(fd, e))
+        forget_epoll_sets(fd, e);
+    if (!(flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0) {
         real_close(own);
         return -1;
     }
@@ -332,6 +337,12 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
     return 0;
 }
 
+/* Claims tracked entry e for the app's close. */
+static int claim_for_close(struct fd_entry *e)
+{
+    return fdt_claim(e, FK_TRACKED, FK_DECIDING);
+}
+
 /* decide()'s answers besides "handed over" (1). */
 enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
 
@@ -341,10 +352,16 @@ enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
  * thread is deciding this socket (the caller closes and leaves the entry). */
 static int decide(int fd, struct fd_entry *e, int close_app)
 {
-    if (cfg.mode == MODE_OFF || fdt_ring_leave(fd))
-        return DECIDE_PLAIN; /* off, or other numbers still hold the socket */
-    if (!fdt_claim(e, FK_TRACKED, FK_DECIDING))
-        return DECIDE_BUSY;
+    if (cfg.mode == MODE_OFF)
+        return DECIDE_PLAIN;
+    /* claimed before the ring is left, so that the exit path cannot take a
+     * leader whose scanner is passing to another number */
+    if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e))
+        return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
+    if (fdt_ring_leave(fd))
+        return DECIDE_PLAIN; /* other numbers still hold the socket */
+    if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e)) /* an alias that was the last */
+        return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
     int pending = 0;
     if (!wants_linger(fd, e, &pending))
         return DECIDE_PLAIN;
@@ -380,7 +397,9 @@ int policy_close(int fd, int *rc)
         return 0;
     int saved = errno;
     int handled = 0, decision = DECIDE_PLAIN;
-    enum fd_kind k = k0 == FK_DECIDING ? fdt_settle(e) : fdt_kind(e);
+    enum fd_kind k = fdt_kind(e);
+    if (k == FK_DECIDING)
+        k = fdt_settle(e);
     if (k == FK_DECIDING) {
         /* the exit path still decides it: a plain close, the entry is its */
     } else if (is_own(fd, e, k)) { /* not the app's: as if it were not open */
@@ -465,7 +484,7 @@ int policy_close_range(unsigned first, unsigned last, int flags)
             if (fd > from && real_close_range(from, fd - 1, flags) != 0)
                 return -1;
             from = fd + 1;
-        } else if (k == FK_TRACKED || k == FK_ALIAS) {
+        } else if (k == FK_TRACKED || k == FK_ALIAS || k == FK_DECIDING) {
             policy_close((int)fd, &rc); /* lingers, or forgets it for the range close */
         } else {
             fdt_forget((int)fd);
@@ -489,30 +508,47 @@ void policy_sent_via_stdio(int fd)
         fdt_update_flags(e, FE_SAW_RESPONSE | FE_SAW_CLOSE, FE_MID_RESPONSE);
 }
 
-/* At exit, other threads may still be writing: only a socket whose last
- * response had close semantics (or mode always) and is written in full
- * lingers, so that no thread's write meets a socket shut down under it. */
-static int exit_may_linger(int fd, struct fd_entry *e, int *pending)
+/* At exit, other threads may still be writing. When some run, only a
+ * socket whose last response had close semantics (or mode always) and is
+ * known to be written in full lingers, so that no thread's write meets a
+ * socket shut down under it; alone, the exit's thread wrote last. */
+static int exit_may_linger(int fd, const struct fd_entry *e, int alone, int *pending)
 {
     unsigned flags = fdt_flags(e);
-    return !(flags & FE_MID_RESPONSE) && (cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE))
+    return (alone || !(flags & FE_MID_RESPONSE)) && (cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE))
         && wants_linger(fd, e, pending);
 }
 
-int policy_linger_at_exit(int fd)
+/* What the exit path decides on, copied once it holds the claim: another
+ * thread may still close the number (after fdt_settle gives up) and a new
+ * socket reuse the entry. */
+static void snapshot(const struct fd_entry *e, struct fd_entry *snap)
+{
+    snap->origin = e->origin;
+    snap->flags = (uint8_t)fdt_flags(e);
+    snap->writer_gen = fdt_writer_gen(e);
+    snap->ino = e->ino;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        snap->epfds[i] = fdt_epoll_slot(e, i);
+}
+
+int policy_linger_at_exit(int fd, int alone)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || !fdt_claim(e, FK_TRACKED, FK_DECIDING))
         return 0; /* not a tracked socket, or its own thread is closing it */
+    struct fd_entry snap = { 0 };
+    snapshot(e, &snap);
     int pending = 0, own = -1;
-    if (exit_may_linger(fd, e, &pending) && (own = lingering_copy(fd, e, 1)) >= 0) {
+    if (exit_may_linger(fd, &snap, alone, &pending) && (own = lingering_copy(fd, &snap, 1)) >= 0) {
         if (pending)
             stat_add(ST_RESETS_AVOIDED, 1);
         if (drainer_accepting())
             drainer_adopt(own); /* else the exit's drainer process takes it */
     }
     /* the app's number is a plain socket from now on; its thread may still
-     * close it (the copy keeps the connection) */
-    fdt_set_kind(e, own >= 0 ? FK_IGNORED : FK_TRACKED);
+     * close it (the copy keeps the connection). Unless the entry went to a
+     * new socket meanwhile. */
+    fdt_claim(e, FK_DECIDING, own >= 0 ? FK_IGNORED : FK_TRACKED);
     return own >= 0;
 }

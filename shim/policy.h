@@ -28,7 +28,7 @@ static inline int policy_sent_done(struct fd_entry *e, size_t n)
         }
         return 0;
     }
-    return k != FK_UNKNOWN && k != FK_ALIAS;
+    return k != FK_UNKNOWN && k != FK_ALIAS && k != FK_DECIDING;
 }
 
 /* The app sent n bytes (already sent, per the call's return) on fd. Costs a
@@ -97,8 +97,9 @@ int policy_close_range(unsigned first, unsigned last, int flags);
 
 /* At exit: if tracked socket fd should linger, makes a shim-owned copy, shut
  * down, for the drainer (the thread, or with none running the exit's drainer
- * process) and returns 1. fd itself stays open for the exit to close. */
-int policy_linger_at_exit(int fd);
+ * process) and returns 1. fd itself stays open for the exit to close.
+ * alone: no other thread of the app runs (none can be writing to fd). */
+int policy_linger_at_exit(int fd, int alone);
 
 /* The app wrote to fd through stdio (invisible to the hooks) and is about
  * to close it: counts that as a response with close semantics. */

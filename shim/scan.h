@@ -86,12 +86,12 @@ static inline int scan_is_done(const struct scan_state *s)
     return s->phase >= SP_BODY_UNTIL_CLOSE;
 }
 
-/* True when no response is partly written: before a status line, or once
- * scanning has stopped (a body delimited by close counts as written: only
- * the close can end it). */
+/* True when every response is known to be written in full: before a status
+ * line. Not inside a head or a counted body, nor in a body that only the
+ * close ends, nor once scanning has stopped (nothing is known then). */
 static inline int scan_between_responses(const struct scan_state *s)
 {
-    return s->phase == SP_START || s->phase >= SP_BODY_UNTIL_CLOSE;
+    return s->phase == SP_START;
 }
 
 /* How many bytes the next sends may be skipped by count, plus one: the rest

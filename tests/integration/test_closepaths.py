@@ -54,7 +54,7 @@ def looping_case(path):
     return fn
 
 
-def one_shot_case(path):
+def one_shot_case(path, extra=()):
     def fn(t):
         runs = {}
         for shim in (False, True):
@@ -62,7 +62,7 @@ def one_shot_case(path):
                 need_shim(t)
             runs[shim] = collections.Counter()
             for i in range(3):
-                srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
+                srv = start_server(t, [CLOSEPATHS, "--path", path] + list(extra), shim=shim,
                                    label="%s-%s-%d" % (path, shim, i))
                 runs[shim][upload_once(srv, RESETTING_UPLOAD)] += 1
                 srv.proc.popen.wait(10)
@@ -116,3 +116,12 @@ def inetd_case(end):
 
 for _e in ("exit", "return", "_exit"):
     test("inetd_%s" % _e, timeout=120)(inetd_case(_e))
+
+
+@test("exit_body_ended_by_close", timeout=120)
+def test_exit_no_length(t):
+    """A 413 without Content-Length (its body ends with the close) on an
+    accepted socket, then exit(): the process has no other thread, so the
+    exit path lingers it although the scanner cannot know the body is
+    complete (with other threads running it would not: exit_midflight)."""
+    return one_shot_case("exit", ["--no-length"])(t)

@@ -1,7 +1,7 @@
 /* closepaths.c - a legacy server that ends each connection through one chosen
  * close path, to test that linger sees every way an fd dies.
  *
- *   closepaths --path P [--count N] [--port-file F] [--inetd]
+ *   closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]
  *
  * For each connection: read the request head, send an early
  * "413 + Connection: close" without reading the body, then end the socket
@@ -9,7 +9,8 @@
  * after the other and exits (paths exit/_exit/return serve one). It prints
  * "accepted fd N" for every connection on stdout, so tests can check that
  * linger does not change the fd numbers the app gets. --inetd serves the one
- * connection it inherited on fds 0 and 1 instead of listening.
+ * connection it inherited on fds 0 and 1 instead of listening. --no-length
+ * answers without Content-Length: the body ends with the close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +23,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char RESPONSE[] =
+static const char RESPONSE_WITH_LENGTH[] =
     "HTTP/1.1 413 Payload Too Large\r\n"
     "Content-Type: text/plain\r\n"
     "Content-Length: 14\r\n"
     "Connection: close\r\n"
     "\r\n"
     "too large, sir";
+/* --no-length: the same answer, its body ended by the close (HTTP/1.0 style) */
+static const char RESPONSE_NO_LENGTH[] =
+    "HTTP/1.1 413 Payload Too Large\r\n"
+    "Content-Type: text/plain\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "too large, sir";
+static const char *RESPONSE = RESPONSE_WITH_LENGTH;
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: closepaths --path P [--count N] [--port-file F] [--inetd]\n"
+            "usage: closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]\n"
             "paths: close shutdown-wr shutdown-rdwr syscall dup2-over dup3-over dup-then-close\n"
             "       fcntl-dupfd fclose close-range closefrom close-all exit _exit return\n");
     exit(2);
@@ -73,7 +82,7 @@ static void send_all(int fd, const char *p, size_t n)
 
 static void respond(int fd)
 {
-    send_all(fd, RESPONSE, sizeof RESPONSE - 1);
+    send_all(fd, RESPONSE, strlen(RESPONSE));
 }
 
 /* The close-all loop some daemons run: every number from `from` up. */
@@ -156,6 +165,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) port_file = argv[++i];
         else if (!strcmp(argv[i], "--inetd")) inetd = 1;
+        else if (!strcmp(argv[i], "--no-length")) RESPONSE = RESPONSE_NO_LENGTH;
         else usage();
     }
     if (!path)

@@ -9,7 +9,8 @@
  *     close() without reading the body (the case linger lingers);
  *   - a download: write a 200 with Connection: close and a 1 MiB body in
  *     4 KiB writes, 1 ms apart, then close (a response still being written
- *     when the process exits).
+ *     when the process exits); every other one without Content-Length, its
+ *     body ending with the close.
  * N client threads keep making those requests. After --after-ms the main
  * thread calls exit(S) with everything in flight. SIGPIPE keeps its default
  * action, as in most servers that never thought about it: a write to a socket
@@ -34,6 +35,9 @@ static const char REJECT[] =
     "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
 static const char DOWNLOAD_HEAD[] =
     "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n";
+/* the same body without a length: it ends when the server closes */
+static const char STREAM_HEAD[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+static _Atomic unsigned downloads;
 static const char DOWNLOAD_REQUEST[] = "GET /down HTTP/1.1\r\nHost: x\r\n\r\n";
 
 static int listener;
@@ -49,7 +53,8 @@ static void nap_ms(long ms)
 static void answer_download(int c)
 {
     static const char block[4096];
-    if (kit_write_all(c, DOWNLOAD_HEAD, sizeof DOWNLOAD_HEAD - 1) != 0)
+    const char *head = downloads++ % 2 ? STREAM_HEAD : DOWNLOAD_HEAD;
+    if (kit_write_all(c, head, strlen(head)) != 0)
         return;
     for (int i = 0; i < 256; i++) {
         if (kit_write_all(c, block, sizeof block) != 0)

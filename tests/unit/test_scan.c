@@ -871,7 +871,10 @@ Test(scan, between_responses_chunked_and_close_delimited)
     cr_assert(scan_between_responses(&s), "after the last chunk");
     scan_init(&s);
     feed_str(&s, "HTTP/1.0 200 OK\r\n\r\nbody until the close");
-    cr_assert(scan_between_responses(&s), "a close-delimited body ends only with the close");
+    cr_assert_not(scan_between_responses(&s), "a close-delimited body may still be being written");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+    cr_assert_not(scan_between_responses(&s), "after an upgrade nothing is known");
 }
 
 Test(scan, between_responses_after_unseen_bytes)
