@@ -200,10 +200,10 @@ def fig_hotpath(a):
 # ---------------------------------------------------------------- 2. nginx + wrk
 
 NGINX_CONF = """\
-{user}worker_processes 2;
+{user}{process}
 error_log {dir}/error.log error;
 pid {dir}/nginx.pid;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {conns}; }}
 http {{
     access_log off;
     client_body_temp_path {dir}/client_body;
@@ -221,6 +221,9 @@ http {{
     }}
 }}
 """
+# the wrk figure's nginx: a master and 2 workers; the counting figures': one process
+TWO_WORKERS = ("worker_processes 2;", 4096)
+ONE_PROCESS = ("master_process off;\ndaemon off;\nworker_processes 1;", 1024)
 
 
 def free_port():
@@ -232,14 +235,22 @@ def free_port():
     return port
 
 
-def start_nginx(name, keepalive, lingering, shim, tmp):
+def nginx_site(tmp, name, keepalive, lingering, process):
+    """A directory with an nginx config (NGINX_CONF; process is TWO_WORKERS or
+    ONE_PROCESS) and its 612-byte file; returns (directory, port)."""
     d = Path(tmp) / name
     (d / "www").mkdir(parents=True)
     (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
     port = free_port()
     user = "user root;\n" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CONF.format(user=user, dir=d, port=port,
-                                                    keepalive="65" if keepalive else "0", lingering=lingering))
+    (d / "nginx.conf").write_text(NGINX_CONF.format(user=user, process=process[0], conns=process[1], dir=d,
+                                                    port=port, keepalive="65" if keepalive else "0",
+                                                    lingering=lingering))
+    return d, port
+
+
+def start_nginx(name, keepalive, lingering, shim, tmp):
+    d, port = nginx_site(tmp, name, keepalive, lingering, TWO_WORKERS)
     env = shim_env(LINGER_LOG="info", LINGER_LOG_FILE=d / "linger.log") if shim else clean_env()
     p = spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log", "-g", "daemon off;"], env,
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -334,45 +345,6 @@ def fig_nginx(a):
     out()
 
 
-NGINX_CG_CONF = """\
-{user}master_process off;
-daemon off;
-worker_processes 1;
-error_log {dir}/error.log error;
-pid {dir}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_timeout {keepalive};
-    keepalive_requests 10000000;
-    lingering_close {lingering};
-    server {{
-        listen 127.0.0.1:{port};
-        root {dir}/www;
-        location / {{ }}
-    }}
-}}
-"""
-
-
-def one_process_nginx(tmp, name, keepalive, lingering):
-    """A directory with a one-process nginx config (NGINX_CG_CONF) and its
-    612-byte file; returns (directory, port)."""
-    d = Path(tmp) / name
-    (d / "www").mkdir(parents=True)
-    (d / "www" / "index.html").write_text(("<p>linger bench</p>\n" * 40)[:612])
-    port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CG_CONF.format(user=user, dir=d, port=port,
-                                                       keepalive="65" if keepalive else "0", lingering=lingering))
-    return d, port
-
-
 def wait_accepting(p, port, secs, what):
     """Waits until something accepts on port while process p runs."""
     import socket
@@ -389,7 +361,7 @@ def wait_accepting(p, port, secs, what):
 
 def nginx_callgrind(tmp, name, keepalive, lingering, shim, client_mode, n):
     """Instructions callgrind counts in a one-process nginx that serves n requests."""
-    d, port = one_process_nginx(tmp, name, keepalive, lingering)
+    d, port = nginx_site(tmp, name, keepalive, lingering, ONE_PROCESS)
     env = shim_env() if shim else clean_env()
     outf = d / "callgrind.out"
     p = spawn(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % outf, "nginx", "-p", d,
@@ -445,7 +417,7 @@ def fig_nginx_instr(a):
 def nginx_strace(tmp, name, keepalive, lingering, shim, client_mode, n):
     """{syscall: calls} that strace -f -c counts in a one-process nginx that
     serves n requests (its startup included: callers take differences)."""
-    d, port = one_process_nginx(tmp, name, keepalive, lingering)
+    d, port = nginx_site(tmp, name, keepalive, lingering, ONE_PROCESS)
     env = shim_env() if shim else clean_env()
     outf = d / "strace.out"
     # strace itself runs without the preload; nginx gets it through -E
