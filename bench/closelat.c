@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/servers/kit.h"
+
 static void die(const char *what)
 {
     perror(what);
@@ -65,13 +67,8 @@ int main(int argc, char **argv)
     if (!libc_close)
         die("dlsym libc close");
 
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 64) < 0
-        || getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
-        die("listen");
+    struct sockaddr_in sa;
+    int l = kit_listen_loopback(&sa, 64);
 
     static const char req[] = "POST /upload HTTP/1.1\r\nHost: bench\r\nContent-Length: 1000000\r\n\r\n";
     static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/servers/kit.h"
+
 static void die(const char *what)
 {
     perror(what);
@@ -57,13 +59,8 @@ int main(int argc, char **argv)
     }
     double secs = atof(argv[1]);
     int pairs = atoi(argv[2]);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 8) < 0
-        || getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
-        die("listen");
+    struct sockaddr_in sa;
+    int l = kit_listen_loopback(&sa, 8);
     static const char req[] = "POST /upload HTTP/1.1\r\nHost: bench\r\nContent-Length: 100000000000\r\n\r\n";
     static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     static char chunk[65536];

@@ -29,6 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../tests/servers/kit.h"
+
 static void die(const char *what)
 {
     perror(what);
@@ -39,13 +41,8 @@ static void die(const char *what)
  * *cli the connecting end. */
 static void tcp_pair(int *srv, int *cli)
 {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 1) < 0
-        || getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
-        die("listen");
+    struct sockaddr_in sa;
+    int l = kit_listen_loopback(&sa, 1);
     *cli = socket(AF_INET, SOCK_STREAM, 0);
     if (*cli < 0 || connect(*cli, (struct sockaddr *)&sa, sizeof sa) < 0)
         die("connect");
