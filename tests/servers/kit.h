@@ -1,6 +1,7 @@
 /* kit.h - what the in-process test servers (stress, signal_storm,
- * exit_midflight) share: a loopback listener, an accept that outlasts
- * signals, reading a request head, writing it all, and a client upload.
+ * exit_midflight; the benches' listeners) share: a loopback listener, an
+ * accept that outlasts signals, reading a request head, writing it all, the
+ * early-413 server loop, and a client upload.
  * Header-only: each server is one C file built on its own. Every call
  * restarts after EINTR, so signal handlers in a test do not end loops. */
 #ifndef LINGER_TEST_KIT_H
@@ -69,6 +70,20 @@ static inline int kit_write_all(int fd, const char *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* The early-413 server loop: for each connection on listener l, read the
+ * request head, write response (n bytes) without reading the body, close.
+ * Returns when accepting fails for good. A failed write shows in the
+ * client's count, not here. */
+static inline void kit_answer_each(int l, const char *response, size_t n)
+{
+    int c;
+    while ((c = kit_accept(l)) >= 0) {
+        kit_read_head(c);
+        kit_write_all(c, response, n);
+        close(c);
+    }
 }
 
 /* A connected client socket that has sent "POST /up" announcing body bytes

@@ -86,12 +86,7 @@ static int fd_count(void)
 static void *server_thread(void *arg)
 {
     (void)arg;
-    int c;
-    while ((c = kit_accept(listener)) >= 0) {
-        kit_read_head(c);
-        kit_write_all(c, RESPONSE, sizeof RESPONSE - 1);
-        close(c);
-    }
+    kit_answer_each(listener, RESPONSE, sizeof RESPONSE - 1);
     return NULL;
 }
 

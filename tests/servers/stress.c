@@ -42,13 +42,7 @@ static _Atomic int sig_next, sig_count;
 static void *server_thread(void *arg)
 {
     (void)arg;
-    int c;
-    while ((c = kit_accept(listener)) >= 0) {
-        kit_read_head(c);
-        if (kit_write_all(c, RESPONSE, sizeof RESPONSE - 1) != 0)
-            perror("write");
-        close(c);
-    }
+    kit_answer_each(listener, RESPONSE, sizeof RESPONSE - 1);
     return NULL;
 }
 
