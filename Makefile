@@ -156,7 +156,7 @@ $(BUILD)/bench:
 $(BUILD)/bench/scanbench: bench/scanbench.c shim/scan.c shim/scan.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c shim/scan.c
 
-$(BUILD)/bench/%: bench/%.c tests/servers/kit.h | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c bench/bench.h tests/servers/kit.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -ldl -lpthread
 
 bench:

@@ -27,19 +27,7 @@
 #include <unistd.h>
 
 #include "../tests/servers/kit.h"
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "bench.h"
 
 static void *recv4k(void *arg)
 {

@@ -30,12 +30,7 @@
 #include <unistd.h>
 
 #include "../tests/servers/kit.h"
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
+#include "bench.h"
 
 /* A connected loopback pair: *srv is the accepted end (tracked by the shim),
  * *cli the connecting end. */
