@@ -482,6 +482,16 @@ def body_of(size):
     return _BODIES[size]
 
 
+def recv_until_eof(sock, chunk=65536):
+    """Everything sock receives until the peer's EOF (errors propagate)."""
+    got = b""
+    while True:
+        b = sock.recv(chunk)
+        if not b:
+            return got
+        got += b
+
+
 def upload_once(server, size, timeout=20, path="/upload"):
     """One POST with http.client: send the whole body, then read the answer.
     Returns "status N", "BrokenPipeError", "ConnectionResetError", "timeout"
@@ -585,12 +595,7 @@ def close_run(server, n, timeout=10):
         try:
             with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
                 s.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = recv_until_eof(s)
             m = re.match(rb"HTTP/1\.1 (\d+)", data)
             out["status %s" % (m.group(1).decode() if m else "?")] += 1
         except Exception as e:  # noqa: BLE001

@@ -24,8 +24,8 @@ import time
 import uuid
 
 from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, RESETTING_UPLOAD, SANITIZE, SHIM, MiB, Proc, Server, Skip,
-                 clean_env, count_status, fd_count, fmt, legacy, need_shim, shim_log_lines, start_server,
-                 test, upload_once, uploads, wait_for)
+                 clean_env, count_status, fd_count, fmt, legacy, need_shim, recv_until_eof, shim_log_lines,
+                 start_server, test, upload_once, uploads, wait_for)
 
 LIBFAIL = BUILD / "tests" / "libfail_pthread.so"
 LIBCOUNT = BUILD / "tests" / "libcount_alloc.so"
@@ -89,13 +89,7 @@ def holding_client(port, announce=4 * MiB, send=64 * 1024, timeout=5):
     s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % announce)
     if send:
         s.sendall(b"b" * send)
-    got = b""
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-    return s, got
+    return s, recv_until_eof(s, 4096)
 
 
 def warm_up(srv):
@@ -691,7 +685,7 @@ def test_never_logged(t):
             with contextlib.suppress(OSError):
                 s.sendall(body)
             got = b""
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # keeps what came before a reset
                 while True:
                     b = s.recv(4096)
                     if not b:
