@@ -29,6 +29,8 @@
 #define EVENTS_PER_WAIT 256
 #define RECV_CHUNK (1u << 20)      /* bytes discarded per recv at most */
 #define RECVS_PER_EVENT 8          /* fairness: then back to epoll */
+#define GATHER_US 1000             /* a light round is followed by this pause */
+#define HEAVY_ROUND (256u << 10)   /* bytes drained in a round that make it heavy */
 
 /* One lingering socket, as the drainer sees it. Slots live in the drainer's
  * own array, so an fd number reused behind its back cannot corrupt them. */
@@ -38,6 +40,7 @@ struct drain_slot {
     int32_t idle_next, idle_prev;  /* list ordered by last activity (idle timeout) */
     uint32_t start_ms, last_ms;    /* monotonic milliseconds, truncated */
     uint8_t flags;                 /* FE_UNIX of the socket */
+    uint8_t registered;            /* in the drainer's epoll set */
     uint64_t ino;                  /* the socket's inode */
     uint64_t drained;              /* bytes discarded so far */
 };
@@ -45,6 +48,7 @@ struct drain_slot {
 /* Shared with the close path. */
 static _Atomic int running;                /* the thread is up and takes sockets */
 static _Atomic int32_t handover_head = NIL; /* lock-free stack of handed-over fds */
+static _Atomic int waiting;                 /* in epoll_wait: a handover must wake it */
 static _Atomic unsigned release_requests;   /* oldest sockets the app wants closed now */
 static _Atomic int epoll_fd = -1, wake_fd = -1;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,6 +62,7 @@ static int32_t never_used;                /* slots [never_used, capacity) were n
 static int32_t by_start_head = NIL, by_start_tail = NIL; /* oldest first */
 static int32_t by_idle_head = NIL, by_idle_tail = NIL;   /* least recently active first */
 static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
+static uint64_t round_bytes;              /* drained since the last epoll_wait */
 
 #define WAKE_TOKEN UINT32_MAX
 
@@ -125,7 +130,10 @@ static void finish(int32_t i, enum close_reason why)
                 stat_name(reason_stat[why]), (unsigned long long)s->drained);
     uint8_t expect = FK_LINGERING;
     if (s->ino == e->ino && atomic_compare_exchange_strong(&e->kind, &expect, (uint8_t)FK_CLOSING)) {
-        real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        /* closing our number leaves the registration if another process
+         * holds the socket too: it would fire for a reused slot */
+        if (s->registered)
+            real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
         real_close(s->fd);
         /* The number is free now. If a close path has already taken it for
          * a new lingering socket, that one reset the entry: leave it be. */
@@ -167,6 +175,7 @@ static void drain(int32_t i, uint32_t now)
         }
     }
     stat_add(ST_BYTES_DRAINED, got);
+    round_bytes += got;
     if (done) {
         finish(i, why);
     } else if (got) {
@@ -208,14 +217,20 @@ static void take_one(int32_t fd, uint32_t now)
     s->flags = e->flags & FE_UNIX;
     s->start_ms = s->last_ms = now;
     s->drained = 0;
+    s->registered = 0;
     start_list_append(i);
     idle_list_append(i);
+    /* the peer has often closed by now: then the socket is done without
+     * ever joining the epoll set */
+    drain(i, now);
+    if (s->fd != fd)
+        return;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i };
     if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         finish(i, CR_ERROR);
         return;
     }
-    drain(i, now);
+    s->registered = 1;
 }
 
 /* Takes every socket the close path handed over since the last call, in
@@ -285,29 +300,55 @@ static int next_timeout(uint32_t now)
     return (best < 0 || best > cap) ? (best < 0 && !cfg.stats_file ? -1 : cap) : (int)best;
 }
 
+/* Pauses after a light round, so that the sockets handed over and the
+ * peers' EOFs arriving meanwhile are taken in one round: a busy server's
+ * closes then cost the drainer one wake-up per GATHER_US, not one each
+ * (each wake-up is two context switches the host pays for). A round that
+ * drained much does not pause: a streaming peer is drained at full speed. */
+static void gather(int events)
+{
+    if (events == 0 || round_bytes >= HEAVY_ROUND)
+        return;
+    struct timespec pause = { 0, GATHER_US * 1000L };
+    nanosleep(&pause, NULL);
+}
+
+/* epoll_wait, telling the close path to wake us while we block (a handover
+ * while we do not block is taken before the next wait). */
+static int wait_events(struct epoll_event *events, int timeout)
+{
+    atomic_store(&waiting, 1);
+    if (atomic_load(&handover_head) != NIL)
+        timeout = 0;
+    int n = epoll_wait(epoll_fd, events, EVENTS_PER_WAIT, timeout);
+    atomic_store(&waiting, 0);
+    return n;
+}
+
 /* Waits for events and deadlines; returns when nothing is held, if
  * until_empty (the detached exit process), else never (the thread). */
 static void drain_loop(int until_empty)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
     while (!until_empty || by_start_head != NIL) {
-        int timeout = next_timeout((uint32_t)clock_ms());
-        int n = epoll_wait(epoll_fd, events, EVENTS_PER_WAIT, timeout);
+        int n = wait_events(events, next_timeout((uint32_t)clock_ms()));
         uint32_t now = (uint32_t)clock_ms();
+        round_bytes = 0;
         for (int k = 0; k < n; k++) {
             uint32_t token = events[k].data.u32;
             if (token == WAKE_TOKEN) {
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
-                take_handovers(now);
                 release_oldest();
             } else if (slots[token].fd != NIL) {
                 if (still_ours(&slots[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
             }
         }
+        take_handovers(now); /* after the events: their sockets free slots */
         expire(now);
         maybe_write_stats(now);
+        gather(n);
     }
 }
 
@@ -363,11 +404,11 @@ void drainer_adopt(int fd)
     int32_t head = atomic_load_explicit(&handover_head, memory_order_relaxed);
     do {
         fdt[fd].u.handover_next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&handover_head, &head, fd,
-                                                    memory_order_release, memory_order_relaxed));
-    /* A non-empty stack has a wake-up on its way already: the drainer takes
-     * the whole stack at once. */
-    if (head == NIL) {
+    } while (!atomic_compare_exchange_weak(&handover_head, &head, fd));
+    /* The drainer takes the stack before it waits (it sets `waiting` first,
+     * then looks: one of the two sides sees the other). A non-empty stack
+     * has its wake-up on the way already. */
+    if (head == NIL && atomic_load(&waiting)) {
         uint64_t one = 1;
         (void)!real_write(wake_fd, &one, sizeof one);
     }
