@@ -135,6 +135,10 @@ unsigned fdt_listener_info(int fd)
         && (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len)) == 0
         && (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX))
         li |= LI_TRACKABLE | (domain == AF_UNIX ? LI_UNIX : 0);
+    struct linger l = { 0, 0 };
+    len = sizeof l;
+    if ((li & LI_TRACKABLE) && (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) != 0 || (l.l_onoff && !l.l_linger)))
+        li |= LI_RESETS;
     errno = saved;
     fdt_touch(fd);
     __atomic_store_n(&e->listener, (uint8_t)li, __ATOMIC_RELAXED);
@@ -268,6 +272,7 @@ void fdt_ring_join(int oldfd, int newfd)
     ring_prune(oldfd, &leader);
     reset_entry(dst);
     dst->origin = src->origin;
+    dst->listener = src->listener;
     dst->flags = (uint8_t)fdt_flags(src);
     dst->ino = src->ino;
     dst->writer_gen = fdt_writer_gen(src);

@@ -48,12 +48,14 @@ enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
 #define LI_KNOWN        0x01u /* the bits below are set */
 #define LI_TRACKABLE    0x02u /* stream sockets of AF_INET, AF_INET6 or AF_UNIX */
 #define LI_UNIX         0x04u /* ... of AF_UNIX */
+#define LI_RESETS       0x08u /* SO_LINGER on with 0 s: its accepts inherit an abortive close */
 
 struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
     uint8_t origin;               /* enum fd_origin */
     uint8_t flags;                /* FE_*: see fdt_flags() */
-    uint8_t listener;             /* LI_*: what a listening socket's accepts give */
+    uint8_t listener;             /* LI_*: what a listening socket's accepts give; for an
+                                     accepted socket, what its listener gave it */
     uint32_t writer_gen;          /* process generation that last wrote (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
     int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
@@ -233,7 +235,7 @@ void fdt_adopt_socket(int fd, enum fd_origin origin);
  * returns its new kind. */
 enum fd_kind fdt_classify(int fd, struct fd_entry *e);
 
-/* LI_* for listening socket fd: two getsockopt calls at its first accept,
+/* LI_* for listening socket fd: three getsockopt calls at its first accept,
  * then the cached answer (forgotten with fd). 0 when fd is outside the table. */
 unsigned fdt_listener_info(int fd);
 

@@ -1,5 +1,6 @@
-/* hooks_socket.c - where sockets come from (accept, connect) and where the
- * app watches them (epoll_ctl). */
+/* hooks_socket.c - where sockets come from (accept, connect), where the app
+ * watches them (epoll_ctl), and how it asks for an abortive close
+ * (setsockopt SO_LINGER). */
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -46,6 +47,17 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al)
         errno = saved;
     }
     return r;
+}
+
+int hook_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+    policy_setting_option(level, name); /* first: a close in another thread may follow at once */
+    return real_setsockopt(fd, level, name, v, len);
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+    return hook_setsockopt(fd, level, name, v, len);
 }
 
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)

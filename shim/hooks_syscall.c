@@ -1,6 +1,6 @@
 /* hooks_syscall.c - syscall(2) itself. libuv (Node) closes sockets with
  * syscall(SYS_close, fd), past close(). The fd-ending and sending numbers
- * take the same path as their libc names; every other number goes to the
+ * (and setsockopt, for SO_LINGER) take the same path as their libc names; every other number goes to the
  * real syscall() untouched, with all six arguments. */
 #include <stdarg.h>
 #include <sys/syscall.h>
@@ -39,6 +39,8 @@ EXPORT long syscall(long nr, ...)
                            (const struct sockaddr *)a5, (socklen_t)a6);
     case SYS_sendmsg:
         return hook_sendmsg((int)a1, (const struct msghdr *)a2, (int)a3);
+    case SYS_setsockopt:
+        return hook_setsockopt((int)a1, (int)a2, (int)a3, (const void *)a4, (socklen_t)a5);
     case SYS_accept4:
         return hook_accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
     case SYS_exit_group:

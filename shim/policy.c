@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
@@ -175,10 +176,22 @@ void policy_accepted(int fd, int listener)
     fdt_adopt_socket(fd, FO_ACCEPTED);
     /* what the listener gives is known: one fstat instead of classifying
      * at the first write (fstat and three getsockopt calls) */
-    fdt_classify_accepted(fd, e, fdt_listener_info(listener));
+    unsigned li = fdt_listener_info(listener);
+    e->listener = (uint8_t)li;
+    fdt_classify_accepted(fd, e, li);
     /* No drainer yet: it starts on the first write (tracked_writer). A
      * second thread would make every fork of a fork-per-connection parent,
      * which accepts but never writes, pay for TLB shootdowns. */
+}
+
+/* Set once the app sets SO_LINGER on any socket: from then on each close
+ * asks its socket whether the app wants it reset. */
+static _Atomic int app_sets_linger;
+
+void policy_setting_option(int level, int name)
+{
+    if (level == SOL_SOCKET && name == SO_LINGER)
+        atomic_store_explicit(&app_sets_linger, 1, memory_order_relaxed);
 }
 
 void policy_connected(int fd)
@@ -249,9 +262,14 @@ static enum peer_state peek_peer(int fd)
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? PEER_OPEN : PEER_BROKEN;
 }
 
-/* True when the app asked for an abortive close (SO_LINGER with 0 s). */
-static int app_wants_reset(int fd)
+/* True when the app asked for an abortive close (SO_LINGER with 0 s). A
+ * socket accepted here has only what its listener had (learnt at the first
+ * accept) until the app sets SO_LINGER on something: no need to ask it. */
+static int app_wants_reset(int fd, const struct fd_entry *e)
 {
+    if (e->origin == FO_ACCEPTED && (e->listener & (LI_KNOWN | LI_RESETS)) == LI_KNOWN
+        && !atomic_load_explicit(&app_sets_linger, memory_order_relaxed))
+        return 0;
     struct linger l;
     socklen_t len = sizeof l;
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
@@ -271,7 +289,7 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
     enum peer_state p = peek_peer(fd);
     *pending = p == PEER_PENDING;
-    if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd))
+    if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd, e))
         return 0;
     return cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE) || *pending;
 }
@@ -525,6 +543,7 @@ static int exit_may_linger(int fd, const struct fd_entry *e, int alone, int *pen
 static void snapshot(const struct fd_entry *e, struct fd_entry *snap)
 {
     snap->origin = e->origin;
+    snap->listener = e->listener;
     snap->flags = (uint8_t)fdt_flags(e);
     snap->writer_gen = fdt_writer_gen(e);
     snap->ino = e->ino;

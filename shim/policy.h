@@ -67,6 +67,9 @@ int policy_relieve_fd_pressure(int err);
 void policy_accepted(int fd, int listener);
 void policy_connected(int fd);
 
+/* The app is about to set socket option (level, name) on some socket. */
+void policy_setting_option(int level, int name);
+
 /* The how to pass to the kernel for the app's shutdown(fd, how): SHUT_WR
  * instead of SHUT_RDWR, and -1 (skip the call) instead of SHUT_RD, for a TCP
  * socket that will linger; else how itself. */

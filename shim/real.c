@@ -57,7 +57,7 @@ void real_resolve(void)
 #define RESOLVE(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
     RESOLVE(close); RESOLVE(shutdown); RESOLVE(write); RESOLVE(writev);
     RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg); RESOLVE(sendfile);
-    RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect);
+    RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect); RESOLVE(setsockopt);
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
     RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
@@ -161,6 +161,12 @@ int real_connect(int fd, const struct sockaddr *a, socklen_t al)
 {
     int (*f)(int, const struct sockaddr *, socklen_t) = REAL(connect);
     return f ? f(fd, a, al) : (int)SYS0(SYS_connect, A(fd), A(a), A(al), 0, 0, 0);
+}
+
+int real_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+    int (*f)(int, int, int, const void *, socklen_t) = REAL(setsockopt);
+    return f ? f(fd, level, name, v, len) : (int)SYS0(SYS_setsockopt, A(fd), A(level), A(name), A(v), A(len), 0);
 }
 
 int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)

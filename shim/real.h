@@ -36,6 +36,7 @@ struct real_fns {
     int (*accept)(int, struct sockaddr *, socklen_t *);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
     int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*dup)(int);
     int (*dup2)(int, int);
@@ -68,6 +69,7 @@ ssize_t real_splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, 
 int real_accept(int fd, struct sockaddr *a, socklen_t *al);
 int real_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
 int real_connect(int fd, const struct sockaddr *a, socklen_t al);
+int real_setsockopt(int fd, int level, int name, const void *v, socklen_t len);
 int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 int real_dup(int fd);
 int real_dup2(int fd, int fd2);

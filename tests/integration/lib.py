@@ -183,13 +183,13 @@ class Proc:
     """A process a test started. stop() ends it and whatever it spawned,
     always by pid, never by name or process group."""
 
-    def __init__(self, ctx, argv, env, log_name):
+    def __init__(self, ctx, argv, env, log_name, pass_fds=()):
         self.argv = [str(a) for a in argv]
         self.log = ctx.path(log_name)
         self._logf = open(self.log, "wb")
         self.popen = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL,
                                       stdout=self._logf, stderr=subprocess.STDOUT,
-                                      start_new_session=True, close_fds=True)
+                                      start_new_session=True, close_fds=True, pass_fds=pass_fds)
         self.pid = self.popen.pid
         ctx.procs.append(self)
 
@@ -282,14 +282,14 @@ class Server(Endpoint):
         return {k: int(v) for k, v in (kv.split("=") for kv in body.split())}
 
 
-def start_server(ctx, argv, shim=False, env=None, unix=None, label="server", timeout=10):
+def start_server(ctx, argv, shim=False, env=None, unix=None, label="server", timeout=10, pass_fds=()):
     """Starts argv (which must take --port-file PATH; for TCP also --port 0)
-    and waits until it has written its port file."""
+    and waits until it has written its port file. pass_fds: fds it inherits."""
     port_file = ctx.path("%s.port" % label)
     with contextlib.suppress(FileNotFoundError):
         port_file.unlink()
     argv = list(argv) + ["--port-file", str(port_file)]
-    proc = Proc(ctx, argv, clean_env(shim, env), "%s.log" % label)
+    proc = Proc(ctx, argv, clean_env(shim, env), "%s.log" % label, pass_fds)
 
     def ready():
         if not proc.alive():

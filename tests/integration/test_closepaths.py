@@ -6,11 +6,12 @@ inherited socket). Without the shim the upload resets; with it, the 413
 arrives - and the app gets the same fd numbers either way."""
 import collections
 import socket
+import struct
 import subprocess
 import threading
 
-from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, clean_env, count_status, failures, fmt, need_shim, start_server,
-                 test, upload_once)
+from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, clean_env, count_status, failures, fmt, need_shim,
+                 recv_until_eof, start_server, test, upload_once)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -76,6 +77,62 @@ for _p in LOOPING:
     test("closepath_%s" % _p, timeout=120)(looping_case(_p))
 for _p in ONE_SHOT:
     test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
+
+
+def small_request_end(srv):
+    """Sends a bodiless request and reads the answer: "eof" when the
+    connection ended with a FIN after the 413, "reset" when with an RST."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = recv_until_eof(s)
+        except ConnectionResetError:
+            return "reset"
+        return "eof" if got.startswith(b"HTTP/1.1 413") else "eof without the 413"
+
+
+def inherited_listener(abort):
+    """A listening socket as a supervisor passes it on, with SO_LINGER
+    {on, 0 s} set before the server (and linger) ever saw it, if abort."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    if abort:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return lsock
+
+
+def abort_case(where):
+    def fn(t):
+        need_shim(t)
+        ends = {}
+        for abort in (False, True):
+            argv, fds, lsock = [CLOSEPATHS, "--path", "close"], (), None
+            if where == "inherited-listener":
+                lsock = inherited_listener(abort)
+                argv += ["--listen-fd", str(lsock.fileno())]
+                fds = (lsock.fileno(),)
+            elif abort:
+                argv += ["--abort", where]
+            srv = start_server(t, argv, shim=True, env={"LINGER_LOG": "info"}, pass_fds=fds,
+                               label="abort-%s-%s" % (where, abort))
+            if lsock:
+                lsock.close()
+            ends[abort] = collections.Counter(small_request_end(srv) for _ in range(3))
+            srv.stop()
+        t.note("with the shim: plain close %s; SO_LINGER 0 s %s" % (fmt(ends[False]), fmt(ends[True])))
+        if ends[False]["eof"] != 3:
+            raise AssertionError("a plain close did not linger (FIN after the 413): " + t.notes[-1])
+        if ends[True]["reset"] != 3:
+            raise AssertionError("an abortive close lost its reset: " + t.notes[-1])
+        return t.notes[-1]
+    fn.__doc__ = ("SO_LINGER {on, 0 s} set on the %s: the app asked for a reset, and gets one "
+                  "(a plain close of the same server lingers, ending with a FIN)." % where)
+    return fn
+
+
+for _w in ("listener", "inherited-listener", "socket", "syscall"):
+    test("abortive_close_kept_%s" % _w, timeout=60)(abort_case(_w))
 
 
 def inetd_upload(end, shim):

@@ -2,6 +2,7 @@
  * close path, to test that linger sees every way an fd dies.
  *
  *   closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]
+ *              [--abort listener|socket|syscall] [--listen-fd N]
  *
  * For each connection: read the request head, send an early
  * "413 + Connection: close" without reading the body, then end the socket
@@ -10,7 +11,11 @@
  * "accepted fd N" for every connection on stdout, so tests can check that
  * linger does not change the fd numbers the app gets. --inetd serves the one
  * connection it inherited on fds 0 and 1 instead of listening. --no-length
- * answers without Content-Length: the body ends with the close.
+ * answers without Content-Length: the body ends with the close. --abort asks
+ * for an abortive close (SO_LINGER on, 0 s) on the listener before it
+ * accepts (its sockets inherit it), on each socket with setsockopt, or on
+ * each socket with syscall(SYS_setsockopt). --listen-fd N accepts on the
+ * listening socket it inherited as fd N (as from systemd or a supervisor).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +48,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]\n"
+            "                  [--abort listener|socket|syscall] [--listen-fd N]\n"
             "paths: close shutdown-wr shutdown-rdwr syscall dup2-over dup3-over dup-then-close\n"
             "       fcntl-dupfd fclose close-range closefrom close-all exit _exit return\n");
     exit(2);
@@ -85,6 +91,18 @@ static void respond(int fd)
     send_all(fd, RESPONSE, strlen(RESPONSE));
 }
 
+/* --abort: where SO_LINGER {on, 0 s} is set (NULL: nowhere). */
+static const char *abort_at;
+
+/* Sets SO_LINGER {on, 0 s} on fd, through syscall() when raw. */
+static void ask_for_reset(int fd, int raw)
+{
+    struct linger l = { 1, 0 };
+    if ((raw ? syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_LINGER, &l, sizeof l)
+             : setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l)) != 0)
+        die("setsockopt SO_LINGER");
+}
+
 /* The close-all loop some daemons run: every number from `from` up. */
 static void close_every_fd_from(int from)
 {
@@ -99,6 +117,8 @@ static void close_every_fd_from(int from)
 static void serve(int c, const char *path)
 {
     read_head(c);
+    if (abort_at && strcmp(abort_at, "listener"))
+        ask_for_reset(c, !strcmp(abort_at, "syscall"));
     if (!strcmp(path, "dup-then-close") || !strcmp(path, "fcntl-dupfd")) {
         /* a second number for the socket; the first is closed before the
          * response is written through the second: closing one number must
@@ -159,16 +179,19 @@ static void serve(int c, const char *path)
 int main(int argc, char **argv)
 {
     const char *path = NULL, *port_file = NULL;
-    int count = 1000000, inetd = 0;
+    int count = 1000000, inetd = 0, listen_fd = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--path") && i + 1 < argc) path = argv[++i];
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) port_file = argv[++i];
         else if (!strcmp(argv[i], "--inetd")) inetd = 1;
         else if (!strcmp(argv[i], "--no-length")) RESPONSE = RESPONSE_NO_LENGTH;
+        else if (!strcmp(argv[i], "--abort") && i + 1 < argc) abort_at = argv[++i];
+        else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
         else usage();
     }
-    if (!path)
+    if (!path || (abort_at && strcmp(abort_at, "listener") && strcmp(abort_at, "socket")
+                  && strcmp(abort_at, "syscall")))
         usage();
     setvbuf(stdout, NULL, _IOLBF, 0);
     int one_shot = !strcmp(path, "exit") || !strcmp(path, "_exit") || !strcmp(path, "return");
@@ -181,13 +204,20 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t al = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 64) || getsockname(l, (struct sockaddr *)&a, &al))
-        die("listen");
+    int l = listen_fd;
+    if (l < 0) {
+        int on = 1;
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 64))
+            die("listen");
+    }
+    if (getsockname(l, (struct sockaddr *)&a, &al))
+        die("getsockname");
+    if (abort_at && !strcmp(abort_at, "listener"))
+        ask_for_reset(l, 0);
     if (port_file) {
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
