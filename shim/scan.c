@@ -588,6 +588,76 @@ static const unsigned char *finish_other_line(struct scan_state *s, const unsign
     return lf + 1;
 }
 
+/* The 8 bytes at p, as one word (any alignment). */
+static inline uint64_t load8(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* True when the n bytes at p (8 <= n <= 16) are the lower-case name want,
+ * in any case. Our names hold only letters and '-': OR-ing 0x20 into each
+ * byte lowers a letter and keeps '-', and of the bytes a name may hold no
+ * other becomes a letter or '-' that way. */
+static inline int same_name(const unsigned char *p, const char *want, size_t n)
+{
+    const uint64_t lower = 0x2020202020202020ull;
+    return ((load8(p) | lower) == load8(want)) && ((load8(p + n - 8) | lower) == load8(want + n - 8));
+}
+
+/* Which of our headers the name [p, p + n) is, case-insensitively (its
+ * bytes are all plain_name_byte). */
+static enum header_id header_named(const unsigned char *p, size_t n)
+{
+    if (n == 10 && same_name(p, "connection", 10))
+        return H_CONNECTION;
+    if (n == 14 && same_name(p, "content-length", 14))
+        return H_CONTENT_LENGTH;
+    if (n == 17 && same_name(p, "transfer-encoding", 16) && (p[16] | 0x20) == 'g')
+        return H_TRANSFER_ENCODING;
+    return H_OTHER;
+}
+
+/* Header lines at once, from the start of one (SP_HEADER_START, no CR
+ * pending), while the buffer holds each whole line up to its LF and the
+ * line is plain: a name of valid bytes, a ':', a value with no CR but the
+ * one before the LF, not too long. A line for a header we do not look at is
+ * passed over whole; at one of ours this stops after the ':' with its value
+ * parser ready. The state is what the byte-by-byte path reaches at the
+ * same point. Returns where it stopped. */
+static const unsigned char *header_lines(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && plain_name_byte[*p]) {
+        const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+        if (!lf)
+            break;
+        const unsigned char *cr = memchr(p, '\r', (size_t)(lf - p));
+        if (cr && cr != lf - 1)
+            break;
+        size_t counted = (size_t)(lf - p) + 1 - (cr ? 1 : 0); /* a CR is not counted */
+        const unsigned char *colon = p + 1;
+        while (plain_name_byte[*colon]) /* stops at the LF at the latest */
+            colon++;
+        if (*colon != ':' || counted > SCAN_MAX_LINE)
+            break;
+        s->line_len = 1;  /* the first byte's header_start_byte, as the bytes would */
+        header_done(s);
+        if (s->phase == SP_DONE)
+            return p + 1;
+        s->flags |= SF_IN_HEADER;
+        s->header = (uint8_t)header_named(p, (size_t)(colon - p));
+        start_value(s);
+        if (s->header != H_OTHER) {
+            s->line_len = (uint16_t)(colon - p + 1);
+            return colon + 1;
+        }
+        start_line(s, SP_HEADER_START);
+        p = lf + 1;
+    }
+    return p;
+}
+
 /* A Connection value that is one token ("close", "keep-alive" or another)
  * between optional whitespace, up to its LF, in one step when the buffer
  * holds it all: the state the byte-by-byte path reaches at the start of the
@@ -628,6 +698,41 @@ static const unsigned char *fast_connection_value(struct scan_state *s, const un
     return lf + 1;
 }
 
+/* The first Content-Length value of a response when it is one number
+ * between optional whitespace, up to its LF, in one step when the buffer
+ * holds it all: the state the byte-by-byte path reaches at the start of the
+ * next line. Returns where it stopped, or p for the byte-by-byte path (a
+ * list, a second Content-Length, a CR not before the LF, a number of 18
+ * digits or more, a long line, or no LF yet). Up to 17 digits, the byte
+ * path cannot overflow either. */
+static const unsigned char *fast_length_value(struct scan_state *s, const unsigned char *p, const unsigned char *end)
+{
+    if (s->flags & (SF_CL | SF_VALUE_DIGITS))
+        return p;
+    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    if (!lf)
+        return p;
+    const unsigned char *q = p, *stop = lf;
+    if (stop > p && stop[-1] == '\r')
+        stop--;
+    while (q < stop && is_ows(*q))
+        q++;
+    const unsigned char *digits = q;
+    uint64_t v = 0;
+    while (q < stop && is_digit(*q) && q - digits < 17)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    size_t ndigits = (size_t)(q - digits);
+    while (q < stop && is_ows(*q))
+        q++;
+    size_t counted = (size_t)(stop - p) + 1; /* the value and the LF, not the CR */
+    if (q != stop || ndigits == 0 || s->line_len + counted > SCAN_MAX_LINE) /* an 18th digit: q != stop */
+        return p;
+    s->remaining = v;
+    s->flags |= SF_VALUE_DIGITS | SF_VALUE_END;
+    start_line(s, SP_HEADER_START);
+    return lf + 1;
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf, *end = p + len;
@@ -647,7 +752,8 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
         case SP_BODY_UNTIL_CLOSE:
         case SP_DONE:
             return (enum scan_verdict)s->verdict;
-        default:
+        default: {
+            const unsigned char *from = p;
             if (plain_run(s)) {
                 p = skip_plain(s, p, end);
             } else if (s->phase == SP_HEADER_NAME && !(s->flags & SF_CR)) {
@@ -659,14 +765,18 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
             } else if (s->phase == SP_HEADER_VALUE && s->header == H_CONNECTION && s->match == 0
                        && !(s->flags & SF_CR)) {
                 p = fast_connection_value(s, p, end);
+            } else if (s->phase == SP_HEADER_VALUE && s->header == H_CONTENT_LENGTH && !(s->flags & SF_CR)) {
+                p = fast_length_value(s, p, end);
+            } else if (s->phase == SP_HEADER_START && !(s->flags & SF_CR)) {
+                p = header_lines(s, p, end);
             } else if (s->phase == SP_START && *p == 'H') {
                 p = fast_status(s, p, end);
-                if (p < end && plain_run(s))
-                    p = skip_plain(s, p, end);
             }
-            if (p < end && s->phase != SP_DONE)
+            /* a byte at a time where no fast path went on */
+            if (p == from && s->phase != SP_DONE)
                 line_byte(s, *p++);
             break;
+        }
         }
     }
     return (enum scan_verdict)s->verdict;

@@ -255,6 +255,22 @@ static const struct scan_case cases[] = {
     CASE("content-length 25 digits", H_200 "Content-Length: 1234567890123456789012345\r\n\r\n" R_KEEP,
          SCAN_LOST, ANY_COUNT),
 
+    /* --- whole lines at once (header_lines, fast_length_value): the edges --- */
+    CASE("names in upper case", H_200 "CONTENT-LENGTH: 5\r\nCONNECTION: CLOSE\r\n\r\nhello", SCAN_CLOSE, 1),
+    CASE("transfer-encoding in upper case", H_200 "TRANSFER-ENCODING: CHUNKED\r\n\r\n0\r\n\r\n" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("names one byte off ours", H_200 "Connectiom: close\r\nContent-Lengtx: 5\r\nTransfer-Encodinx: chunked\r\n"
+                                    "Content_Length: 9\r\nContent-Length: 0\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("name with bytes above 0x7f", H_200 "X-\xc3\xa9t\xc3\xa9: 1\r\nContent-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("name with DEL", H_200 "X\x7fY: 1\r\nContent-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("value with control bytes", H_200 "X-A: a\x01\x7f b\r\nContent-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("content-length 17 digits", H_200 "Content-Length: 12345678901234567\r\n\r\nabc", SCAN_KEEPALIVE, 1),
+    CASE("content-length 19 digits", H_200 "Content-Length: 1234567890123456789\r\n\r\n" R_KEEP,
+         SCAN_LOST, ANY_COUNT),
+    CASE("bare CR in content-length", H_200 "Content-Length: 5\r5\r\n\r\nhello" R_KEEP, SCAN_LOST, ANY_COUNT),
+    CASE("content-length then a fold", H_200 "Content-Length: 5\r\n 5\r\n\r\nhello" R_KEEP, SCAN_LOST, ANY_COUNT),
+    CASE("content-length bare LF", "HTTP/1.1 200 OK\nContent-Length:  7\t\nX: y\n\nhello!!" R_CLOSE, SCAN_CLOSE, 2),
+
     /* --- chunk framing errors --- */
     CASE("chunk size 20 hex digits",
          H_200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000000\r\n" R_KEEP, SCAN_LOST, ANY_COUNT),
