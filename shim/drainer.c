@@ -29,8 +29,7 @@
 #define EVENTS_PER_WAIT 256
 #define RECV_CHUNK (1u << 20)      /* bytes discarded per recv at most */
 #define RECVS_PER_EVENT 8          /* fairness: then back to epoll */
-#define GATHER_US 1000             /* a light round is followed by this pause */
-#define HEAVY_ROUND (256u << 10)   /* bytes drained in a round that make it heavy */
+#define GATHER_US 1000             /* a round that drained nothing is followed by this pause */
 
 /* One lingering socket, as the drainer sees it. Slots live in the drainer's
  * own array, so an fd number reused behind its back cannot corrupt them. */
@@ -300,14 +299,15 @@ static int next_timeout(uint32_t now)
     return (best < 0 || best > cap) ? (best < 0 && !cfg.stats_file ? -1 : cap) : (int)best;
 }
 
-/* Pauses after a light round, so that the sockets handed over and the
- * peers' EOFs arriving meanwhile are taken in one round: a busy server's
- * closes then cost the drainer one wake-up per GATHER_US, not one each
- * (each wake-up is two context switches the host pays for). A round that
- * drained much does not pause: a streaming peer is drained at full speed. */
+/* Pauses after a round of events that drained nothing (closes handed over,
+ * peers' EOFs), so that those arriving meanwhile are taken in one round: a
+ * busy server's closes then cost the drainer one wake-up per GATHER_US, not
+ * one each (each wake-up is two context switches the host pays for). A
+ * round that drained bytes does not pause: a peer still sending would stall
+ * on its window meanwhile. */
 static void gather(int events)
 {
-    if (events == 0 || round_bytes >= HEAVY_ROUND)
+    if (events == 0 || round_bytes > 0)
         return;
     struct timespec pause = { 0, GATHER_US * 1000L };
     nanosleep(&pause, NULL);
