@@ -38,7 +38,7 @@ struct drain_slot {
     int32_t next, prev;            /* list ordered by handover (total cap) */
     int32_t idle_next, idle_prev;  /* list ordered by last activity (idle timeout) */
     uint32_t start_ms, last_ms;    /* monotonic milliseconds, truncated */
-    uint8_t flags;                 /* FE_UNIX of the socket */
+    uint8_t flags;                 /* FE_UNIX and FE_COUNT_FIRST_BYTES of the socket */
     uint8_t registered;            /* in the drainer's epoll set */
     uint64_t ino;                  /* the socket's inode */
     uint64_t drained;              /* bytes discarded so far */
@@ -174,6 +174,8 @@ static void drain(int32_t i, uint32_t now)
         }
     }
     stat_add(ST_BYTES_DRAINED, got);
+    if (got && s->drained == got && (s->flags & FE_COUNT_FIRST_BYTES))
+        stat_add(ST_RESETS_AVOIDED, 1); /* unread at the close, or sent after it: a plain close resets */
     round_bytes += got;
     if (done) {
         finish(i, why);
@@ -213,7 +215,7 @@ static void take_one(int32_t fd, uint32_t now)
     struct drain_slot *s = &slots[i];
     s->fd = fd;
     s->ino = e->ino;
-    s->flags = e->flags & FE_UNIX;
+    s->flags = e->flags & (FE_UNIX | FE_COUNT_FIRST_BYTES);
     s->start_ms = s->last_ms = now;
     s->drained = 0;
     s->registered = 0;

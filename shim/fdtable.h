@@ -41,6 +41,10 @@ enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
 #define FE_EPOLL_LOST   0x20u /* registered in more epoll sets than we can record */
 #define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
 #define FE_MID_RESPONSE 0x80u /* a response head or body is partly written */
+/* FK_LINGERING only (the bit is FE_SAW_RESPONSE's, which only a tracked
+ * socket has): nobody looked for unread bytes at its close; the drainer
+ * counts a reset avoided when it discards its first bytes. */
+#define FE_COUNT_FIRST_BYTES FE_SAW_RESPONSE
 
 #define FD_EPOLL_SLOTS 2
 

@@ -52,7 +52,7 @@ static int borrowed_memory(void)
     return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != table_owner;
 }
 
-static int wants_linger(int fd, const struct fd_entry *e, int *pending);
+static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_peer);
 
 /* Starts the drainer when the mode may need it. */
 static void want_drainer(void)
@@ -214,7 +214,7 @@ int policy_shutdown_how(int fd, int how)
     else if (k != FK_TRACKED)
         return how;
     int pending = 0;
-    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending))
+    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending, 1))
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */
@@ -275,8 +275,12 @@ static int app_wants_reset(int fd, const struct fd_entry *e)
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
 }
 
-/* Would mode `on` linger this close? Sets *pending when bytes are unread. */
-static int wants_linger(int fd, const struct fd_entry *e, int *pending)
+/* Would mode `on` linger this close? Sets *pending to 1 when bytes are
+ * unread, 0 when none are, -1 when it did not ask: without ask_peer, a
+ * close that lingers whatever the peer did (a response with close
+ * semantics, or mode always) spares the peek - a client that has closed
+ * already is then closed by the drainer at its first look. */
+static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_peer)
 {
     unsigned flags = fdt_flags(e);
     if (fdt_writer_gen(e) != fdt_gen)
@@ -287,11 +291,16 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending)
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
+    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
+    if (decided && !ask_peer) {
+        *pending = -1;
+        return !app_wants_reset(fd, e);
+    }
     enum peer_state p = peek_peer(fd);
     *pending = p == PEER_PENDING;
     if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd, e))
         return 0;
-    return cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE) || *pending;
+    return decided || *pending;
 }
 
 /* Takes the app's epoll registrations of fd away (those linger recorded). */
@@ -337,8 +346,8 @@ static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
 }
 
 /* Hands fd's socket to the drainer and forgets fd; closes it too when
- * close_app. 0 on success; -1 to fall back to a plain close (nothing
- * changed for the app). */
+ * close_app. pending: as wants_linger set it. 0 on success; -1 to fall
+ * back to a plain close (nothing changed for the app). */
 static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
 {
     if (!drainer_accepting())
@@ -346,8 +355,10 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
     int own = lingering_copy(fd, e, 0);
     if (own < 0)
         return -1;
-    if (pending)
+    if (pending > 0)
         stat_add(ST_RESETS_AVOIDED, 1);
+    else if (pending < 0) /* not asked: bytes the drainer discards tell */
+        fdt_update_flags(&fdt[own], FE_COUNT_FIRST_BYTES, 0);
     fdt_forget(fd);
     drainer_adopt(own); /* first: close() is a cancellation point */
     if (close_app)
@@ -381,7 +392,7 @@ static int decide(int fd, struct fd_entry *e, int close_app)
     if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e)) /* an alias that was the last */
         return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
     int pending = 0;
-    if (!wants_linger(fd, e, &pending))
+    if (!wants_linger(fd, e, &pending, cfg.mode == MODE_OBSERVE))
         return DECIDE_PLAIN;
     if (cfg.mode == MODE_OBSERVE) {
         stat_add(ST_OBSERVED_LINGERS, 1);
@@ -534,7 +545,7 @@ static int exit_may_linger(int fd, const struct fd_entry *e, int alone, int *pen
 {
     unsigned flags = fdt_flags(e);
     return (alone || !(flags & FE_MID_RESPONSE)) && (cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE))
-        && wants_linger(fd, e, pending);
+        && wants_linger(fd, e, pending, 1);
 }
 
 /* What the exit path decides on, copied once it holds the claim: another
