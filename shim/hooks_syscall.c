@@ -8,6 +8,7 @@
 
 #include "hooks.h"
 #include "linger.h"
+#include "policy.h"
 #include "real.h"
 
 EXPORT long syscall(long nr, ...)
@@ -43,6 +44,15 @@ EXPORT long syscall(long nr, ...)
         return hook_setsockopt((int)a1, (int)a2, (int)a3, (const void *)a4, (socklen_t)a5);
     case SYS_accept4:
         return hook_accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
+#ifdef SYS_vfork
+    case SYS_vfork:
+#endif
+#ifdef SYS_clone3
+    case SYS_clone3:
+#endif
+    case SYS_clone:
+        policy_memory_may_be_shared(); /* whatever the flags: a child may share our memory */
+        return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     case SYS_exit_group:
         linger_at_exit(0);
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "hooks.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
@@ -45,10 +46,23 @@ void policy_init(void)
     pthread_atfork(NULL, NULL, note_owner);
 }
 
-/* True in a vfork child (or a bare clone sharing our memory). One getpid
- * per close-family call; the send path does not ask. */
+/* Set before the first vfork or clone(CLONE_VM) the app makes (the hooks in
+ * hooks_process.c and hooks_syscall.c see them); never cleared. Where vfork
+ * cannot be hooked (hooks_process.c says where it can), it is set at load. */
+static _Atomic int memory_may_be_shared = !LINGER_HOOKS_VFORK;
+
+void policy_memory_may_be_shared(void)
+{
+    atomic_store_explicit(&memory_may_be_shared, 1, memory_order_relaxed);
+}
+
+/* True in a vfork child (or a bare clone sharing our memory): one getpid
+ * per close-family call once the app has made such a child; the send path
+ * does not ask. The flag is set in the parent before the child exists. */
 static int borrowed_memory(void)
 {
+    if (!atomic_load_explicit(&memory_may_be_shared, memory_order_relaxed))
+        return 0;
     return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != table_owner;
 }
 

@@ -67,6 +67,10 @@ int policy_relieve_fd_pressure(int err);
 void policy_accepted(int fd, int listener);
 void policy_connected(int fd);
 
+/* A child that shares this process's memory (vfork, clone with CLONE_VM)
+ * may start now: from here on each close-family call asks the pid. */
+void policy_memory_may_be_shared(void);
+
 /* The app is about to set socket option (level, name) on some socket. */
 void policy_setting_option(int level, int name);
 

@@ -59,7 +59,7 @@ void real_resolve(void)
     RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg); RESOLVE(sendfile);
     RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect); RESOLVE(setsockopt);
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
-    RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall);
+    RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall); RESOLVE(clone); RESOLVE(vfork);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
 #undef RESOLVE
     errno = saved;
@@ -234,4 +234,14 @@ void real_exit_now(int status)
         f(status);
     for (;;)
         raw_syscall(SYS_exit_group, status, 0, 0, 0, 0, 0);
+}
+
+int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid, void *tls, void *ctid)
+{
+    int (*f)(int (*)(void *), void *, int, void *, ...) = REAL(clone);
+    if (!f) { /* a libc without clone: as if the kernel had none */
+        errno = ENOSYS;
+        return -1;
+    }
+    return f(fn, stack, flags, arg, ptid, tls, ctid);
 }

@@ -45,6 +45,8 @@ struct real_fns {
     int (*close_range)(unsigned, unsigned, int);
     int (*fclose)(FILE *);
     long (*syscall)(long, ...);
+    int (*clone)(int (*)(void *), void *, int, void *, ...);
+    void *vfork;                  /* only jumped to (hooks_process.c) */
     void (*exit_now)(int);
 };
 extern struct real_fns real;
@@ -78,6 +80,7 @@ int real_fcntl(int fd, int cmd, long arg);
 int real_close_range(unsigned first, unsigned last, int flags);
 int real_fclose(FILE *f);
 long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid, void *tls, void *ctid);
 __attribute__((noreturn)) void real_exit_now(int status); /* _exit */
 
 #pragma GCC visibility pop

@@ -131,23 +131,30 @@ def test_exec_fork(t):
 VFORK_CHILD = BUILD / "tests" / "vfork_child"
 
 
-@test("vfork_child_leaves_parent_table_alone", timeout=60)
-def test_vfork(t):
-    """A vfork child dup2()s the answered socket onto stdout and closes it
-    before exec; the parent's later close must still linger (413 arrives)."""
-    res = {}
-    for shim in (False, True):
-        if shim:
-            need_shim(t)
-        got = []
-        for i in range(3):
-            srv = start_server(t, [VFORK_CHILD], shim=shim, label="vfork-%s-%d" % (shim, i))
-            got.append(upload_once(srv, RESETTING_UPLOAD))
-            srv.proc.popen.wait(10)
-            srv.stop()
-        res[shim] = got
-    if all(g == "status 413" for g in res[False]):
-        raise AssertionError("did not reproduce without the shim: %s" % res[False])
-    if not all(g == "status 413" for g in res[True]):
-        raise AssertionError("with the shim: %s (without: %s)" % (res[True], res[False]))
-    return "without: %s; with: 3/3 413" % res[False]
+def memory_sharing_child(how):
+    def fn(t):
+        res = {}
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            got = []
+            for i in range(3):
+                srv = start_server(t, [VFORK_CHILD] + (["--clone"] if how == "clone" else []), shim=shim,
+                                   label="%s-%s-%d" % (how, shim, i))
+                got.append(upload_once(srv, RESETTING_UPLOAD))
+                srv.proc.popen.wait(10)
+                srv.stop()
+            res[shim] = got
+        if all(g == "status 413" for g in res[False]):
+            raise AssertionError("did not reproduce without the shim: %s" % res[False])
+        if not all(g == "status 413" for g in res[True]):
+            raise AssertionError("with the shim: %s (without: %s)" % (res[True], res[False]))
+        return "without: %s; with: 3/3 413" % res[False]
+    fn.__doc__ = ("A %s child dup2()s the answered socket onto stdout and closes it before exec, in its "
+                  "parent's memory; the parent's later close must still linger (413 arrives)." %
+                  ("vfork" if how == "vfork" else "clone(CLONE_VM | CLONE_VFORK)"))
+    return fn
+
+
+test("vfork_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("vfork"))
+test("clone_vm_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("clone"))

@@ -7,8 +7,14 @@
  * child shares the parent's memory, so linger must leave its table alone
  * there. The parent then closes the socket: that close must linger.
  *
- * Usage: vfork_child --port-file F   (serves one connection, then exits)
+ * Usage: vfork_child [--clone] --port-file F   (serves one connection, then exits)
+ *
+ * --clone makes the child with clone(CLONE_VM | CLONE_VFORK) instead, as
+ * some spawners do: the same sharing, through another libc function.
  */
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +24,25 @@
 
 static const char RESPONSE[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
+/* What the child does before exec: stdout becomes the socket, and the
+ * socket's own number is closed. The program it runs gets an empty
+ * environment, so no linger of its own: only the parent's close can linger
+ * the socket (a shim in /bin/true would linger its stdout at exit). */
+static int child(void *arg)
+{
+    int c = *(int *)arg;
+    char *no_env[] = { NULL };
+    dup2(c, 1);
+    close(c);
+    execle("/bin/true", "true", (char *)NULL, no_env);
+    _exit(127);
+}
+
 int main(int argc, char **argv)
 {
+    int use_clone = argc == 4 && !strcmp(argv[1], "--clone");
+    if (use_clone)
+        argv++, argc--;
     if (argc != 3 || strcmp(argv[1], "--port-file"))
         return 2;
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -41,13 +64,18 @@ int main(int argc, char **argv)
         return 1;
     if (write(c, RESPONSE, sizeof RESPONSE - 1) != (ssize_t)(sizeof RESPONSE - 1))
         return 1;
-    pid_t pid = vfork();
-    if (pid == 0) {
-        dup2(c, 1);
-        close(c);
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
+    pid_t pid;
+    if (use_clone) {
+        size_t size = 256 * 1024;
+        char *stack = malloc(size);
+        if (!stack)
+            return 1;
+        pid = clone(child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    } else if ((pid = vfork()) == 0) {
+        child(&c);
     }
+    if (pid < 0)
+        return 1;
     waitpid(pid, NULL, 0);
     close(c); /* must linger: the client is still sending */
     sleep(1);
