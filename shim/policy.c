@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "holders.h"
 #include "hooks.h"
 #include "log.h"
 #include "ownfd.h"
@@ -305,6 +306,8 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
+    if (e->origin == FO_UNSEEN && holders_parent_has_socket(e->ino))
+        return 0;  /* inherited, and the parent still has it: this close ends nothing */
     int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
     if (decided && !ask_peer) {
         *pending = -1;

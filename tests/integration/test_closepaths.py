@@ -5,13 +5,14 @@ close-every-fd loop, exit, _exit, a return from main, an inetd-style
 inherited socket). Without the shim the upload resets; with it, the 413
 arrives - and the app gets the same fd numbers either way."""
 import collections
+import contextlib
 import socket
 import struct
 import subprocess
 import threading
 
-from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, clean_env, count_status, failures, fmt, need_shim,
-                 recv_until_eof, start_server, test, upload_once)
+from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, failures, fmt,
+                 need_shim, recv_until_eof, start_server, test, upload_once)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -173,6 +174,67 @@ def inetd_case(end):
 
 for _e in ("exit", "return", "_exit"):
     test("inetd_%s" % _e, timeout=120)(inetd_case(_e))
+
+
+# An inetd-style shell script: the shell and every command it runs hold the
+# connection as their stdout. The 413 has no length: its body, the output of
+# three commands, ends with the close.
+SCRIPT = ('printf "HTTP/1.0 413 Payload Too Large\\r\\nConnection: close\\r\\n\\r\\n"; '
+          'date; /bin/echo second; cat /etc/hostname; echo last')
+
+
+def send_quietly(sock, data):
+    """sendall, which may well fail: the server never reads."""
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+
+
+def script_upload(shim):
+    """Runs SCRIPT inetd-style on a connection whose client uploads
+    RESETTING_UPLOAD bytes the script never reads. Returns (how the
+    client's reading ended, what it read, the script's exit status)."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        client = socket.create_connection(lsock.getsockname(), timeout=20)
+        conn, _ = lsock.accept()
+    upload = b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % RESETTING_UPLOAD + body_of(RESETTING_UPLOAD)
+    sender = threading.Thread(target=send_quietly, args=(client, upload))
+    sender.start()
+    proc = subprocess.Popen(["/bin/sh", "-c", SCRIPT], stdin=conn, stdout=conn, stderr=subprocess.DEVNULL,
+                            env=clean_env(shim), close_fds=True)
+    conn.close()  # as inetd does: the script's processes hold it now
+    got, end = b"", "eof"
+    try:
+        got = recv_until_eof(client)
+    except ConnectionResetError:
+        end = "reset"
+    status = proc.wait(20)
+    sender.join(30)
+    client.close()
+    return end, got.decode(errors="replace"), status
+
+
+@test("inetd_shell_script_commands_share_the_socket", timeout=120)
+def test_inetd_script(t):
+    """A shell script answers inetd-style: its commands (date, echo, cat)
+    each hold the connection and exit while the shell still writes. A
+    command's exit must not linger (shut down) a socket its parent still
+    holds - the next command would die of SIGPIPE; the shell's own exit,
+    the last holder's, must. Without the shim the client's upload meets a
+    reset; with it, the whole answer and a clean end."""
+    res = {shim: script_upload(shim) for shim in (False, True)}
+    for shim in (False, True):
+        end, got, status = res[shim]
+        t.note("%s shim: %s, status %s, %d lines" % ("with" if shim else "without", end, status, got.count("\n")))
+    end, got, status = res[True]
+    if status != 0 or not got.startswith("HTTP/1.0 413") or not got.rstrip().endswith("last"):
+        raise AssertionError("with the shim the script's answer was cut short: %r (status %s)" % (got[-200:], status))
+    if end != "eof":
+        raise AssertionError("with the shim the connection ended with a reset: " + "; ".join(t.notes))
+    if res[False][0] != "reset":
+        raise AssertionError("did not reproduce without the shim: " + "; ".join(t.notes))
+    return "; ".join(t.notes)
 
 
 @test("exit_body_ended_by_close", timeout=120)
