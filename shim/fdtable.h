@@ -42,8 +42,8 @@ enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
 #define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
 #define FE_MID_RESPONSE 0x80u /* a response head or body is partly written */
 /* FK_LINGERING only (the bit is FE_SAW_RESPONSE's, which only a tracked
- * socket has): nobody looked for unread bytes at its close; the drainer
- * counts a reset avoided when it discards its first bytes. */
+ * socket has): no unread bytes were seen at its close (or nobody looked);
+ * the drainer counts a reset avoided when it discards its first bytes. */
 #define FE_COUNT_FIRST_BYTES FE_SAW_RESPONSE
 
 #define FD_EPOLL_SLOTS 2

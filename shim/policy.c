@@ -362,6 +362,17 @@ static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
     return own;
 }
 
+/* Counts lingering copy own as a reset avoided now when bytes were unread
+ * at its close (pending > 0), else when the drainer discards its first
+ * bytes (they arrived after the close, or nobody asked). */
+static void count_reset_avoided(int own, int pending)
+{
+    if (pending > 0)
+        stat_add(ST_RESETS_AVOIDED, 1);
+    else
+        fdt_update_flags(&fdt[own], FE_COUNT_FIRST_BYTES, 0);
+}
+
 /* Hands fd's socket to the drainer and forgets fd; closes it too when
  * close_app. pending: as wants_linger set it. 0 on success; -1 to fall
  * back to a plain close (nothing changed for the app). */
@@ -372,10 +383,7 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
     int own = lingering_copy(fd, e, 0);
     if (own < 0)
         return -1;
-    if (pending > 0)
-        stat_add(ST_RESETS_AVOIDED, 1);
-    else if (pending < 0) /* not asked: bytes the drainer discards tell */
-        fdt_update_flags(&fdt[own], FE_COUNT_FIRST_BYTES, 0);
+    count_reset_avoided(own, pending);
     fdt_forget(fd);
     drainer_adopt(own); /* first: close() is a cancellation point */
     if (close_app)
@@ -588,8 +596,7 @@ int policy_linger_at_exit(int fd, int alone)
     snapshot(e, &snap);
     int pending = 0, own = -1;
     if (exit_may_linger(fd, &snap, alone, &pending) && (own = lingering_copy(fd, &snap, 1)) >= 0) {
-        if (pending)
-            stat_add(ST_RESETS_AVOIDED, 1);
+        count_reset_avoided(own, pending);
         if (drainer_accepting())
             drainer_adopt(own); /* else the exit's drainer process takes it */
     }

@@ -56,7 +56,7 @@ static const struct {
     [ST_CLOSED_FD_PRESSURE] = { "linger_closed_total", "fd_pressure", NULL, NULL },
     [ST_BYTES_DRAINED] = { "linger_drained_bytes_total", NULL, "counter", "Request bytes discarded while lingering." },
     [ST_RESETS_AVOIDED] = { "linger_resets_avoided_total", NULL, "counter",
-                            "Lingering closes with unread bytes queued: resets the kernel would have sent." },
+                            "Lingering closes whose client sent bytes the app never read: resets a plain close would have sent." },
     [ST_FALLBACK_CLOSES] = { "linger_fallback_closes_total", NULL, "counter",
                              "Closes that should have lingered but were plain closes (no drainer, no fd)." },
     [ST_OBSERVED_LINGERS] = { "linger_observe_would_linger_total", NULL, "counter",

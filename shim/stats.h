@@ -17,7 +17,8 @@ enum stat_id {
     ST_CLOSED_ERROR,      /* closed on a socket error (e.g. the peer's RST) */
     ST_CLOSED_FD_PRESSURE,/* closed early to free an fd for the app's accept (EMFILE) */
     ST_BYTES_DRAINED,     /* request bytes discarded */
-    ST_RESETS_AVOIDED,    /* lingered with unread bytes queued: a reset the kernel would have sent */
+    ST_RESETS_AVOIDED,    /* lingered, and the client sent bytes the app never read (queued at the
+                             close, or later): a reset a plain close would have sent */
     ST_FALLBACK_CLOSES,   /* wanted to linger but could not (no drainer, no fd): plain close */
     ST_OBSERVED_LINGERS,  /* observe mode: closes that would have lingered */
     ST_OBSERVED_RESETS,   /* observe mode: of those, closes with unread bytes (a reset now) */
