@@ -341,7 +341,8 @@ def fig_nginx(a):
             stop(p, signal.SIGQUIT, 10)
         shutil.rmtree(tmp, ignore_errors=True)
     fig_nginx_instr(a)
-    fig_nginx_syscalls(a)
+    calls = fig_nginx_syscalls(a)
+    fig_nginx_predicted(calls, {name: median(rps[name]) for name in rps})
     out()
 
 
@@ -470,6 +471,31 @@ def fig_nginx_syscalls(a):
     out("   wake-up serves the closes of a millisecond.")
     row("2. syscalls per Connection: close request: no shim / shim / native",
         "%.1f / %.1f / %.1f" % (plain, shim, native), "(info)", "-")
+    return {"close-plain": plain, "close-shim": shim, "close-native": native}
+
+
+def fig_nginx_predicted(calls, rps):
+    """What the system calls alone predict for the close ratios: the CPU
+    time plain nginx (and wrk) spend per request, plus the extra calls at
+    what one costs here."""
+    ns = float(run([BIN / "syscallcost"], stdout=subprocess.PIPE, text=True).stdout)
+    cpus = os.cpu_count() or 1
+    per_req_us = cpus * 1e6 / rps["close-plain"]
+    predict = {k: per_req_us / (per_req_us + (calls[k] - calls["close-plain"]) * ns / 1000)
+               for k in ("close-shim", "close-native")}
+    floor = per_req_us / (per_req_us + (calls["close-native"] - calls["close-plain"] + 3) * ns / 1000)
+    out("   What the system calls alone predict: one costs %.0f ns here (build/bench/syscallcost, getppid in a" % ns)
+    out("   loop); plain nginx and wrk take %.0f us of CPU per Connection: close request (%d CPUs / %.0f" % (
+        per_req_us, cpus, rps["close-plain"]))
+    out("   requests/s). At that price the shim's %.1f calls more predict %.3f of plain (measured above), nginx's" % (
+        calls["close-shim"] - calls["close-plain"], predict["close-shim"]))
+    out("   own lingering's %.1f more %.3f. A lingering close made outside the app needs at least 3 calls more" % (
+        calls["close-native"] - calls["close-plain"], predict["close-native"]))
+    out("   than nginx's own: the copy that outlives the app's close (fcntl), taking it out of the app's epoll")
+    out("   set (epoll_ctl), and closing both numbers instead of one: %.3f of plain at best here, whatever" % floor)
+    out("   the shim's code costs.")
+    row("2. close ratio predicted by syscalls alone: shim / native / floor", "%.3f / %.3f / %.3f (%.0f ns a call)" % (
+        predict["close-shim"], predict["close-native"], floor, ns), "(info)", "-")
 
 
 # ---------------------------------------------------------------- 3. capacity
@@ -735,7 +761,8 @@ def main():
     for f in figs:
         if f not in FIGS:
             sys.exit("bench: unknown figure %s (one of %s)" % (f, ", ".join(FIGS)))
-    need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate")]
+    need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate",
+                                                "syscallcost")]
     missing = [str(p) for p in need if not p.exists()]
     for tool in ("valgrind", "wrk", "nginx", "strace"):
         if not shutil.which(tool) and not (tool == "nginx" and Path("/usr/sbin/nginx").exists()):
