@@ -223,6 +223,9 @@ def test_inetd_script(t):
     holds - the next command would die of SIGPIPE; the shell's own exit,
     the last holder's, must. Without the shim the client's upload meets a
     reset; with it, the whole answer and a clean end."""
+    if "thread" in SANITIZE:
+        raise Skip("TSAN runs a thread of its own in the shell: a body the close ends lingers at exit "
+                   "only in a process with no other thread (exit_body_ended_by_close)")
     res = {shim: script_upload(shim) for shim in (False, True)}
     for shim in (False, True):
         end, got, status = res[shim]
