@@ -465,10 +465,10 @@ def fig_nginx_syscalls(a):
     plain, shim, native = (sum(per[k].values()) for k in ("close-plain", "close-shim", "close-native"))
     out("   A lingering close costs nginx itself a shutdown and one more recv. Through the shim it also")
     out("   costs the copy the drainer keeps (fcntl), taking it out of the app's epoll set (epoll_ctl),")
-    out("   the drainer's recv and close, and the checks that keep the app's view exact (fstat for a")
-    out("   reused number, a peek, getpid). One request at a time, as here, the drainer also wakes for")
-    out("   each close (eventfd write and read, epoll_ctl ADD and DEL, its 1 ms pause); under load one")
-    out("   wake-up serves the closes of a millisecond.")
+    out("   the drainer's recv and close, and an fstat at accept and at close (a number closed and reused")
+    out("   behind linger's back must not be shut down). One request at a time, as here, the drainer also")
+    out("   wakes for about every other close (eventfd write and read, epoll_wait, its 1 ms pause); under")
+    out("   load one wake-up serves the closes of a millisecond.")
     row("2. syscalls per Connection: close request: no shim / shim / native",
         "%.1f / %.1f / %.1f" % (plain, shim, native), "(info)", "-")
     return {"close-plain": plain, "close-shim": shim, "close-native": native}
