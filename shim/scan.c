@@ -658,6 +658,33 @@ static const unsigned char *header_lines(struct scan_state *s, const unsigned ch
     return p;
 }
 
+/* The value from p to its LF, when the buffer holds the LF: *first is its
+ * first byte past optional whitespace, *stop where it ends (at a CR just
+ * before the LF, or at the LF). Returns the LF, or NULL. */
+static inline const unsigned char *whole_value(const unsigned char *p, const unsigned char *end,
+                                        const unsigned char **first, const unsigned char **stop)
+{
+    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    if (!lf)
+        return NULL;
+    const unsigned char *e = lf;
+    if (e > p && e[-1] == '\r')
+        e--;
+    while (p < e && is_ows(*p))
+        p++;
+    *first = p;
+    *stop = e;
+    return lf;
+}
+
+/* Past the whitespace from q on, up to stop at most. */
+static inline const unsigned char *skip_ows(const unsigned char *q, const unsigned char *stop)
+{
+    while (q < stop && is_ows(*q))
+        q++;
+    return q;
+}
+
 /* A Connection value that is one token ("close", "keep-alive" or another)
  * between optional whitespace, up to its LF, in one step when the buffer
  * holds it all: the state the byte-by-byte path reaches at the start of the
@@ -665,20 +692,14 @@ static const unsigned char *header_lines(struct scan_state *s, const unsigned ch
  * list, a CR not before the LF, a long token or line, or no LF yet). */
 static const unsigned char *fast_connection_value(struct scan_state *s, const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    const unsigned char *t, *stop, *lf = whole_value(p, end, &t, &stop);
     if (!lf)
         return p;
-    const unsigned char *q = p, *stop = lf;
-    if (stop > p && stop[-1] == '\r')
-        stop--;
-    while (q < stop && is_ows(*q))
-        q++;
-    const unsigned char *t = q;
+    const unsigned char *q = t;
     while (q < stop && !is_ows(*q) && *q != ',' && *q != '\r')
         q++;
     size_t tlen = (size_t)(q - t);
-    while (q < stop && is_ows(*q))
-        q++;
+    q = skip_ows(q, stop);
     size_t counted = (size_t)(stop - p) + 1; /* the value and the LF, not the CR */
     if (q != stop || tlen > 64 || s->line_len + counted > SCAN_MAX_LINE)
         return p;
@@ -709,21 +730,15 @@ static const unsigned char *fast_length_value(struct scan_state *s, const unsign
 {
     if (s->flags & (SF_CL | SF_VALUE_DIGITS))
         return p;
-    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    const unsigned char *digits, *stop, *lf = whole_value(p, end, &digits, &stop);
     if (!lf)
         return p;
-    const unsigned char *q = p, *stop = lf;
-    if (stop > p && stop[-1] == '\r')
-        stop--;
-    while (q < stop && is_ows(*q))
-        q++;
-    const unsigned char *digits = q;
+    const unsigned char *q = digits;
     uint64_t v = 0;
     while (q < stop && is_digit(*q) && q - digits < 17)
         v = v * 10 + (uint64_t)(*q++ - '0');
     size_t ndigits = (size_t)(q - digits);
-    while (q < stop && is_ows(*q))
-        q++;
+    q = skip_ows(q, stop);
     size_t counted = (size_t)(stop - p) + 1; /* the value and the LF, not the CR */
     if (q != stop || ndigits == 0 || s->line_len + counted > SCAN_MAX_LINE) /* an 18th digit: q != stop */
         return p;
