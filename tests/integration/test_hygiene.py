@@ -1,10 +1,11 @@
-"""What the app can see of linger besides the missing resets: configuration
-errors, epoll sets after dup2, and fds across exec and fork."""
+"""What the app can see of linger besides the missing resets: the symbols
+it exports, configuration errors, epoll sets after dup2, fds across exec and
+fork, and children that share the app's memory."""
 import re
 import subprocess
 import threading
 
-from lib import BUILD, MiB, PYTHON, RESETTING_UPLOAD, clean_env, need_shim, start_server, test, upload_once
+from lib import BUILD, MiB, PYTHON, RESETTING_UPLOAD, SHIM, clean_env, need_shim, start_server, test, upload_once
 
 EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
 
@@ -17,6 +18,28 @@ BAD_VALUES = {
     "LINGER_MAX_SOCKETS": "0",
     "LINGER_LOG": "loud",
 }
+
+
+# What the library may export: the calls it interposes (README, "What it
+# interposes"), nothing of its own.
+INTERPOSED = {
+    "write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile", "sendfile64", "splice",
+    "close", "shutdown", "dup", "dup2", "dup3", "fcntl", "fcntl64", "close_range", "closefrom", "fclose",
+    "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "clone", "_exit", "_Exit", "syscall",
+}
+
+
+@test("exports_only_the_interposed_calls", timeout=30)
+def test_exports(t):
+    """The shared library's dynamic symbol table defines the interposed libc
+    calls and nothing else: none of linger's own functions can collide with
+    the host's or another library's."""
+    need_shim(t)
+    r = subprocess.run(["nm", "-D", "--defined-only", str(SHIM)], capture_output=True, text=True, timeout=30)
+    names = {line.split()[-1] for line in r.stdout.splitlines() if line.strip()}
+    if names != INTERPOSED:
+        raise AssertionError("extra: %s; missing: %s" % (sorted(names - INTERPOSED), sorted(INTERPOSED - names)))
+    return "%d symbols, all interposed calls" % len(names)
 
 
 @test("config_bad_values_one_line_each", timeout=60)
