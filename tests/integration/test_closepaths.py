@@ -199,7 +199,9 @@ def script_upload(shim):
         client = socket.create_connection(lsock.getsockname(), timeout=20)
         conn, _ = lsock.accept()
     upload = b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % RESETTING_UPLOAD + body_of(RESETTING_UPLOAD)
-    sender = threading.Thread(target=send_quietly, args=(client, upload))
+    client.sendall(upload[:65536])  # unread at the server before the script runs: its last close resets
+    conn.recv(1, socket.MSG_PEEK)
+    sender = threading.Thread(target=send_quietly, args=(client, upload[65536:]))
     sender.start()
     proc = subprocess.Popen(["/bin/sh", "-c", SCRIPT], stdin=conn, stdout=conn, stderr=subprocess.DEVNULL,
                             env=clean_env(shim), close_fds=True)
