@@ -5,7 +5,6 @@ close-every-fd loop, exit, _exit, a return from main, an inetd-style
 inherited socket). Without the shim the upload resets; with it, the 413
 arrives - and the app gets the same fd numbers either way."""
 import collections
-import contextlib
 import socket
 import struct
 import subprocess
@@ -183,10 +182,12 @@ SCRIPT = ('printf "HTTP/1.0 413 Payload Too Large\\r\\nConnection: close\\r\\n\\
           'date; /bin/echo second; cat /etc/hostname; echo last')
 
 
-def send_quietly(sock, data):
-    """sendall, which may well fail: the server never reads."""
-    with contextlib.suppress(OSError):
+def send_noting_failure(sock, data, failures):
+    """sendall; an error (the server never reads) goes into failures."""
+    try:
         sock.sendall(data)
+    except OSError as e:
+        failures.append(e)
 
 
 def script_upload(shim):
@@ -201,7 +202,8 @@ def script_upload(shim):
     upload = b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % RESETTING_UPLOAD + body_of(RESETTING_UPLOAD)
     client.sendall(upload[:65536])  # unread at the server before the script runs: its last close resets
     conn.recv(1, socket.MSG_PEEK)
-    sender = threading.Thread(target=send_quietly, args=(client, upload[65536:]))
+    send_failures = []
+    sender = threading.Thread(target=send_noting_failure, args=(client, upload[65536:], send_failures))
     sender.start()
     proc = subprocess.Popen(["/bin/sh", "-c", SCRIPT], stdin=conn, stdout=conn, stderr=subprocess.DEVNULL,
                             env=clean_env(shim), close_fds=True)
@@ -214,6 +216,11 @@ def script_upload(shim):
     status = proc.wait(20)
     sender.join(30)
     client.close()
+    # the reset's error goes to whichever thread asks first: the reader may
+    # then see a plain end (recv returns 0 on a reset socket whose error the
+    # sender took)
+    if any(isinstance(e, (ConnectionResetError, BrokenPipeError)) for e in send_failures):
+        end = "reset"
     return end, got.decode(errors="replace"), status
 
 
