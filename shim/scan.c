@@ -470,7 +470,8 @@ static inline int plain_run(const struct scan_state *s)
 }
 
 /* Counts the bytes before the next CR or LF as part of the current line
- * (memchr, not a byte at a time); returns where it stopped. */
+ * (memchr, not a byte at a time); returns where it stopped: there, or at
+ * the byte that would make the line too long (line_byte loses on it). */
 static const unsigned char *skip_plain(struct scan_state *s, const unsigned char *p, const unsigned char *end)
 {
     const unsigned char *stop = memchr(p, '\n', (size_t)(end - p));
@@ -480,12 +481,10 @@ static const unsigned char *skip_plain(struct scan_state *s, const unsigned char
     if (cr)
         stop = cr;
     size_t n = (size_t)(stop - p);
-    if (s->line_len + n > SCAN_MAX_LINE) {
-        lose(s);
-        return end;
-    }
+    if (s->line_len + n > SCAN_MAX_LINE) /* the byte past the limit loses, through line_byte */
+        n = SCAN_MAX_LINE - s->line_len;
     s->line_len = (uint16_t)(s->line_len + n);
-    return stop;
+    return p + n;
 }
 
 /* Bytes a header name may hold that need no judging: all but CTLs, SP, ':'
@@ -495,20 +494,19 @@ static const uint8_t plain_name_byte[256] = {
 };
 
 /* The rest of a header name that matches none of ours: valid name bytes
- * are only counted, up to the ':' or anything the per-byte path judges. */
+ * are only counted, up to the ':' or anything the per-byte path judges (a
+ * byte that would make the line too long, too). */
 static const unsigned char *skip_name(struct scan_state *s, const unsigned char *p, const unsigned char *end)
 {
     const unsigned char *q = p;
     while (q < end && plain_name_byte[*q])
         q++;
     size_t n = (size_t)(q - p);
-    if (s->line_len + n > SCAN_MAX_LINE) {
-        lose(s);
-        return end;
-    }
+    if (s->line_len + n > SCAN_MAX_LINE) /* the byte past the limit loses, through line_byte */
+        n = SCAN_MAX_LINE - s->line_len;
     s->line_len = (uint16_t)(s->line_len + n);
     s->match = (uint8_t)(s->match + n > 255 ? 255 : s->match + n);
-    return q;
+    return p + n;
 }
 
 /* A status line "HTTP/1.x NNN " whose first 13 bytes are all in the buffer,
