@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/types.h>
 
 #include "hooks.h"
 #include "linger.h"
@@ -40,30 +41,47 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
+/* glibc exports clone under this name too. */
+EXPORT int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) __attribute__((alias("clone"), copy(clone)));
+
 #if LINGER_HOOKS_VFORK
-/* The vfork to jump to (called once, from the hook below, with nothing on
- * the stack that outlives the call): libc's, or fork, which POSIX allows a
- * vfork to be. */
+/* The vfork to jump to (called from the hook below, with nothing on the
+ * stack that outlives the call): libc's. While another thread is still
+ * resolving the real functions (at load only), wait for it a while; if
+ * libc has no vfork after all, fork, which POSIX allows a vfork to be. */
 __attribute__((used)) void *linger_vfork_target(void)
 {
-    real_resolve();
+    for (int tries = 0; !real.vfork && tries < 1000; tries++) {
+        real_resolve();
+        if (!real.vfork)
+            sched_yield();
+    }
     return real.vfork ? real.vfork : (void *)fork;
 }
 
 /* vfork cannot be wrapped by a C function: the child would return from the
  * wrapper's frame, and the parent would then run on a stack the child has
  * overwritten. The hook sets the flag and jumps (never calls) to libc's
- * vfork, with the stack exactly as the app's call left it. */
+ * vfork, with the stack exactly as the app's call left it. glibc exports
+ * the same function as __vfork. */
 __asm__(
     ".text\n"
     ".globl vfork\n"
+    ".globl __vfork\n"
     ".type vfork, @function\n"
+    ".type __vfork, @function\n"
     "vfork:\n"
+    "__vfork:\n"
+    "    .cfi_startproc\n"
     "    endbr64\n"
-    "    subq $8, %rsp\n"                       /* the call below needs rsp 16-aligned */
+    "    subq $8, %rsp\n"                       /* the calls below need rsp 16-aligned */
+    "    .cfi_adjust_cfa_offset 8\n"
     "    call policy_memory_may_be_shared\n"
     "    call linger_vfork_target\n"
     "    addq $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset -8\n"
     "    jmp *%rax\n"
-    ".size vfork, .-vfork\n");
+    "    .cfi_endproc\n"
+    ".size vfork, .-vfork\n"
+    ".size __vfork, .-__vfork\n");
 #endif

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -23,6 +24,9 @@
 #ifndef CLOSE_RANGE_CLOEXEC /* glibc's unistd.h has it, musl's does not */
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef MADV_WIPEONFORK /* Linux 4.14; older libc headers lack it */
+#define MADV_WIPEONFORK 18
+#endif
 
 int policy_active(void)
 {
@@ -30,26 +34,23 @@ int policy_active(void)
 }
 
 /* The process the table belongs to; a fork child updates it (fork handler).
- * A vfork child shares our memory but runs no fork handler: it must not
- * touch the table, or it would change its parent's. */
+ * Two kinds of child must not act on the table: one that shares our memory
+ * (vfork, clone with CLONE_VM: it would change its parent's table), and one
+ * with a copy made without our fork handlers (_Fork, clone without CLONE_VM,
+ * syscall(SYS_fork): its copy still describes the parent - writer, drainer,
+ * handover stack). Both leave the table alone, as if linger were not there. */
 static pid_t table_owner;
 
-static void note_owner(void)
-{
-    if (drainer_detaching)
-        return;
-    table_owner = (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-}
-
-void policy_init(void)
-{
-    note_owner();
-    pthread_atfork(NULL, NULL, note_owner);
-}
+/* A page the kernel zeroes in every child that gets a copy of our memory
+ * (MADV_WIPEONFORK); the fork handler below sets it again. Zero means a copy
+ * made without the handlers. NULL where the kernel cannot wipe: then every
+ * close asks the pid, and a copy is told apart by that. */
+static volatile uint8_t *owner_mark;
 
 /* Set before the first vfork or clone(CLONE_VM) the app makes (the hooks in
- * hooks_process.c and hooks_syscall.c see them); never cleared. Where vfork
- * cannot be hooked (hooks_process.c says where it can), it is set at load. */
+ * hooks_process.c and hooks_syscall.c see them); never cleared. Set at load
+ * where vfork cannot be hooked (hooks_process.c says where it can) or no
+ * page can be wiped. */
 static _Atomic int memory_may_be_shared = !LINGER_HOOKS_VFORK;
 
 void policy_memory_may_be_shared(void)
@@ -57,11 +58,46 @@ void policy_memory_may_be_shared(void)
     atomic_store_explicit(&memory_may_be_shared, 1, memory_order_relaxed);
 }
 
-/* True in a vfork child (or a bare clone sharing our memory): one getpid
- * per close-family call once the app has made such a child; the send path
- * does not ask. The flag is set in the parent before the child exists. */
+static void note_owner(void)
+{
+    if (drainer_detaching)
+        return;
+    table_owner = (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    if (owner_mark)
+        *owner_mark = 1;
+}
+
+/* owner_mark, or NULL (and every close asks the pid). */
+static volatile uint8_t *map_owner_mark(void)
+{
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return NULL;
+    if (madvise(page, 4096, MADV_WIPEONFORK) != 0) {
+        munmap(page, 4096);
+        return NULL;
+    }
+    return page;
+}
+
+void policy_init(void)
+{
+    owner_mark = map_owner_mark();
+    if (!owner_mark)
+        policy_memory_may_be_shared();
+    note_owner();
+    pthread_atfork(NULL, NULL, note_owner);
+}
+
+/* True in a child that must leave the table alone (see table_owner): a copy
+ * made without our fork handlers (the mark is wiped), or - once the app has
+ * made a child that may share our memory - a pid that is not the owner's.
+ * No system call until the app makes such a child; the send path does not
+ * ask. */
 static int borrowed_memory(void)
 {
+    if (owner_mark && !*owner_mark)
+        return 1;
     if (!atomic_load_explicit(&memory_may_be_shared, memory_order_relaxed))
         return 0;
     return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != table_owner;

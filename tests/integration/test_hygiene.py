@@ -25,7 +25,8 @@ BAD_VALUES = {
 INTERPOSED = {
     "write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile", "sendfile64", "splice",
     "close", "shutdown", "dup", "dup2", "dup3", "fcntl", "fcntl64", "close_range", "closefrom", "fclose",
-    "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "clone", "_exit", "_Exit", "syscall",
+    "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "__vfork", "clone", "__clone", "_exit",
+    "_Exit", "syscall",
 }
 
 
@@ -181,3 +182,28 @@ def memory_sharing_child(how):
 
 test("vfork_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("vfork"))
 test("clone_vm_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("clone"))
+
+HANDLERLESS_CHILD = BUILD / "tests" / "handlerless_child"
+HANDLERLESS_WAYS = ("_Fork", "clone", "sysfork", "__vfork", "__clone")
+
+
+@test("child_without_fork_handlers_leaves_parent_socket_alone", timeout=60)
+def test_handlerless_child(t):
+    """A child made without fork handlers (_Fork, clone without CLONE_VM,
+    syscall(SYS_fork), __vfork, __clone) closes its copy of a keep-alive
+    connection; the parent then answers the next request. The child's close
+    must not linger (shut down) the parent's socket: both answers arrive,
+    with and without the shim (a shim that lingers there kills the parent
+    with SIGPIPE: 141)."""
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        res[shim] = {how: subprocess.run([str(HANDLERLESS_CHILD), how], capture_output=True, timeout=20,
+                                         env=clean_env(shim)).returncode for how in HANDLERLESS_WAYS}
+        t.note("%s shim: %s" % ("with" if shim else "without", res[shim]))
+    if any(res[False].values()):
+        raise AssertionError("the program itself failed: " + "; ".join(t.notes))
+    if any(res[True].values()):
+        raise AssertionError("the shim changed what the parent could send: " + "; ".join(t.notes))
+    return "5 ways, both answers with and without the shim"
