@@ -30,7 +30,12 @@ enum fd_kind {
 };
 
 /* How this process came to hold a socket. */
-enum fd_origin { FO_UNSEEN = 0, FO_ACCEPTED, FO_CONNECTED };
+enum fd_origin {
+    FO_UNSEEN = 0,  /* came by a way linger does not see (SCM_RIGHTS, a raw accept...) */
+    FO_ACCEPTED,    /* accepted here */
+    FO_CONNECTED,   /* connected out from here */
+    FO_INHERITED,   /* open when linger loaded: passed on at exec */
+};
 
 /* Per-socket flags. */
 #define FE_SAW_RESPONSE 0x01u /* this process sent a complete HTTP response head */

@@ -9,6 +9,8 @@
 
 #include "real.h"
 
+#define MAX_PARENT_FDS 4096 /* a parent with more is not read: held, as far as we know */
+
 /* Writes v in decimal at p; returns the end. */
 static char *put_decimal(char *p, uint64_t v)
 {
@@ -23,15 +25,6 @@ static char *put_decimal(char *p, uint64_t v)
     return p;
 }
 
-/* True when the directory entry `name` of the open /proc/PID/fd `dir` is a
- * link to exactly `want` (want_len bytes). */
-static int links_to(long dir, const char *name, const char *want, size_t want_len)
-{
-    char target[64];
-    long n = raw_syscall(SYS_readlinkat, dir, (long)name, (long)target, sizeof target, 0, 0);
-    return n == (long)want_len && memcmp(target, want, want_len) == 0;
-}
-
 /* The linux_dirent64 records getdents64 fills in. */
 struct dirent64_raw {
     uint64_t ino;
@@ -41,31 +34,100 @@ struct dirent64_raw {
     char name[];
 };
 
-int holders_parent_has_socket(uint64_t ino)
+/* What an entry visitor says. */
+enum visit { GO_ON, STOP };
+
+/* Calls visit(dir, name, arg) for each entry of directory path but "." and
+ * "..", at most max of them. Returns STOP when a visit did, GO_ON when all
+ * were visited, -1 when the directory cannot be read or has more than max. */
+static int each_entry(const char *path, int max, enum visit (*visit)(long dir, const char *name, void *arg),
+                      void *arg)
+{
+    long dir = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (dir < 0)
+        return -1;
+    char buf[2048] __attribute__((aligned(8)));
+    int seen = 0, result = GO_ON;
+    long n;
+    while (result == GO_ON && (n = raw_syscall(SYS_getdents64, dir, (long)buf, sizeof buf, 0, 0, 0)) > 0) {
+        for (long off = 0; off < n && result == GO_ON; ) {
+            const struct dirent64_raw *d = (const struct dirent64_raw *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] == '.')
+                continue;
+            if (++seen > max)
+                result = -1;
+            else if (visit(dir, d->name, arg) == STOP)
+                result = STOP;
+        }
+    }
+    if (n < 0)
+        result = -1;
+    raw_syscall(SYS_close, dir, 0, 0, 0, 0, 0);
+    return result;
+}
+
+/* The decimal number name spells, or -1. */
+static long number_of(const char *name)
+{
+    long v = 0;
+    if (!*name)
+        return -1;
+    for (; *name; name++) {
+        if (*name < '0' || *name > '9' || v > 100000000)
+            return -1;
+        v = v * 10 + (*name - '0');
+    }
+    return v;
+}
+
+static enum visit mark_one(long dir, const char *name, void *arg)
+{
+    long fd = number_of(name);
+    if (fd >= 0 && fd != dir)
+        ((void (*)(int))arg)((int)fd);
+    return GO_ON;
+}
+
+void holders_each_open_fd(void (*mark)(int fd))
+{
+    int saved = errno;
+    each_entry("/proc/self/fd", 1 << 20, mark_one, (void *)mark);
+    errno = saved;
+}
+
+/* Stops at an entry that links to the socket spelled in want. */
+static enum visit is_the_socket(long dir, const char *name, void *arg)
+{
+    const char *want = arg;
+    size_t want_len = strlen(want);
+    char target[64];
+    long n = raw_syscall(SYS_readlinkat, dir, (long)name, (long)target, sizeof target, 0, 0);
+    return n == (long)want_len && memcmp(target, want, want_len) == 0 ? STOP : GO_ON;
+}
+
+/* True when /proc/self names this process: /proc is this PID namespace's. */
+static int proc_is_ours(void)
+{
+    char link[24], want[24];
+    long n = raw_syscall(SYS_readlinkat, AT_FDCWD, (long)"/proc/self", (long)link, sizeof link, 0, 0);
+    char *end = put_decimal(want, (uint64_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
+    return n == end - want && memcmp(link, want, (size_t)n) == 0;
+}
+
+int holders_parent_lets_go(uint64_t ino)
 {
     int saved = errno;
     long ppid = raw_syscall(SYS_getppid, 0, 0, 0, 0, 0, 0);
-    if (ppid <= 1)
-        return 0;
-    char path[40] = "/proc/", want[40] = "socket:[";
-    memcpy(put_decimal(path + 6, (uint64_t)ppid), "/fd", 4);
-    char *w = put_decimal(want + 8, ino);
-    *w++ = ']';
-    size_t want_len = (size_t)(w - want);
-    long dir = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
-    int found = 0;
-    if (dir >= 0) {
-        char buf[2048] __attribute__((aligned(8)));
-        long n;
-        while (!found && (n = raw_syscall(SYS_getdents64, dir, (long)buf, sizeof buf, 0, 0, 0)) > 0) {
-            for (long off = 0; off < n && !found;) {
-                const struct dirent64_raw *d = (const struct dirent64_raw *)(buf + off);
-                found = d->name[0] != '.' && links_to(dir, d->name, want, want_len);
-                off += d->reclen;
-            }
-        }
-        raw_syscall(SYS_close, dir, 0, 0, 0, 0, 0);
+    int lets_go = 0;
+    if (ppid > 0 && proc_is_ours()) {
+        char path[40] = "/proc/", want[40] = "socket:[";
+        memcpy(put_decimal(path + 6, (uint64_t)ppid), "/fd", 4);
+        char *w = put_decimal(want + 8, ino);
+        w[0] = ']';
+        w[1] = '\0';
+        lets_go = each_entry(path, MAX_PARENT_FDS, is_the_socket, want) == GO_ON;
     }
     errno = saved;
-    return found;
+    return lets_go;
 }

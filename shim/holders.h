@@ -3,19 +3,24 @@
  * Lingering shuts a socket down for every process that holds it, so a
  * process may linger a socket only when its close is the last one. A socket
  * it accepted is shared only with its own fork children (policy.c tells
- * those apart by writer generation); one it inherited (inetd style, or a
- * command a shell script runs with the connection as its stdout) may still
- * be held by the parent that passed it on.
+ * those apart by writer generation); one it inherited at exec (inetd style,
+ * or a command a shell script runs with the connection as its stdout) may
+ * still be held by the parent that passed it on.
  */
 #ifndef LINGER_HOLDERS_H
 #define LINGER_HOLDERS_H
 
 #include <stdint.h>
 
-/* True when this process's parent holds the socket with inode ino on one of
- * its fds (read from /proc/PPID/fd; false when that cannot be read, or the
- * parent is init). Raw system calls only; uses one fd for the duration of
- * the call; keeps errno. */
-int holders_parent_has_socket(uint64_t ino);
+/* Calls mark(fd) for every fd open in this process now (read from
+ * /proc/self/fd); for the load, to tell inherited fds from later ones. */
+void holders_each_open_fd(void (*mark)(int fd));
+
+/* True only when it is known that this process's parent does not hold the
+ * socket with inode ino: /proc is this PID namespace's, /proc/PPID/fd can
+ * be read in full (at most 4096 entries), and none of them is the socket.
+ * Anything it cannot tell counts as held. Raw system calls; uses one fd for
+ * the duration of the call; keeps errno. */
+int holders_parent_lets_go(uint64_t ino);
 
 #endif

@@ -80,8 +80,19 @@ static volatile uint8_t *map_owner_mark(void)
     return page;
 }
 
+/* An fd open at load came with the exec: inherited (see holders.h). */
+static void note_inherited(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (e && fdt_kind(e) == FK_UNKNOWN) {
+        e->origin = FO_INHERITED;
+        fdt_touch(fd);
+    }
+}
+
 void policy_init(void)
 {
+    holders_each_open_fd(note_inherited);
     owner_mark = map_owner_mark();
     if (!owner_mark)
         policy_memory_may_be_shared();
@@ -342,8 +353,8 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
-    if (e->origin == FO_UNSEEN && holders_parent_has_socket(e->ino))
-        return 0;  /* inherited, and the parent still has it: this close ends nothing */
+    if (e->origin == FO_INHERITED && !holders_parent_lets_go(e->ino))
+        return 0;  /* inherited, and the parent may still have it: this close may end nothing */
     int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
     if (decided && !ask_peer) {
         *pending = -1;
@@ -366,10 +377,15 @@ static void forget_epoll_sets(int fd, const struct fd_entry *e)
     }
 }
 
+/* lingering_copy's answer when the connection is gone already (the peer
+ * reset it): nothing to linger, and no reason to count a fallback. */
+#define PEER_GONE (-2)
+
 /* A shim-owned duplicate of fd's socket, shut down for writing and marked
  * FK_LINGERING, after taking fd out of the app's epoll sets; or -1 (the
- * socket is untouched). recheck: fd may be closed and its number reused by
- * another thread meanwhile, so the copy is checked to be the same socket. */
+ * socket is untouched) or PEER_GONE. recheck: fd may be closed and its
+ * number reused by another thread meanwhile, so the copy is checked to be
+ * the same socket. */
 static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
 {
     unsigned flags = fdt_flags(e);
@@ -387,8 +403,9 @@ static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
     if (!recheck || fdt_same_socket(fd, e))
         forget_epoll_sets(fd, e);
     if (!(flags & FE_APP_SHUT_WR) && real_shutdown(own, SHUT_WR) != 0) {
+        int gone = errno == ENOTCONN;
         real_close(own);
-        return -1;
+        return gone ? PEER_GONE : -1;
     }
     fdt_adopt_socket(own, (enum fd_origin)e->origin);
     oe->flags = (uint8_t)(flags & (FE_UNIX | FE_APP_SHUT_RD));
@@ -411,14 +428,15 @@ static void count_reset_avoided(int own, int pending)
 
 /* Hands fd's socket to the drainer and forgets fd; closes it too when
  * close_app. pending: as wants_linger set it. 0 on success; -1 to fall
- * back to a plain close (nothing changed for the app). */
+ * back to a plain close (nothing changed for the app), PEER_GONE for a
+ * plain close of a connection that has ended already. */
 static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
 {
     if (!drainer_accepting())
         return -1;
     int own = lingering_copy(fd, e, 0);
     if (own < 0)
-        return -1;
+        return own;
     count_reset_avoided(own, pending);
     fdt_forget(fd);
     drainer_adopt(own); /* first: close() is a cancellation point */
@@ -461,9 +479,11 @@ static int decide(int fd, struct fd_entry *e, int close_app)
             stat_add(ST_OBSERVED_RESETS, 1);
         return DECIDE_PLAIN;
     }
-    if (hand_over(fd, e, pending, close_app) == 0)
+    int handed = hand_over(fd, e, pending, close_app);
+    if (handed == 0)
         return 1;
-    stat_add(ST_FALLBACK_CLOSES, 1);
+    if (handed != PEER_GONE) /* a reset connection needs no lingering: no fallback */
+        stat_add(ST_FALLBACK_CLOSES, 1);
     return DECIDE_PLAIN;
 }
 

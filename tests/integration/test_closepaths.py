@@ -5,6 +5,7 @@ close-every-fd loop, exit, _exit, a return from main, an inetd-style
 inherited socket). Without the shim the upload resets; with it, the 413
 arrives - and the app gets the same fd numbers either way."""
 import collections
+import os
 import socket
 import struct
 import subprocess
@@ -246,6 +247,63 @@ def test_inetd_script(t):
         raise AssertionError("with the shim the connection ended with a reset: " + "; ".join(t.notes))
     if res[False][0] != "reset":
         raise AssertionError("did not reproduce without the shim: " + "; ".join(t.notes))
+    return "; ".join(t.notes)
+
+
+def parent_keeps_socket(shim, how):
+    """A parent holds a connection and runs closepaths --inetd on it (the
+    child answers with a 413 and exits), then writes a line of its own and
+    closes. how: "same-user", "other-user" (the child runs as nobody: the
+    parent's /proc/PID/fd is closed to it), "pid-namespace" (the child is PID
+    1 of a new PID namespace, /proc still the host's). Returns (whether the
+    parent's write went through, what the client read)."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        client = socket.create_connection(lsock.getsockname(), timeout=20)
+        conn, _ = lsock.accept()
+    client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    argv, kw = [str(CLOSEPATHS), "--inetd", "--path", "exit"], {}
+    if how == "other-user":
+        kw["user"] = 65534
+    elif how == "pid-namespace":
+        argv = ["unshare", "--pid", "--fork"] + argv
+    subprocess.run(argv, stdin=conn, stdout=conn, stderr=subprocess.DEVNULL, env=clean_env(shim), timeout=20, **kw)
+    try:
+        conn.sendall(b"parent-was-here\n")
+        parent_ok = True
+    except OSError:
+        parent_ok = False
+    conn.close()
+    try:
+        got = recv_until_eof(client)
+    except ConnectionResetError:
+        got = b"(reset)"
+    client.close()
+    return parent_ok, got
+
+
+@test("inherited_socket_the_parent_keeps_is_left_alone", timeout=120)
+def test_parent_keeps(t):
+    """An inherited socket lingers only when linger can see the parent does
+    not hold it: when the parent keeps the connection and writes after the
+    child's answer, the child's exit must not shut it down - also when the
+    child cannot read the parent's /proc/PID/fd (another user) or /proc is
+    another PID namespace's. The client gets the 413 and the parent's line,
+    with and without the shim."""
+    hows = ["same-user"]
+    if os.geteuid() == 0:
+        hows += ["other-user", "pid-namespace"]
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        for how in hows:
+            parent_ok, got = parent_keeps_socket(shim, how)
+            t.note("%s shim, %s: parent's write %s, client got %d bytes" % (
+                "with" if shim else "without", how, "ok" if parent_ok else "failed", len(got)))
+            if not parent_ok or not got.startswith(b"HTTP/1.1 413") or not got.endswith(b"parent-was-here\n"):
+                raise AssertionError("%s shim, %s: parent's write %s, client got %r" % (
+                    "with" if shim else "without", how, parent_ok, got[-120:]))
     return "; ".join(t.notes)
 
 
