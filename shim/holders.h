@@ -12,8 +12,9 @@
 
 #include <stdint.h>
 
-/* Calls mark(fd) for every fd open in this process now (read from
- * /proc/self/fd); for the load, to tell inherited fds from later ones. */
+/* Calls mark(fd) for every fd open in this process now; for the load, to
+ * tell inherited fds from later ones. Reads /proc/self/fd; without it,
+ * tries the numbers below 256 one by one. */
 void holders_each_open_fd(void (*mark)(int fd));
 
 /* True only when it is known that this process's parent does not hold the
