@@ -353,18 +353,18 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
-    if (e->origin == FO_INHERITED && !holders_parent_lets_go(e->ino))
-        return 0;  /* inherited, and the parent may still have it: this close may end nothing */
-    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
+    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE), linger;
     if (decided && !ask_peer) {
         *pending = -1;
-        return !app_wants_reset(fd, e);
+        linger = !app_wants_reset(fd, e);
+    } else {
+        enum peer_state p = peek_peer(fd);
+        *pending = p == PEER_PENDING;
+        linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e) && (decided || *pending);
     }
-    enum peer_state p = peek_peer(fd);
-    *pending = p == PEER_PENDING;
-    if (p == PEER_DONE || p == PEER_BROKEN || app_wants_reset(fd, e))
-        return 0;
-    return decided || *pending;
+    /* last, being the dearest check (it reads /proc): an inherited socket
+     * the parent may still have - this close may end nothing */
+    return linger && (e->origin != FO_INHERITED || holders_parent_lets_go(e->ino));
 }
 
 /* Takes the app's epoll registrations of fd away (those linger recorded). */
