@@ -647,6 +647,23 @@ def shim_log_lines(server):
     return [line for line in text.splitlines() if re.match(r"linger\[\d+\]: ", line)]
 
 
+def one_shot_uploads(t, argv, label, n=3):
+    """n runs, first without the shim then with it, of a server (argv, which
+    takes --port-file) that serves one connection and exits: one upload of
+    RESETTING_UPLOAD bytes each. Returns {False: Counter, True: Counter}."""
+    runs = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        runs[shim] = collections.Counter()
+        for i in range(n):
+            srv = start_server(t, argv, shim=shim, label="%s-%s-%d" % (label, shim, i))
+            runs[shim][upload_once(srv, RESETTING_UPLOAD)] += 1
+            srv.proc.popen.wait(10)
+            srv.stop()
+    return runs
+
+
 def direct_case(t, start, n, size=RESETTING_UPLOAD, after=None):
     """The direct-client comparison: start(shim) -> server; n uploads of size
     bytes with http.client, first without the shim, then with it. Without,

@@ -12,7 +12,7 @@ import subprocess
 import threading
 
 from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, failures, fmt,
-                 need_shim, recv_until_eof, start_server, test, upload_once)
+                 need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -58,18 +58,7 @@ def looping_case(path):
 
 def one_shot_case(path, extra=()):
     def fn(t):
-        runs = {}
-        for shim in (False, True):
-            if shim:
-                need_shim(t)
-            runs[shim] = collections.Counter()
-            for i in range(3):
-                srv = start_server(t, [CLOSEPATHS, "--path", path] + list(extra), shim=shim,
-                                   label="%s-%s-%d" % (path, shim, i))
-                runs[shim][upload_once(srv, RESETTING_UPLOAD)] += 1
-                srv.proc.popen.wait(10)
-                srv.stop()
-        return compare(t, runs, 3)
+        return compare(t, one_shot_uploads(t, [CLOSEPATHS, "--path", path] + list(extra), path), 3)
     fn.__doc__ = "413 then %s without closing: the exit must not reset." % path
     return fn
 

@@ -5,7 +5,8 @@ import re
 import subprocess
 import threading
 
-from lib import BUILD, MiB, PYTHON, RESETTING_UPLOAD, SHIM, clean_env, need_shim, start_server, test, upload_once
+from lib import (BUILD, MiB, PYTHON, SHIM, clean_env, count_status, fmt, need_shim, one_shot_uploads, start_server,
+                 test, upload_once)
 
 EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
 
@@ -157,23 +158,12 @@ VFORK_CHILD = BUILD / "tests" / "vfork_child"
 
 def memory_sharing_child(how):
     def fn(t):
-        res = {}
-        for shim in (False, True):
-            if shim:
-                need_shim(t)
-            got = []
-            for i in range(3):
-                srv = start_server(t, [VFORK_CHILD] + (["--clone"] if how == "clone" else []), shim=shim,
-                                   label="%s-%s-%d" % (how, shim, i))
-                got.append(upload_once(srv, RESETTING_UPLOAD))
-                srv.proc.popen.wait(10)
-                srv.stop()
-            res[shim] = got
-        if all(g == "status 413" for g in res[False]):
-            raise AssertionError("did not reproduce without the shim: %s" % res[False])
-        if not all(g == "status 413" for g in res[True]):
-            raise AssertionError("with the shim: %s (without: %s)" % (res[True], res[False]))
-        return "without: %s; with: 3/3 413" % res[False]
+        runs = one_shot_uploads(t, [VFORK_CHILD] + (["--clone"] if how == "clone" else []), how)
+        if count_status(runs[False], 413) == 3:
+            raise AssertionError("did not reproduce without the shim: %s" % fmt(runs[False]))
+        if count_status(runs[True], 413) != 3:
+            raise AssertionError("with the shim: %s (without: %s)" % (fmt(runs[True]), fmt(runs[False])))
+        return "without: %s; with: 3/3 413" % fmt(runs[False])
     fn.__doc__ = ("A %s child dup2()s the answered socket onto stdout and closes it before exec, in its "
                   "parent's memory; the parent's later close must still linger (413 arrives)." %
                   ("vfork" if how == "vfork" else "clone(CLONE_VM | CLONE_VFORK)"))
