@@ -1,20 +1,30 @@
 /* stress.c - many threads accepting, answering early and closing at once,
- * while a signal handler closes other sockets mid-flight.
+ * while a signal handler, run on those same threads, closes other sockets.
  *
  *   stress [--threads N] [--rounds N] [--body BYTES] [--signal-closes N]
  *
  * In one process: N server threads each accept on a shared listener, read
  * the request head, send a 413 with Connection: close and close() without
  * reading the body; N client threads each connect --rounds times, send the
- * head and the whole body, then read the answer. Meanwhile a SIGALRM handler
- * closes, one per tick, sockets whose 413 was sent by the main thread - a
- * close() inside a signal handler while other threads are in the shim.
+ * head and the whole body, then read the answer. Meanwhile the main thread
+ * answers --signal-closes uploads on a second listener, and a SIGALRM
+ * handler closes them, one per tick, while the server threads accept,
+ * write and close in the shim. Only the main thread takes SIGALRM (the
+ * others block it): the handler interrupts it in its own accept, read,
+ * write or sleep - often inside the shim - and closes sockets it accepted.
+ * (Under ThreadSanitizer a handler's atomics do not order its accesses, so
+ * a socket accepted by one thread and closed in a handler on another would
+ * read as a race.)
  *
- * Prints "ok=N failed=M" (client view of all connections) and exits 0; the
- * test decides what counts as a pass with and without the shim.
+ * Prints "ok=N failed=M handler_closes=K overlapping=O" (client view of all
+ * connections; K closes made by the handler, O of them while a server
+ * thread was between its accept and the end of its close) and exits 0; the test decides what counts as
+ * a pass with and without the shim.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,26 +40,43 @@
 static const char RESPONSE[] =
     "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
 
-static int listener, rounds = 20, body = 256 * 1024, threads = 8, signal_closes = 32;
-static struct sockaddr_in addr;
-static _Atomic int ok, failed;
+static int listener, sig_listener, rounds = 20, body = 256 * 1024, threads = 8, signal_closes = 32;
+static struct sockaddr_in addr, sig_addr;
+static _Atomic int ok, failed, handler_closes, done;
+/* server threads between accept and the end of their close; handler
+ * closes made while some were */
+static _Atomic int serving, overlapping_closes;
 
 /* Sockets the signal handler closes, answered by the main thread. */
 #define MAX_SIG 256
 static int sig_fds[MAX_SIG];
 static _Atomic int sig_next, sig_count;
 
+/* The early-413 loop on the shared listener (non-blocking): accept,
+ * read the head, answer, close, until the clients are done. */
 static void *server_thread(void *arg)
 {
     (void)arg;
-    kit_answer_each(listener, RESPONSE, sizeof RESPONSE - 1);
+    while (!done) {
+        struct pollfd p = { .fd = listener, .events = POLLIN };
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int c = accept(listener, NULL, NULL); /* blocking: not inherited from the listener */
+        if (c < 0)
+            continue; /* EAGAIN: another thread took it; EINTR */
+        serving++;
+        kit_read_head(c);
+        kit_write_all(c, RESPONSE, sizeof RESPONSE - 1);
+        close(c);
+        serving--;
+    }
     return NULL;
 }
 
-/* One client connection: head + body, then the answer. 1 if it got 413. */
-static int one_client(void)
+/* One client connection to a: head + body, then the answer. 1 if it got 413. */
+static int one_client(const struct sockaddr_in *a)
 {
-    int s = kit_upload(&addr, body);
+    int s = kit_upload(a, body);
     if (s < 0)
         return 0;
     char buf[256];
@@ -65,7 +92,7 @@ static void *client_thread(void *arg)
 {
     (void)arg;
     for (int i = 0; i < rounds; i++) {
-        if (one_client()) ok++;
+        if (one_client(&addr)) ok++;
         else failed++;
     }
     return NULL;
@@ -76,9 +103,12 @@ static void on_alarm(int sig)
     (void)sig;
     int saved = errno;
     int i = sig_next;
-    if (i < sig_count) {
-        sig_next = i + 1;
+    /* two server threads may run the handler at once: one close each */
+    if (i < sig_count && atomic_compare_exchange_strong(&sig_next, &i, i + 1)) {
+        if (serving)
+            overlapping_closes++;
         close(sig_fds[i]);  /* a lingering close, inside a signal handler */
+        handler_closes++;
     }
     errno = saved;
 }
@@ -87,7 +117,7 @@ static void *signal_client(void *arg)
 {
     (void)arg;
     for (int i = 0; i < signal_closes; i++) {
-        if (one_client()) ok++;
+        if (one_client(&sig_addr)) ok++;
         else failed++;
     }
     return NULL;
@@ -105,41 +135,52 @@ int main(int argc, char **argv)
     if (signal_closes > MAX_SIG) signal_closes = MAX_SIG;
     signal(SIGPIPE, SIG_IGN);
     listener = kit_listen_loopback(&addr, 512);
+    fcntl(listener, F_SETFL, O_NONBLOCK);
+    sig_listener = kit_listen_loopback(&sig_addr, 64);
 
-    /* Phase 1: sockets the signal handler will close. The main thread
-     * accepts and answers them; their clients are still sending. */
-    pthread_t sc;
-    pthread_create(&sc, NULL, signal_client, NULL);
-    for (int i = 0; i < signal_closes; i++) {
-        int c = kit_accept(listener);
-        kit_read_head(c);
-        if (kit_write_all(c, RESPONSE, sizeof RESPONSE - 1) != 0)
-            perror("write");
-        sig_fds[i] = c;
-        sig_count = i + 1;
-        if (i == 0) {
-            /* SA_RESTART: the clients' own send/recv must not fail with EINTR */
-            struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
-            sigaction(SIGALRM, &sa, NULL);
-            struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
-            setitimer(ITIMER_REAL, &it, NULL);
-        }
-        while (sig_next <= i) /* one close per connection, from the handler */
-            usleep(500);
-    }
-    struct itimerval stop = { { 0, 0 }, { 0, 0 } }; /* phase 2 runs without the timer */
-    setitimer(ITIMER_REAL, &stop, NULL);
+    /* SIGALRM goes to this thread alone: the threads it creates inherit a
+     * mask that blocks it, then it unblocks it for itself. */
+    sigset_t alarm;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alarm, NULL);
+    /* SA_RESTART: this thread's accept and read restart after it */
+    struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+    sigaction(SIGALRM, &sa, NULL);
 
-    /* Phase 2 runs alongside the tail of phase 1: server and client threads. */
     pthread_t *st = calloc((size_t)threads, sizeof *st), *ct = calloc((size_t)threads, sizeof *ct);
     for (int i = 0; i < threads; i++)
         pthread_create(&st[i], NULL, server_thread, NULL);
     for (int i = 0; i < threads; i++)
         pthread_create(&ct[i], NULL, client_thread, NULL);
+
+    /* Meanwhile: sockets the signal handler closes. This thread accepts
+     * and answers them; their clients are still sending. */
+    pthread_t sc;
+    pthread_create(&sc, NULL, signal_client, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &alarm, NULL);
+    struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (int i = 0; i < signal_closes; i++) {
+        int c = kit_accept(sig_listener);
+        kit_read_head(c);
+        if (kit_write_all(c, RESPONSE, sizeof RESPONSE - 1) != 0)
+            perror("write");
+        sig_fds[i] = c;
+        sig_count = i + 1;
+        while (sig_next <= i) /* one close per connection, from the handler */
+            usleep(500);
+    }
+    struct itimerval stop = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &stop, NULL);
+
     pthread_join(sc, NULL);
     for (int i = 0; i < threads; i++)
         pthread_join(ct[i], NULL);
-    printf("ok=%d failed=%d\n", ok, failed);
-    fflush(stdout);
-    _exit(0); /* server threads are still blocked in accept */
+    done = 1;
+    for (int i = 0; i < threads; i++)
+        pthread_join(st[i], NULL);
+    printf("ok=%d failed=%d handler_closes=%d overlapping=%d\n", ok, failed, handler_closes,
+           overlapping_closes);
+    return 0;
 }
