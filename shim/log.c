@@ -21,8 +21,10 @@ void log_open(void)
     int fd = open(cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         int err = errno;
+        const char *path = cfg.log_file;
         cfg.log_file = NULL;
-        log_msg(LOG_ERROR, "LINGER_LOG_FILE: cannot open for append (%s); logging to stderr", strerror(err));
+        log_msg(LOG_ERROR, "LINGER_LOG_FILE='%s' cannot be opened for append (%s); logging to stderr",
+                path, strerror(err));
         return;
     }
     log_file_fd = fd;
@@ -39,6 +41,15 @@ int log_enabled(enum log_level level)
     return level <= cfg.log_level;
 }
 
+/* Makes line[0, n) printable: a control byte (a newline in a bad
+ * LINGER_* value, say) becomes '?', so that every message is one line. */
+static void one_line(char *line, int n)
+{
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -53,6 +64,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
     if (n > (int)sizeof line - 2)
         n = (int)sizeof line - 2;
+    one_line(line, n);
     line[n++] = '\n';
     int fd = log_file_fd;
     (void)!real_write(fd >= 0 ? fd : 2, line, (size_t)n);
