@@ -337,18 +337,19 @@ static int app_wants_reset(int fd, const struct fd_entry *e)
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
 }
 
-/* Would mode `on` linger this close? Sets *pending to 1 when bytes are
- * unread, 0 when none are, -1 when it did not ask: without ask_peer, a
- * close that lingers whatever the peer did (a response with close
- * semantics, or mode always) spares the peek - a client that has closed
- * already is then closed by the drainer at its first look. */
+/* Would mode `on` linger this close? It does when this process wrote
+ * here and either its last response had close semantics (or the mode is
+ * always) or request bytes are unread (a keep-alive response, or bytes the
+ * scanner could not read as a response: a reset would lose them just the
+ * same). Sets *pending to 1 when bytes are unread, 0 when none are, -1
+ * when it did not ask: without ask_peer, a close that lingers whatever the
+ * peer did spares the peek - a client that has closed already is then
+ * closed by the drainer at its first look. */
 static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_peer)
 {
     unsigned flags = fdt_flags(e);
     if (fdt_writer_gen(e) != fdt_gen)
         return 0;  /* this process never wrote here (a forking parent's copy) */
-    if (cfg.mode != MODE_ALWAYS && !(flags & FE_SAW_RESPONSE))
-        return 0;
     if (!fdt_same_socket(fd, e))
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)

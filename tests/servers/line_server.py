@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""line_server.py - a line-based server that is not HTTP, for the tests of
+LINGER_MODE beyond HTTP responses.
+
+Usage: line_server.py --port-file PATH [--greet]
+  default  read one line, answer "ERR line too long\\n" and close at once,
+           leaving whatever the client sends after that line unread
+  --greet  answer "HELLO\\n" right after accept and close at once, before
+           the client has sent anything
+
+One connection at a time, on 127.0.0.1 and a free port (written to the port
+file). Writes go through send() and the close through close(), as in any
+small C-ish server.
+"""
+import argparse
+import os
+import socket
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--port-file", required=True)
+ap.add_argument("--greet", action="store_true")
+args = ap.parse_args()
+
+lsock = socket.socket()
+lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lsock.bind(("127.0.0.1", 0))
+lsock.listen(16)
+with open(args.port_file + ".tmp", "w") as f:
+    f.write("%d\n" % lsock.getsockname()[1])
+os.rename(args.port_file + ".tmp", args.port_file)
+
+while True:
+    c, _ = lsock.accept()
+    if args.greet:
+        c.sendall(b"HELLO\n")
+    else:
+        line = b""
+        while not line.endswith(b"\n"):
+            b = c.recv(1)
+            if not b:
+                break
+            line += b
+        c.sendall(b"ERR line too long\n")
+    c.close()
