@@ -25,7 +25,7 @@ import uuid
 
 from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, RESETTING_UPLOAD, SANITIZE, SHIM, MiB, Proc, Server, Skip,
                  clean_env, count_status, fd_count, fmt, legacy, need_shim, recv_until_eof, shim_log_lines,
-                 start_server, test, upload_once, uploads, wait_for)
+                 start_server, stats_of, test, upload_once, uploads, wait_for)
 
 LIBFAIL = BUILD / "tests" / "libfail_pthread.so"
 LIBCOUNT = BUILD / "tests" / "libcount_alloc.so"
@@ -48,18 +48,6 @@ def socket_count(pid):
 def settle(srv, keep=1, timeout=3):
     """Waits until the server holds at most `keep` sockets (its listener)."""
     wait_for(lambda: socket_count(srv.pid) <= keep, timeout)
-
-
-def stats_of(path):
-    """The LINGER_STATS file as {"name" or "name{reason}": int}; {} if absent."""
-    try:
-        text = open(path).read()
-    except OSError:
-        return {}
-    out = {}
-    for m in re.finditer(r'^(\w+)\{pid="\d+"(?:,reason="(\w+)")?\} (\d+)$', text, re.M):
-        out[m.group(1) + ("{%s}" % m.group(2) if m.group(2) else "")] = int(m.group(3))
-    return out
 
 
 def closed(st, reason):
@@ -224,6 +212,76 @@ def test_drip(t):
         raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
     if drip["sent"] < 5 or drip["error"] is None:
         raise AssertionError("the drip did not go on until the close: " + "; ".join(t.notes))
+    no_shim_lines(t, srv)
+    return t.notes[-1]
+
+
+@test("fault_idle_client_closed_at_linger_timeout", timeout=60)
+def test_idle(t):
+    """A client reads its 413 and then neither sends nor closes. With
+    LINGER_TIMEOUT=500ms and LINGER_TIME=10s the shim must really close the
+    socket about 0.5 s after the app's close (not before 0.4 s, not after
+    1.5 s), and count it as idle_timeout."""
+    need_shim(t)
+    st_file = stats_path(t, "idle")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_TIMEOUT": "500ms", "LINGER_TIME": "10s",
+                                                "LINGER_STATS": st_file})
+    base = warm_up(srv)
+    s, got = holding_client(srv.port)
+    t0 = time.monotonic()
+    try:
+        wait_for(lambda: socket_count(srv.pid) <= base + 1, 0.5, 0.005)
+        held = socket_count(srv.pid)
+        dt = until_fds(srv.pid, base, 4, t0)
+    finally:
+        s.close()
+    st = stopped_stats(srv, st_file)
+    t.note("413: %s; sockets %d while lingering, baseline %d; closed after %s s; stats idle=%d "
+           "time_cap=%d" % (got.startswith(RESPONSE_413), held, base,
+                            "%.2f" % dt if dt is not None else "never", closed(st, "idle_timeout"),
+                            closed(st, "time_cap")))
+    if not got.startswith(RESPONSE_413) or held != base + 1:
+        raise AssertionError("the socket did not linger: " + "; ".join(t.notes))
+    if dt is None or not 0.4 <= dt <= 1.5:
+        raise AssertionError("not closed at LINGER_TIMEOUT=500ms: " + "; ".join(t.notes))
+    if closed(st, "idle_timeout") != 1 or closed(st, "time_cap") != 0:
+        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
+    no_shim_lines(t, srv)
+    return t.notes[-1]
+
+
+@test("fault_streaming_client_closed_at_max_bytes", timeout=60)
+def test_max_bytes(t):
+    """After its 413 a client keeps sending (up to 64 MiB) and never closes.
+    With LINGER_MAX_BYTES=1m the drainer stops after about 1 MiB discarded
+    and really closes the socket, counted as byte_cap; the client's sending
+    then fails, long before its 64 MiB."""
+    need_shim(t)
+    st_file = stats_path(t, "bytecap")
+    srv = legacy(t, "threads", shim=True, env={"LINGER_MAX_BYTES": "1m", "LINGER_STATS": st_file})
+    base = warm_up(srv)
+    s, got = holding_client(srv.port, announce=64 * MiB, send=0)
+    chunk, sent, error = b"s" * 65536, 0, None
+    s.settimeout(5)
+    try:
+        while sent < 64 * MiB:
+            sent += s.send(chunk)
+    except OSError as e:
+        error = type(e).__name__
+    finally:
+        s.close()
+    dt = until_fds(srv.pid, base, 4)
+    st = stopped_stats(srv, st_file)
+    drained = st.get("linger_drained_bytes_total", 0)
+    t.note("413: %s; the client sent %.1f MiB, then %s; stats byte_cap=%d eof=%d, %d bytes drained "
+           "(warm-up included)" % (got.startswith(RESPONSE_413), sent / MiB, error, closed(st, "byte_cap"),
+                                  closed(st, "eof"), drained))
+    if not got.startswith(RESPONSE_413) or dt is None:
+        raise AssertionError("no 413, or the socket was never closed: " + "; ".join(t.notes))
+    if closed(st, "byte_cap") != 1 or error is None or sent >= 64 * MiB:
+        raise AssertionError("not closed at LINGER_MAX_BYTES=1m: " + "; ".join(t.notes))
+    if not MiB <= drained <= 8 * MiB:
+        raise AssertionError("drained bytes not near the 1 MiB cap: " + "; ".join(t.notes))
     no_shim_lines(t, srv)
     return t.notes[-1]
 
