@@ -114,7 +114,7 @@ static int borrowed_memory(void)
     return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0) != table_owner;
 }
 
-static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_peer);
+static int wants_linger(int fd, const struct fd_entry *e, int *pending);
 
 /* Starts the drainer when the mode may need it. */
 static void want_drainer(void)
@@ -276,7 +276,7 @@ int policy_shutdown_how(int fd, int how)
     else if (k != FK_TRACKED)
         return how;
     int pending = 0;
-    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending, 1))
+    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending))
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */
@@ -341,11 +341,10 @@ static int app_wants_reset(int fd, const struct fd_entry *e)
  * here and either its last response had close semantics (or the mode is
  * always) or request bytes are unread (a keep-alive response, or bytes the
  * scanner could not read as a response: a reset would lose them just the
- * same). Sets *pending to 1 when bytes are unread, 0 when none are, -1
- * when it did not ask: without ask_peer, a close that lingers whatever the
- * peer did spares the peek - a client that has closed already is then
- * closed by the drainer at its first look. */
-static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_peer)
+ * same) - but never when the peer has closed already with nothing unread:
+ * that socket is closed at once, in every mode. Sets *pending to 1 when
+ * bytes are unread, else 0. */
+static int wants_linger(int fd, const struct fd_entry *e, int *pending)
 {
     unsigned flags = fdt_flags(e);
     if (fdt_writer_gen(e) != fdt_gen)
@@ -354,15 +353,10 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending, int ask_
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
-    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE), linger;
-    if (decided && !ask_peer) {
-        *pending = -1;
-        linger = !app_wants_reset(fd, e);
-    } else {
-        enum peer_state p = peek_peer(fd);
-        *pending = p == PEER_PENDING;
-        linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e) && (decided || *pending);
-    }
+    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
+    enum peer_state p = peek_peer(fd);
+    *pending = p == PEER_PENDING;
+    int linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e) && (decided || *pending);
     /* last, being the dearest check (it reads /proc): an inherited socket
      * the parent may still have - this close may end nothing */
     return linger && (e->origin != FO_INHERITED || holders_parent_lets_go(e->ino));
@@ -472,7 +466,7 @@ static int decide(int fd, struct fd_entry *e, int close_app)
     if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e)) /* an alias that was the last */
         return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
     int pending = 0;
-    if (!wants_linger(fd, e, &pending, cfg.mode == MODE_OBSERVE))
+    if (!wants_linger(fd, e, &pending))
         return DECIDE_PLAIN;
     if (cfg.mode == MODE_OBSERVE) {
         stat_add(ST_OBSERVED_LINGERS, 1);
@@ -627,7 +621,7 @@ static int exit_may_linger(int fd, const struct fd_entry *e, int alone, int *pen
 {
     unsigned flags = fdt_flags(e);
     return (alone || !(flags & FE_MID_RESPONSE)) && (cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE))
-        && wants_linger(fd, e, pending, 1);
+        && wants_linger(fd, e, pending);
 }
 
 /* What the exit path decides on, copied once it holds the claim: another

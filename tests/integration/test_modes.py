@@ -6,11 +6,15 @@ host: a line-based server that answers and closes at once."""
 import collections
 import socket
 
-from lib import PYTHON, SERVERS, MiB, fmt, need_shim, start_server, test
+import time
+
+from lib import PYTHON, SERVERS, MiB, fmt, need_shim, start_server, stats_of, test
 
 LINE_SERVER = SERVERS / "line_server.py"
 TRIES = 3
+LINE = b"x" * 100 + b"\n"
 PAYLOAD = b"y" * (16 * MiB)  # made once: making it takes milliseconds
+LINE_AND_PAYLOAD = LINE + PAYLOAD
 
 
 def outcome(fn, port):
@@ -32,9 +36,9 @@ def recv_all(s):
 
 
 def too_long_line(s):
-    """Sends a line and 16 MiB after it, then reads the answer."""
-    s.sendall(b"x" * 100 + b"\n")
-    s.sendall(PAYLOAD)
+    """Sends a line and 16 MiB after it (in one go: the first segment holds
+    more than the line), then reads the answer."""
+    s.sendall(LINE_AND_PAYLOAD)
     s.shutdown(socket.SHUT_WR)
     got = recv_all(s)
     return "ok" if got == b"ERR line too long\n" else "answer %r" % got[:30]
@@ -91,3 +95,52 @@ def test_always(t):
     if out["always"]["ok"] != TRIES:
         raise AssertionError("mode always did not linger: " + t.notes[-1])
     return t.notes[-1]
+
+
+def read_greeting_then_close(s):
+    """Reads the HTTP greeting (to its body, "ok") and closes before the server does."""
+    got = b""
+    while not got.endswith(b"\r\n\r\nok"):
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    return "ok" if got.endswith(b"\r\n\r\nok") else "greeting %r" % got[:30]
+
+
+def read_greeting_then_wait(s):
+    """Reads the HTTP greeting to the server's EOF, then closes."""
+    got = recv_all(s)
+    return "ok" if got.endswith(b"\r\n\r\nok") else "greeting %r" % got[:30]
+
+
+@test("peer_closed_first_closed_at_once_every_mode", timeout=120)
+def test_peer_closed_first(t):
+    """The server answers with Connection: close and closes 200 ms later. A
+    client that has closed by then (nothing unread) is not lingered in modes
+    on and always: the close is a plain one at once (linger_lingered_total
+    stays 0). Control, same server: a client still open at the server's
+    close is lingered (the counter moves)."""
+    need_shim(t)
+    out = {}
+    for mode in ("on", "always"):
+        for client in (read_greeting_then_close, read_greeting_then_wait):
+            st_file = t.path("first-%s-%s-%%p.prom" % (mode, client.__name__))
+            srv = start_server(t, [PYTHON, LINE_SERVER, "--http-greet", "--close-after-ms", "200"],
+                               shim=True, env={"LINGER_MODE": mode, "LINGER_STATS": st_file},
+                               label="first-%s-%s" % (mode, client.__name__))
+            got = collections.Counter(outcome(client, srv.port) for _ in range(TRIES))
+            time.sleep(1.3)   # the last close, and the stats file's next write
+            srv.stop()
+            st = stats_of(str(st_file).replace("%p", str(srv.pid)))
+            out[mode, client] = (got, st.get("linger_lingered_total"))
+            t.note("%s, client %s first: %s, lingered %s" % (
+                mode, "closes" if client is read_greeting_then_close else "waits for the server's close",
+                fmt(got), out[mode, client][1]))
+    for (mode, client), (got, lingered) in out.items():
+        if got["ok"] != TRIES:
+            raise AssertionError("a client failed: " + "; ".join(t.notes))
+        want = 0 if client is read_greeting_then_close else TRIES
+        if lingered != want:
+            raise AssertionError("%s: lingered %s, not %d: %s" % (mode, lingered, want, "; ".join(t.notes)))
+    return "; ".join(t.notes)

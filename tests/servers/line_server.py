@@ -15,10 +15,15 @@ small C-ish server.
 import argparse
 import os
 import socket
+import time
+
+HTTP_GREETING = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--greet", action="store_true")
+ap.add_argument("--http-greet", action="store_true")
+ap.add_argument("--close-after-ms", type=int, default=0)
 args = ap.parse_args()
 
 lsock = socket.socket()
@@ -31,8 +36,8 @@ os.rename(args.port_file + ".tmp", args.port_file)
 
 while True:
     c, _ = lsock.accept()
-    if args.greet:
-        c.sendall(b"HELLO\n")
+    if args.greet or args.http_greet:
+        c.sendall(HTTP_GREETING if args.http_greet else b"HELLO\n")
     else:
         line = b""
         while not line.endswith(b"\n"):
@@ -41,4 +46,5 @@ while True:
                 break
             line += b
         c.sendall(b"ERR line too long\n")
+    time.sleep(args.close_after_ms / 1000)
     c.close()
