@@ -412,7 +412,7 @@ static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
 
 /* Counts lingering copy own as a reset avoided now when bytes were unread
  * at its close (pending > 0), else when the drainer discards its first
- * bytes (they arrived after the close, or nobody asked). */
+ * bytes (they arrived after the close). */
 static void count_reset_avoided(int own, int pending)
 {
     if (pending > 0)

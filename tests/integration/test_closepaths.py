@@ -1,22 +1,31 @@
 """Every way an fd dies: closepaths.c answers each upload with an early 413
 and ends the socket through one path (close, shutdown, syscall(SYS_close),
-dup2/dup3 over it, a dup closed first, fclose, close_range, closefrom, a
-close-every-fd loop, exit, _exit, a return from main, an inetd-style
-inherited socket). Without the shim the upload resets; with it, the 413
-arrives - and the app gets the same fd numbers either way."""
+dup2/dup3 over it, a dup (dup, F_DUPFD, F_DUPFD_CLOEXEC) closed first,
+fclose, close_range (libc's and the raw syscall), closefrom, a
+close-every-fd loop from 3, close_range(CLOSE_RANGE_CLOEXEC) before a helper
+runs, exit, _exit, a return from main, an inetd-style inherited socket).
+Without the shim the upload resets; with it, the 413 arrives - and the app
+gets the same fd numbers either way."""
 import collections
+import contextlib
 import os
+import signal
 import socket
 import struct
 import subprocess
 import threading
+import time
 
 from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, failures, fmt,
-                 need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once)
+                 need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once, wait_for)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
-           "dup-then-close", "fcntl-dupfd", "fclose", "close-range", "closefrom", "close-all")
+           "dup-then-close", "fcntl-dupfd", "fcntl-dupfd-cloexec", "fclose", "close-range",
+           "close-range-syscall", "closefrom", "close-all", "close-range-cloexec")
+# paths that close every fd from 3 up: the server's listener sits on fd 0, so
+# each accepted socket is fd 3; the shim's own fds must survive them
+FROM_THREE_CLOSING = ("close-range", "close-range-syscall", "closefrom", "close-all")
 ONE_SHOT = ("exit", "_exit", "return")
 UPLOADS = 5
 
@@ -37,21 +46,81 @@ def compare(t, runs, n):
     return "without: %d/%d failed; with: %d/%d 413" % (failures(without), n, n, n)
 
 
+def survivors_per_connection(lines):
+    """--report-survivors output, one list of "survivor fd ..." lines per
+    connection (each list ends where its "survivors K" line is)."""
+    out, cur = [], []
+    for line in lines:
+        if line.startswith("survivor fd"):
+            cur.append(line)
+        elif line.startswith("survivors "):
+            out.append(cur)
+            cur = []
+    return out
+
+
+def check_survivors(logs):
+    """logs: {shim: server output lines}. With the shim the shim's own fds
+    survive each close of every fd from 3 (at high numbers), and the app's
+    close() of each answers -1 EBADF and leaves it open; without it nothing
+    survives. Returns a summary."""
+    per = {shim: survivors_per_connection(lines) for shim, lines in logs.items()}
+    for shim in (False, True):
+        if len(per[shim]) != UPLOADS:
+            raise AssertionError("%s the shim: %d survivor reports for %d connections" % (
+                "with" if shim else "without", len(per[shim]), UPLOADS))
+    if any(per[False]):
+        raise AssertionError("without the shim fds survived: %s" % [x for x in per[False] if x][0])
+    for report in per[True]:
+        if not report:
+            raise AssertionError("with the shim no fd survived the close of every fd from 3: %s" % per[True])
+        bad = [x for x in report if ": close -1 errno EBADF, " not in x]
+        if bad:
+            raise AssertionError("the app's close() of a shim fd did not answer EBADF: %s" % bad)
+        if not any(x.endswith("still open") for x in report):
+            raise AssertionError("no shim fd still open after the app's close(): %s" % report)
+    return "survivors with the shim %s (each close -1 EBADF), none without" % (
+        [int(x.split()[2].rstrip(":")) for x in per[True][0]])
+
+
+def check_cloexec_helper(logs):
+    """close-range-cloexec: the helper each connection ran got no fd >= 3,
+    with and without the shim."""
+    for shim, lines in logs.items():
+        helper = [x for x in lines if x.startswith("exec'd fds >= 3:")]
+        if len(helper) != UPLOADS or any(x != "exec'd fds >= 3: none" for x in helper):
+            raise AssertionError("%s the shim the helpers got: %s" % ("with" if shim else "without", helper))
+    return "helpers got no fd >= 3"
+
+
 def looping_case(path):
     def fn(t):
-        runs, fds = {}, {}
+        runs, fds, logs = {}, {}, {}
+        extra = ["--report-survivors"] if path in FROM_THREE_CLOSING else []
         for shim in (False, True):
             if shim:
                 need_shim(t)
-            srv = start_server(t, [CLOSEPATHS, "--path", path], shim=shim,
+            srv = start_server(t, [CLOSEPATHS, "--path", path] + extra, shim=shim,
                                label="%s-%s" % (path, shim))
             runs[shim] = collections.Counter(upload_once(srv, RESETTING_UPLOAD) for _ in range(UPLOADS))
+            if extra:  # the last report follows the close the client saw
+                wait_for(lambda: srv.proc.log.read_text().count("\nsurvivors ") >= UPLOADS, 10)
             srv.stop()
             fds[shim] = accepted_fds(srv)
-        details = compare(t, runs, UPLOADS)
+            logs[shim] = srv.proc.log.read_text().splitlines()
+        details = [compare(t, runs, UPLOADS)]
         if fds[True] != fds[False]:
             raise AssertionError("fd numbers differ: without %s, with %s" % (fds[False], fds[True]))
-        return details + "; same fd numbers"
+        details.append("same fd numbers")
+        if path in FROM_THREE_CLOSING or path == "close-range-cloexec":
+            if fds[True] != ["accepted fd 3"] * UPLOADS:
+                raise AssertionError("the sockets were not fd 3, closing from 3 misses nothing: %s" % fds[True])
+            details[-1] += " (3)"
+        if path in FROM_THREE_CLOSING:
+            details.append(check_survivors(logs))
+        if path == "close-range-cloexec":
+            details.append(check_cloexec_helper(logs))
+        return "; ".join(details)
     fn.__doc__ = "413 then %s: resets without the shim, 413 with it." % path
     return fn
 
@@ -149,6 +218,125 @@ def inetd_upload(end, shim):
         return result[0] if result else "no result"
 
 
+EXIT_WAIT = 0.1      # LINGER_EXIT_WAIT's default (100 ms)
+EXIT_MARGIN = 0.4    # scheduling on a loaded 2-core machine
+
+
+def process_holding(inode, name):
+    """The pids of processes called name (their comm) that hold the socket
+    with this inode: found by what they hold, never by name alone."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                if f.read().strip() != name:
+                    continue
+            if any(os.readlink("/proc/%s/fd/%s" % (d, fd)) == "socket:[%d]" % inode
+                   for fd in os.listdir("/proc/%s/fd" % d)):
+                pids.append(int(d))
+        except OSError:
+            continue
+    return pids
+
+
+def keep_sending(sock, stop, errors):
+    """Sends body bytes until stop is set; an error goes into errors."""
+    chunk = b"x" * 16384
+    while not stop.is_set():
+        try:
+            sock.sendall(chunk)
+        except OSError as e:
+            errors.append(e)
+            return
+
+
+def read_response(sock, deadline=10):
+    """Reads until the whole 413 has arrived; returns (when it had, in
+    time.monotonic(), or None, and how the read ended)."""
+    got, end = b"", time.monotonic() + deadline
+    sock.settimeout(deadline)
+    try:
+        while b"too large, sir" not in got and time.monotonic() < end:
+            b = sock.recv(65536)
+            if not b:
+                return None, "eof before the whole 413"
+            got += b
+    except OSError as e:
+        return None, type(e).__name__
+    return (time.monotonic(), "413") if b"too large, sir" in got else (None, "timeout")
+
+
+def inetd_while_client_sends(end, shim):
+    """closepaths --inetd answers a client that keeps sending, then ends
+    through end. Returns a dict: how the response read ended, the server's
+    exit status, seconds from the whole 413 to the server's exit, whether
+    the client's sending failed while it kept on for 0.5 s after the exit,
+    the linger-drain processes holding the connection after the exit, and
+    those still there 5 s after the client closed (killed by pid then)."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        client = socket.create_connection(lsock.getsockname(), timeout=20)
+        conn, _ = lsock.accept()
+    inode = os.fstat(conn.fileno()).st_ino
+    client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000\r\n\r\n")
+    stop, errors, exited = threading.Event(), [], []
+    sender = threading.Thread(target=keep_sending, args=(client, stop, errors))
+    sender.start()
+    proc = subprocess.Popen([str(CLOSEPATHS), "--inetd", "--path", end], stdin=conn, stdout=conn,
+                            stderr=subprocess.DEVNULL, env=clean_env(shim), close_fds=True)
+    conn.close()
+    waiter = threading.Thread(target=lambda: exited.append((proc.wait(20), time.monotonic())))
+    waiter.start()
+    answered, how = read_response(client)
+    waiter.join(25)
+    out = {"read": how, "status": exited[0][0] if exited else "no exit"}
+    out["exit_after"] = exited[0][1] - answered if exited and answered else None
+    time.sleep(0.5)
+    out["drainers"] = process_holding(inode, "linger-drain")
+    out["send_failed"] = bool(errors)
+    stop.set()
+    sender.join(10)
+    client.close()
+    wait_for(lambda: not process_holding(inode, "linger-drain"), 5)
+    out["left"] = process_holding(inode, "linger-drain")
+    for pid in out["left"]:  # only what holds this test's connection, by pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return out
+
+
+def check_handoff(t, end, res):
+    """res: {shim: inetd_while_client_sends()}. Same exit status; with the
+    shim the server exits within LINGER_EXIT_WAIT (+ margin) of its answer,
+    a linger-drain process holds the connection after the exit and drains
+    it (the client's sending never fails), and is gone once the client
+    closes; without it the client's sending fails and no drainer exists."""
+    for shim in (False, True):
+        r = res[shim]
+        t.note("%s shim: read %s, status %s, exit %s after the 413, client's sending %s, drainers %s" % (
+            "with" if shim else "without", r["read"], r["status"],
+            "%.0f ms" % (r["exit_after"] * 1000) if r["exit_after"] is not None else "-",
+            "failed" if r["send_failed"] else "ok", r["drainers"]))
+    with_, without = res[True], res[False]
+    if with_["status"] != without["status"]:
+        raise AssertionError("exit status changed: " + "; ".join(t.notes[-2:]))
+    if without["drainers"] or not without["send_failed"]:
+        raise AssertionError("did not reproduce without the shim: " + t.notes[-2])
+    if with_["read"] != "413" or with_["exit_after"] is None:
+        raise AssertionError("with the shim the 413 did not arrive whole: " + t.notes[-1])
+    if with_["exit_after"] > EXIT_WAIT + EXIT_MARGIN:
+        raise AssertionError("the server took %.0f ms to exit after its answer (LINGER_EXIT_WAIT %d ms + %d ms)" % (
+            with_["exit_after"] * 1000, EXIT_WAIT * 1000, EXIT_MARGIN * 1000))
+    if with_["send_failed"] or len(with_["drainers"]) != 1:
+        raise AssertionError("no linger-drain process took the connection over: " + t.notes[-1])
+    if with_["left"]:
+        raise AssertionError("linger-drain %s outlived the client's close by 5 s" % with_["left"])
+    return "; ".join(t.notes[-2:]) + "; the drainer left after the client closed"
+
+
 def inetd_case(end):
     def fn(t):
         runs = {}
@@ -156,8 +344,12 @@ def inetd_case(end):
             if shim:
                 need_shim(t)
             runs[shim] = collections.Counter(inetd_upload(end, shim) for _ in range(3))
-        return compare(t, runs, 3)
-    fn.__doc__ = "inetd style: the response goes to an inherited socket, then %s." % end
+        details = compare(t, runs, 3)
+        return details + "; " + check_handoff(t, end, {shim: inetd_while_client_sends(end, shim)
+                                                      for shim in (False, True)})
+    fn.__doc__ = ("inetd style: the response goes to an inherited socket, then %s. With a client that "
+                  "keeps sending, the process still exits within LINGER_EXIT_WAIT and a linger-drain "
+                  "process drains the connection until the client closes." % end)
     return fn
 
 

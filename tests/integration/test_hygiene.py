@@ -4,6 +4,7 @@ fork, and children that share the app's memory."""
 import re
 import subprocess
 import threading
+from pathlib import Path
 
 from lib import (BUILD, MiB, PYTHON, SHIM, clean_env, count_status, fmt, need_shim, one_shot_uploads, start_server,
                  test, upload_once)
@@ -62,7 +63,14 @@ def test_bad_values(t):
                        env=clean_env(True, {"LINGER_TIME": "abc", "LINGER_LOG": "info"}))
     if "time=30000ms" not in r.stderr:
         raise AssertionError("the default was not used: %r" % r.stderr)
-    return "%d variables: one line each, host unchanged, defaults used" % len(BAD_VALUES)
+    # a value with control bytes in it still makes one line ('?' for each)
+    r = subprocess.run(["/bin/true"], capture_output=True, text=True, timeout=10,
+                       env=clean_env(True, {"LINGER_MODE": "on\nlinger[1]: info: forged\r"}))
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    if len(lines) != 1 or "'on?linger[1]: info: forged?'" not in lines[0]:
+        raise AssertionError("a value with a newline: expected one line, got %r" % lines)
+    return "%d variables and a value with a newline: one line each, host unchanged, defaults used" % len(
+        BAD_VALUES)
 
 
 def sender(port, stop):
@@ -81,8 +89,10 @@ def sender(port, stop):
 @test("epoll_set_after_dup2_over_lingering_socket", timeout=60)
 def test_epoll_dup2(t):
     """dup2 over a socket that lingers: the app's epoll set holds no
-    registration for the old socket (no EEXIST, no events for the number)."""
-    out = {}
+    registration for the old socket: adding the number again succeeds (no
+    EEXIST, no other error) and no event arrives for the number while the
+    client keeps sending."""
+    out, adds = {}, {}
     for shim in (False, True):
         if shim:
             need_shim(t)
@@ -98,9 +108,46 @@ def test_epoll_dup2(t):
         if not m:
             raise AssertionError("epoll_dup2 %s shim failed: %r" % ("with" if shim else "without", text[-500:]))
         out[shim] = int(m.group(1))
+        add = re.search(r"second-add (-?\d+) errno (\S+)", text)
+        adds[shim] = add.group(0) if add else "no second-add line in %r" % text[-300:]
+    if adds[True] != "second-add 0 errno 0" or adds[False] != "second-add 0 errno 0":
+        raise AssertionError("adding the number again: without the shim %s; with it %s" % (adds[False], adds[True]))
     if out[True] != 0 or out[False] != 0:
         raise AssertionError("events for the replaced number: without %d, with %d" % (out[False], out[True]))
-    return "0 events for the replaced number with and without the shim"
+    return "second EPOLL_CTL_ADD 0 and 0 events for the replaced number with and without the shim"
+
+
+SYSCALL_PASSTHROUGH = BUILD / "tests" / "syscall_passthrough"
+
+
+@test("syscall_other_numbers_pass_through", timeout=60)
+def test_syscall_passthrough(t):
+    """syscall() with numbers linger does not handle goes through untouched,
+    with all six arguments and the kernel's errno: getpid; mmap of a file
+    page by its offset (the sixth argument); pread64; splice and
+    copy_file_range (six arguments each, offsets moved); -1 (ENOSYS), a bad
+    fd (EBADF), an unaligned mmap offset (EINVAL). Every check passes without
+    the shim (the expected values are the kernel's) and with it, where the
+    program's syscall() is the shim's."""
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        r = subprocess.run([str(SYSCALL_PASSTHROUGH), str(t.tmp)], capture_output=True, text=True, timeout=20,
+                           env=clean_env(shim))
+        lines = r.stdout.splitlines()
+        oks = [x for x in lines if x.startswith("ok ")]
+        provider = next((x.split(" from ", 1)[1] for x in lines if x.startswith("syscall() from ")), "?")
+        t.note("%s shim: %d checks ok, status %d, syscall() from %s" % (
+            "with" if shim else "without", len(oks), r.returncode, provider))
+        res[shim] = (r.returncode, oks, [x for x in lines if x.startswith("FAIL")] + r.stderr.splitlines(), provider)
+    for shim in (False, True):
+        status, oks, bad, provider = res[shim]
+        if status != 0 or len(oks) != 8:
+            raise AssertionError("%s the shim: status %d, %s" % ("with" if shim else "without", status, bad))
+    if Path(res[True][3]).resolve() != SHIM or Path(res[False][3]).resolve() == SHIM:
+        raise AssertionError("syscall() came from %s with the shim, %s without" % (res[True][3], res[False][3]))
+    return "; ".join(t.notes)
 
 
 FD_PROBE = r'''

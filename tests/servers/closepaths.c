@@ -2,7 +2,8 @@
  * close path, to test that linger sees every way an fd dies.
  *
  *   closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]
- *              [--abort listener|socket|syscall] [--listen-fd N]
+ *              [--abort listener|socket|syscall] [--listen-fd N] [--report-survivors]
+ *   closepaths --list-fds
  *
  * For each connection: read the request head, send an early
  * "413 + Connection: close" without reading the body, then end the socket
@@ -16,7 +17,18 @@
  * accepts (its sockets inherit it), on each socket with setsockopt, or on
  * each socket with syscall(SYS_setsockopt). --listen-fd N accepts on the
  * listening socket it inherited as fd N (as from systemd or a supervisor).
+ *
+ * The paths that close "every fd from 3" (close-range, close-range-syscall,
+ * closefrom, close-all, close-range-cloexec) start at 3 literally, as such
+ * apps do; their listener moves to fd 0 at startup (stdin is not needed),
+ * so each accepted socket is fd 3. --report-survivors: after each close
+ * path, every fd >= 3 still open is closed with close() and reported as
+ * "survivor fd N: close R errno E, still open|gone", then "survivors K".
+ * --list-fds prints "exec'd fds >= 3: none" (or the list) and exits: the
+ * helper close-range-cloexec runs (fork + exec) after marking every fd from
+ * 3 close-on-exec.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,7 +38,12 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 static const char RESPONSE_WITH_LENGTH[] =
     "HTTP/1.1 413 Payload Too Large\r\n"
@@ -48,9 +65,11 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]\n"
-            "                  [--abort listener|socket|syscall] [--listen-fd N]\n"
+            "                  [--abort listener|socket|syscall] [--listen-fd N] [--report-survivors]\n"
+            "       closepaths --list-fds\n"
             "paths: close shutdown-wr shutdown-rdwr syscall dup2-over dup3-over dup-then-close\n"
-            "       fcntl-dupfd fclose close-range closefrom close-all exit _exit return\n");
+            "       fcntl-dupfd fcntl-dupfd-cloexec fclose close-range close-range-syscall\n"
+            "       close-range-cloexec closefrom close-all exit _exit return\n");
     exit(2);
 }
 
@@ -103,6 +122,86 @@ static void ask_for_reset(int fd, int raw)
         die("setsockopt SO_LINGER");
 }
 
+/* True for the paths that close (or mark) every fd from 3 up. */
+static int closes_from_three(const char *path)
+{
+    return !strcmp(path, "close-range") || !strcmp(path, "close-range-syscall") || !strcmp(path, "closefrom")
+           || !strcmp(path, "close-all") || !strcmp(path, "close-range-cloexec");
+}
+
+/* Fills fds with the open fds >= 3 (at most max; the listing's own fd
+ * left out) and returns how many. */
+static int open_fds_from_three(int *fds, int max)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        die("opendir /proc/self/fd");
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < max) {
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] != '.' && fd >= 3 && fd != dirfd(d))
+            fds[n++] = fd;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --report-survivors: closes every fd >= 3 still open and reports how each
+ * close went and whether the fd is open after it. */
+static void report_survivors(void)
+{
+    int fds[4096];
+    int n = open_fds_from_three(fds, 4096);
+    for (int i = 0; i < n; i++) {
+        errno = 0;
+        int r = close(fds[i]);
+        int e = errno;
+        int still_open = fcntl(fds[i], F_GETFD) >= 0;
+        printf("survivor fd %d: close %d errno %s, %s\n", fds[i], r,
+               r == 0 ? "0" : e == EBADF ? "EBADF" : strerror(e), still_open ? "still open" : "gone");
+    }
+    printf("survivors %d\n", n);
+}
+
+/* --list-fds: what an exec'd image got. */
+static int list_fds(void)
+{
+    int fds[4096];
+    int n = open_fds_from_three(fds, 4096);
+    printf("exec'd fds >= 3:");
+    for (int i = 0; i < n; i++)
+        printf(" %d", fds[i]);
+    printf("%s\n", n ? "" : " none");
+    return 0;
+}
+
+/* close-range-cloexec: what an app does before it runs a helper (a CGI
+ * script, a log compressor): marks every fd from 3 close-on-exec, then
+ * forks and execs. The answered socket must stay open here, marked, and
+ * the helper must get none of it (nor any of linger's). */
+static void mark_cloexec_and_run_helper(int c)
+{
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        die("close_range CLOSE_RANGE_CLOEXEC");
+    int flags = fcntl(c, F_GETFD);
+    if (flags < 0 || !(flags & FD_CLOEXEC)) {
+        fprintf(stderr, "closepaths: fd %d is %s after close_range(CLOSE_RANGE_CLOEXEC)\n", c,
+                flags < 0 ? "closed" : "not close-on-exec");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        execl("/proc/self/exe", "closepaths", "--list-fds", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("helper");
+}
+
 /* The close-all loop some daemons run: every number from `from` up. */
 static void close_every_fd_from(int from)
 {
@@ -119,11 +218,13 @@ static void serve(int c, const char *path)
     read_head(c);
     if (abort_at && strcmp(abort_at, "listener"))
         ask_for_reset(c, !strcmp(abort_at, "syscall"));
-    if (!strcmp(path, "dup-then-close") || !strcmp(path, "fcntl-dupfd")) {
+    if (!strcmp(path, "dup-then-close") || !strcmp(path, "fcntl-dupfd") || !strcmp(path, "fcntl-dupfd-cloexec")) {
         /* a second number for the socket; the first is closed before the
          * response is written through the second: closing one number must
          * not shut the socket down */
-        int d = !strcmp(path, "fcntl-dupfd") ? fcntl(c, F_DUPFD_CLOEXEC, 100) : dup(c);
+        int d = !strcmp(path, "fcntl-dupfd")           ? fcntl(c, F_DUPFD, 100)
+                : !strcmp(path, "fcntl-dupfd-cloexec") ? fcntl(c, F_DUPFD_CLOEXEC, 100)
+                                                       : dup(c);
         if (d < 0)
             die("dup");
         close(c);
@@ -159,12 +260,18 @@ static void serve(int c, const char *path)
         close(null);
         close(c); /* now /dev/null */
     } else if (!strcmp(path, "close-range")) {
-        if (syscall(SYS_close_range, c, ~0u, 0) != 0 && close_range(c, ~0u, 0) != 0)
+        if (close_range(3, ~0u, 0) != 0)
             die("close_range");
+    } else if (!strcmp(path, "close-range-syscall")) {
+        if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
+            die("syscall(SYS_close_range)");
+    } else if (!strcmp(path, "close-range-cloexec")) {
+        mark_cloexec_and_run_helper(c);
+        close(c);
     } else if (!strcmp(path, "closefrom")) {
-        closefrom(c);
+        closefrom(3);
     } else if (!strcmp(path, "close-all")) {
-        close_every_fd_from(c);
+        close_every_fd_from(3);
     } else if (!strcmp(path, "exit")) {
         exit(0);
     } else if (!strcmp(path, "_exit")) {
@@ -179,7 +286,9 @@ static void serve(int c, const char *path)
 int main(int argc, char **argv)
 {
     const char *path = NULL, *port_file = NULL;
-    int count = 1000000, inetd = 0, listen_fd = -1;
+    int count = 1000000, inetd = 0, listen_fd = -1, survivors = 0;
+    if (argc == 2 && !strcmp(argv[1], "--list-fds"))
+        return list_fds();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--path") && i + 1 < argc) path = argv[++i];
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
@@ -188,6 +297,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--no-length")) RESPONSE = RESPONSE_NO_LENGTH;
         else if (!strcmp(argv[i], "--abort") && i + 1 < argc) abort_at = argv[++i];
         else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--report-survivors")) survivors = 1;
         else usage();
     }
     if (!path || (abort_at && strcmp(abort_at, "listener") && strcmp(abort_at, "socket")
@@ -213,6 +323,12 @@ int main(int argc, char **argv)
         setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
         if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 64))
             die("listen");
+        if (closes_from_three(path)) { /* below 3: the range closes spare it */
+            if (dup2(l, 0) != 0 || fcntl(0, F_SETFD, FD_CLOEXEC) != 0)
+                die("dup2 listener to fd 0");
+            close(l);
+            l = 0;
+        }
     }
     if (getsockname(l, (struct sockaddr *)&a, &al))
         die("getsockname");
@@ -237,6 +353,8 @@ int main(int argc, char **argv)
         }
         printf("accepted fd %d\n", c);
         serve(c, path);
+        if (survivors)
+            report_survivors();
         if (one_shot)
             return 0;
     }

@@ -9,9 +9,13 @@
  * Without linger the kernel drops the socket's epoll registration with the
  * socket; with linger alive behind the scenes, linger must drop it itself.
  *
- * Usage: epoll_dup2 --port-file F. Prints "events-for-replaced-number N"
- * and exits 0 (the test asserts N == 0), 1 on setup errors.
+ * Usage: epoll_dup2 --port-file F. Prints "second-add R errno E" (the
+ * second EPOLL_CTL_ADD's result: 0 errno 0 when the old registration went
+ * with the socket, -1 errno EEXIST when it survived) and
+ * "events-for-replaced-number N", and exits 0 (the test asserts both), 1 on
+ * setup errors.
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +57,9 @@ int main(int argc, char **argv)
         return 1;
     close(p[0]);
     ev.data.fd = c;
-    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev); /* EEXIST if the old registration survived */
+    errno = 0;
+    int added = epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev); /* EEXIST if the old registration survived */
+    printf("second-add %d errno %s\n", added, added == 0 ? "0" : errno == EEXIST ? "EEXIST" : strerror(errno));
     int stray = 0;
     for (int round = 0; round < 10; round++) { /* ~1 s while the client sends */
         struct epoll_event got[8];
