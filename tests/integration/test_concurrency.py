@@ -1,8 +1,9 @@
-"""Threads, signal handlers and fd numbers reused behind linger's back."""
+"""Threads, signal handlers, forks while threads are in the shim, and fd
+numbers reused behind linger's back."""
 import re
 import subprocess
 
-from lib import BUILD, clean_env, need_shim, test
+from lib import BUILD, SANITIZE, Skip, clean_env, need_shim, test
 
 STRESS = BUILD / "tests" / "stress"
 STALE = BUILD / "tests" / "stale_reuse"
@@ -84,3 +85,38 @@ def test_exit_midflight(t):
     if any(c != 3 for c in res[True]):
         raise AssertionError("the shim changed the exit status: " + "; ".join(t.notes))
     return "%d exits mid-flight, each 3 with and without the shim" % len(delays)
+
+
+FORK_STORM = BUILD / "tests" / "fork_storm"
+
+
+def run_fork_storm(shim):
+    r = subprocess.run([str(FORK_STORM), "--threads", "4", "--rounds", "20", "--forks", "50"],
+                       capture_output=True, text=True, timeout=150, env=clean_env(shim))
+    m = re.search(r"forks=(\d+) hung=(\d+) ok=(\d+) failed=(\d+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise AssertionError("fork_storm exited %d: %s %s" % (r.returncode, r.stdout, r.stderr[-500:]))
+    return [int(x) for x in m.groups()]
+
+
+@test("fork_while_threads_are_in_the_shim", timeout=300)
+def test_fork_storm(t):
+    """The main thread forks 50 times while 4 server threads answer uploads
+    early and close (lingering) and 4 client threads upload: every child
+    closes every fd from 3, writes to a pipe and a socketpair and exit()s
+    within 5 s (no lock held at the fork is inherited), and with the shim
+    no client is reset (without it, some are)."""
+    if SANITIZE and "thread" in SANITIZE:
+        raise Skip("ThreadSanitizer cannot start threads after a multi-threaded fork")
+    forks0, hung0, ok0, failed0 = run_fork_storm(False)
+    need_shim(t)
+    forks1, hung1, ok1, failed1 = run_fork_storm(True)
+    t.note("without: %d forks, %d hung, clients ok=%d failed=%d; with: %d forks, %d hung, clients ok=%d "
+           "failed=%d" % (forks0, hung0, ok0, failed0, forks1, hung1, ok1, failed1))
+    if hung0:
+        raise AssertionError("children hung without the shim: " + t.notes[-1])
+    if failed0 == 0:
+        raise AssertionError("did not reproduce without the shim: " + t.notes[-1])
+    if hung1 or failed1:
+        raise AssertionError("with the shim: " + t.notes[-1])
+    return t.notes[-1]
