@@ -165,6 +165,21 @@ def busybox_path(ctx):
     return d
 
 
+TOOL_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
+
+
+def hide_tools(*names):
+    """A command prefix: a new mount namespace (unshare --mount, private)
+    where /dev/null is bind-mounted over each NAME in TOOL_DIRS, so that the
+    wrapper cannot find them. Needs root."""
+    need("unshare", "mount")
+    paths = sorted({os.path.realpath(os.path.join(d, n)) for n in names for d in TOOL_DIRS
+                    if os.path.exists(os.path.join(d, n))})
+    mount = shutil.which("mount")
+    script = "".join("%s --bind /dev/null '%s' && " % (mount, p) for p in paths) + 'exec "$@"'
+    return [shutil.which("unshare"), "--mount", "/bin/sh", "-c", script, "sh"]
+
+
 # ---------------------------------------------------------------- tests
 
 @test("wrapper_posix_sh", timeout=60)
@@ -191,6 +206,34 @@ def test_posix_sh(t):
     if first != "#!/bin/sh":
         raise AssertionError("first line is %r, want #!/bin/sh" % first)
     return ", ".join(done)
+
+
+@test("wrapper_needs_only_listed_tools", timeout=60)
+def test_listed_tools(t):
+    """The README's list is true: with a PATH of links to od, dd, tr, sed,
+    head, id, ls and readlink alone (coreutils), --help, --check, a check of
+    a LINGER_* variable and a run all work, under dash and busybox sh."""
+    need_shim(t)
+    only = t.subdir("only-tools")
+    for tool in ("od", "dd", "tr", "sed", "head", "id", "ls", "readlink"):
+        os.symlink(shutil.which(tool), only / tool)
+    env = clean_env(extra={"PATH": str(only)})
+    printenv = shutil.which("printenv")
+    for shell in shells():
+        name = sh_name(shell)
+        r = run(["--help"], shell=shell, env=env)
+        expect(r, 0, "%s: --help, listed tools only" % name)
+        if "usage: linger-run" not in r.stdout or r.stderr:
+            raise AssertionError("%s: --help with the listed tools only: %r %r" % (name, r.stdout, r.stderr))
+        r = run(["--check", printenv], shell=shell, env=env)
+        expect(r, 0, "%s: --check, listed tools only" % name)
+        r = run([printenv, "LD_PRELOAD"], shell=shell, env=env)
+        expect(r, 0, "%s: a run, listed tools only" % name)
+        if r.stdout.strip() != str(SHIM) or r.stderr:
+            raise AssertionError("%s: a run with the listed tools only: %r %r" % (name, r.stdout, r.stderr))
+        r = run([printenv], shell=shell, env=dict(env, LINGER_MODE="bogus"))
+        expect(r, 2, "%s: LINGER_MODE=bogus, listed tools only" % name)
+    return "--help, --check, LINGER_MODE check and a run with only od dd tr sed head id ls readlink in PATH"
 
 
 @test("wrapper_ld_preload_kept", timeout=120)
@@ -318,13 +361,9 @@ int main(void)
 '''
 
 
-@test("wrapper_options_match_shim_parsers", timeout=300)
-def test_options(t):
-    """Every value of a list is accepted by the wrapper exactly when the
-    shim's own parser (shim/config_parse.c, compiled here) accepts it, as
-    --opt VALUE and --opt=VALUE, under dash and busybox sh. A bad value,
-    an unknown option, a missing value or a missing command: exit 2 and one
-    line on stderr. Accepted values reach the program as LINGER_*."""
+def shim_verdicts(t):
+    """{(kind, value): "ok" or "bad"} for OPTION_VALUES, from the shim's own
+    parsers (shim/config_parse.c) compiled into t's temp dir."""
     drv = t.path("parse_driver.c")
     drv.write_text(PARSE_DRIVER)
     exe = t.path("parse_driver")
@@ -333,7 +372,17 @@ def test_options(t):
     items = [(k, v) for k, vals in OPTION_VALUES.items() for v in vals]
     r = subprocess.run([str(exe)], input="".join("%s\t%s\n" % kv for kv in items),
                        capture_output=True, text=True, timeout=30, check=True)
-    verdict = dict(zip(items, r.stdout.split()))
+    return dict(zip(items, r.stdout.split()))
+
+
+@test("wrapper_options_match_shim_parsers", timeout=300)
+def test_options(t):
+    """Every value of a list is accepted by the wrapper exactly when the
+    shim's own parser (shim/config_parse.c, compiled here) accepts it, as
+    --opt VALUE and --opt=VALUE, under dash and busybox sh. A bad value,
+    an unknown option, a missing value or a missing command: exit 2 and one
+    line on stderr. Accepted values reach the program as LINGER_*."""
+    verdict = shim_verdicts(t)
     checked = 0
     for shell in shells():
         for opt, kind in OPTION_KIND.items():
@@ -392,14 +441,71 @@ def test_options(t):
         checked, n_bad, len(verdict))
 
 
+# The variables the shim reads whose values it checks (config.c), by kind.
+ENV_KIND = {"LINGER_TIME": "duration", "LINGER_TIMEOUT": "duration", "LINGER_EXIT_WAIT": "duration",
+            "LINGER_MAX_BYTES": "size", "LINGER_MAX_SOCKETS": "count", "LINGER_MODE": "mode",
+            "LINGER_LOG": "level"}
+
+
+@test("wrapper_environment_values_checked", timeout=300)
+def test_environment_values(t):
+    """LINGER_* values already in the environment are checked like options:
+    each value of the lists is refused (exit 2, one line naming the variable
+    and the environment) exactly when the shim's parser rejects it, except
+    the empty value, which the shim treats as unset. An option replaces the
+    variable, so its old value is not checked. An unknown LINGER_* name is
+    one warning line; the command runs and still sees it. Under dash and
+    busybox sh."""
+    verdict = shim_verdicts(t)
+    checked = 0
+    for shell in shells():
+        name = sh_name(shell)
+        for var, kind in ENV_KIND.items():
+            for v in OPTION_VALUES[kind]:
+                r = run(["/nonexistent/linger-test-cmd"], shell=shell, extra_env={var: v})
+                what = "%s: %s=%r" % (name, var, v)
+                if verdict[(kind, v)] == "ok" or v == "":
+                    expect(r, 127, what + " (valid for the shim: the missing command is the error)")
+                else:
+                    expect(r, 2, what + " (invalid for the shim)")
+                    want = "linger-run: %s='%s' (from the environment) %s" % (
+                        var, v.replace("\n", "?"), OPTION_MESSAGE[kind])
+                    if one_line(r, what) != want:
+                        raise AssertionError("%s: message %r, want %r" % (what, r.stderr, want))
+                checked += 1
+        # --check refuses the same way; an option replaces a bad variable.
+        r = run(["--check", "true"], shell=shell, extra_env={"LINGER_MODE": "bogus"})
+        expect(r, 2, "%s: --check with LINGER_MODE=bogus" % name)
+        one_line(r, "--check with LINGER_MODE=bogus")
+        r = run(["--mode", "observe", "--timeout=1s", "printenv", "LINGER_MODE", "LINGER_TIMEOUT"],
+                shell=shell, extra_env={"LINGER_MODE": "bogus", "LINGER_TIMEOUT": "5x"})
+        expect(r, 0, "%s: options replace bad variables" % name)
+        if r.stdout != "observe\n1s\n" or r.stderr:
+            raise AssertionError("%s: options over bad variables: %r %r" % (name, r.stdout, r.stderr))
+        # Unknown names: a warning each, the command runs with them. A line of
+        # a multi-line value that looks like "export LINGER_..." is no variable.
+        r = run(["printenv", "LINGER_FOO"], shell=shell,
+                extra_env={"LINGER_FOO": "1", "LINGER_LIB": str(SHIM),
+                           "LINGER_LOG_FILE": t.path("any thing.log"), "LINGER_STATS": t.path("s.prom"),
+                           "LINGER_EXIT_WAIT": "250ms",
+                           "OTHER": "a\nexport LINGER_FAKE=1\ndeclare -x LINGER_FAKE2=2"})
+        expect(r, 0, "%s: LINGER_FOO=1" % name)
+        line = one_line(r, "%s: LINGER_FOO=1" % name)
+        if r.stdout != "1\n" or "warning: LINGER_FOO (from the environment) is not a variable" not in line:
+            raise AssertionError("%s: LINGER_FOO=1: %r %r" % (name, r.stdout, r.stderr))
+    return "%d variable values agree with config_parse.c (empty = unset); options replace them; " \
+           "LINGER_FOO warned, run" % checked
+
+
 @test("wrapper_help_version", timeout=60)
 def test_help_version(t):
-    """--help and -h list every option and the exit statuses; --version
-    prints the VERSION file."""
+    """--help and -h list every option and the exit statuses, with an empty
+    PATH (no cat: builtins only); --version prints the VERSION file."""
     version = (REPO / "VERSION").read_text().strip()
+    empty = t.subdir("empty-path")  # --help uses shell builtins only
     for shell in shells():
         for flag in ("--help", "-h"):
-            r = run([flag], shell=shell)
+            r = run([flag], shell=shell, extra_env={"PATH": str(empty)})
             expect(r, 0, flag)
             for word in ("usage: linger-run", "--mode", "--time", "--timeout", "--max-bytes",
                          "--max-sockets", "--log", "--log-file", "--stats", "--check", "--force",
@@ -580,26 +686,39 @@ def test_setuid(t):
     case("suid-self", (), 0, True, "setuid root, run by root")
     case("caps", (), 0, True, "capabilities, run by root")
     case("caps", as_nobody, 4, False, "capabilities, run by nobody")
-    # The same through getfattr, and with neither tool, in a busybox-only PATH.
+    # In a busybox-only PATH: getcap and getfattr are found in /usr/sbin,
+    # /sbin, /usr/bin or /bin all the same; with getcap hidden (a mount
+    # namespace puts /dev/null over it), getfattr; with both hidden, --check
+    # notes it and a plain run warns in one line, runs, and the loader drops
+    # LD_PRELOAD, which is what the warning is about. Root gets no warning.
     if shutil.which("busybox"):
         bb = busybox_path(t)
         env = clean_env(extra={"PATH": str(bb)})
-        r = run(["--check", files["caps"]], shell=["busybox", "sh"], wrapper=w, pre=as_nobody, env=env)
-        expect(r, 0, "busybox PATH without getcap/getfattr")
-        if "capabilities of %s not checked" % files["caps"] not in r.stdout:
+        bsh = ["busybox", "sh"]
+        nobody_abs = [shutil.which("setpriv")] + as_nobody[1:]
+        case("caps", nobody_abs, 4, False, "capabilities, PATH without getcap, run by nobody",
+             env=env, shell=bsh)
+        case("suid-other", (), 4, False, "setuid nobody (busybox ls/id)", env=env, shell=bsh)
+        if shutil.which("getfattr") or any(os.path.exists(d + "/getfattr") for d in TOOL_DIRS):
+            case("caps", hide_tools("getcap") + nobody_abs, 4, False,
+                 "capabilities via getfattr (getcap hidden), run by nobody", env=env, shell=bsh)
+        hidden = hide_tools("getcap", "getfattr")
+        prog = files["caps"]
+        r = run(["--check", prog], shell=bsh, wrapper=w, pre=hidden + nobody_abs, env=env)
+        expect(r, 0, "getcap and getfattr hidden, --check")
+        if "capabilities of %s not checked" % prog not in r.stdout:
             raise AssertionError("no 'not checked' note: %r" % r.stdout)
-        getfattr = shutil.which("getfattr")
-        if getfattr:
-            bb2 = t.subdir("bbpath-getfattr")
-            for e in os.listdir(bb):
-                os.symlink(os.readlink(bb / e), bb2 / e)
-            os.symlink(getfattr, bb2 / "getfattr")
-            env2 = clean_env(extra={"PATH": str(bb2)})
-            case("caps", as_nobody, 4, False, "capabilities via getfattr, run by nobody",
-                 env=env2, shell=["busybox", "sh"])
-            case("suid-other", (), 4, False, "setuid nobody (busybox ls/id)",
-                 env=env2, shell=["busybox", "sh"])
-        notes.append("no getcap/getfattr: 'not checked' note")
+        r = run([prog, "LD_PRELOAD"], shell=bsh, wrapper=w, pre=hidden + nobody_abs, env=env)
+        expect(r, 1, "getcap and getfattr hidden, plain run by nobody (printenv of an unset variable)")
+        line = one_line(r, "getcap and getfattr hidden, plain run by nobody")
+        if "warning: file capabilities of %s not checked" % prog not in line or r.stdout:
+            raise AssertionError("hidden tools, nobody: %r %r" % (r.stdout, r.stderr))
+        r = run([prog, "LD_PRELOAD"], shell=bsh, wrapper=w, pre=hidden, env=env)
+        expect(r, 0, "getcap and getfattr hidden, plain run by root")
+        if r.stdout.strip() != lib or r.stderr:
+            raise AssertionError("hidden tools, root: %r %r" % (r.stdout, r.stderr))
+        notes.append("getcap/getfattr outside PATH found; via getfattr; neither: --check note, "
+                     "plain run by nobody warns (loader dropped LD_PRELOAD), root silent")
     return "; ".join(notes)
 
 
