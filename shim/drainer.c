@@ -386,6 +386,10 @@ void drainer_run_detached(void)
         return;
     epoll_fd = ep;
     wake_fd = -1;
+    /* the loop below takes every lingering fd, those the drainer thread had
+     * not taken from the handover stack yet included: taken from the stack
+     * again, one would fail its EPOLL_CTL_ADD (EEXIST) and be closed */
+    atomic_store(&handover_head, NIL);
     uint32_t now = (uint32_t)clock_ms();
     for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
         if (fdt_kind(&fdt[fd]) == FK_LINGERING)

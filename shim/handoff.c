@@ -168,6 +168,30 @@ static long spawn_drainer_process(void)
 #endif
 }
 
+/* Starts the detached drainer process for the count sockets lingering now
+ * (when) and logs how that went. */
+static void hand_lingering_to_process(int count, const char *when)
+{
+    long pid = spawn_drainer_process();
+    if (pid == 0)
+        become_drainer();
+    if (pid > 0)
+        log_msg(LOG_INFO, "%s: %d lingering socket(s) handed to drainer process %ld", when, count, pid);
+    else
+        log_msg(LOG_WARN, "%s: cannot start a drainer process; %d socket(s) close now", when, count);
+}
+
+void handoff_before_exec(void)
+{
+    if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || current_pid() != owner)
+        return; /* a vfork child's exec closes nothing of ours */
+    int saved = errno;
+    int count = count_lingering();
+    if (count > 0)
+        hand_lingering_to_process(count, "exec");
+    errno = saved;
+}
+
 void handoff_at_exit(int flush_stdio)
 {
     if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
@@ -181,14 +205,7 @@ void handoff_at_exit(int flush_stdio)
     linger_open_sockets();
     wait_for_drainer();
     int count = count_lingering();
-    if (count > 0) {
-        long pid = spawn_drainer_process();
-        if (pid == 0)
-            become_drainer();
-        if (pid > 0)
-            log_msg(LOG_INFO, "exit: %d lingering socket(s) handed to drainer process %ld", count, pid);
-        else
-            log_msg(LOG_WARN, "exit: cannot start a drainer process; %d socket(s) close now", count);
-    }
+    if (count > 0)
+        hand_lingering_to_process(count, "exit");
     errno = saved;
 }

@@ -5,7 +5,8 @@
  * shuts down and hands every socket that should linger - the drainer's, and
  * tracked sockets the app never closed (inetd style) - to a detached child
  * process that drains them under the same caps and then exits. The exiting
- * process does not wait for it.
+ * process does not wait for it. An exec closes linger's own fds (they are
+ * close-on-exec): the sockets still lingering go to such a process first.
  */
 #ifndef LINGER_HANDOFF_H
 #define LINGER_HANDOFF_H
@@ -17,6 +18,11 @@ int handoff_claim_exit(void);
 /* Hands the sockets over; call once, after handoff_claim_exit. flush_stdio:
  * stdio buffers are still to be flushed (exit(), not _exit). */
 void handoff_at_exit(int flush_stdio);
+
+/* Before an exec: hands the sockets still lingering to a detached drainer
+ * process (at once, without waiting), so that the exec's close of linger's
+ * copies resets nothing. If the exec fails, both drain them; harmless. */
+void handoff_before_exec(void);
 
 /* Records the owning process (at load and in fork children). */
 void handoff_init(void);

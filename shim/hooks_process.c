@@ -1,14 +1,20 @@
-/* hooks_process.c - the process's end, and children that share its memory.
+/* hooks_process.c - the process's end, its image replaced, and children
+ * that share its memory.
  *
  * _exit and _Exit skip destructors, so they hand lingering sockets over
  * themselves; exit() and a return from main reach linger's destructor
- * (linger.c). A vfork child, or a clone(CLONE_VM) child, runs in this
+ * (linger.c). The exec family hands the sockets still lingering to a
+ * drainer process before the kernel closes linger's close-on-exec fds. A vfork child, or a clone(CLONE_VM) child, runs in this
  * process's memory: once the app makes one, the close-family hooks ask the
  * pid before they touch the fd table (policy.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include "hooks.h"
@@ -26,6 +32,130 @@ EXPORT __attribute__((noreturn)) void _Exit(int status)
 {
     linger_at_exit(0);
     real_exit_now(status);
+}
+
+/* ---- exec: each hook hands lingering sockets over, then calls libc's own
+ * (glibc's execvp, execl... call its execve internally, past this hook). */
+
+static int exec_v(const char *path, char *const argv[], char *const envp[])
+{
+    linger_before_exec();
+    struct real_fns *r = real_exec_fns();
+    if (r->execve)
+        return r->execve(path, argv, envp);
+    return (int)raw_syscall(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0);
+}
+
+static int exec_vp(const char *file, char *const argv[], char *const envp[], int with_env)
+{
+    linger_before_exec();
+    struct real_fns *r = real_exec_fns();
+    if (with_env && r->execvpe)
+        return r->execvpe(file, argv, envp);
+    if (!with_env && r->execvp)
+        return r->execvp(file, argv);
+    errno = ENOSYS;
+    return -1;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return exec_v(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+    return exec_v(path, argv, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    return exec_vp(file, argv, environ, 0);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    return exec_vp(file, argv, envp, 1);
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    linger_before_exec();
+    struct real_fns *r = real_exec_fns();
+    if (r->execveat)
+        return r->execveat(dirfd, path, argv, envp, flags);
+    return (int)raw_syscall(SYS_execveat, dirfd, (long)path, (long)argv, (long)envp, flags, 0);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    linger_before_exec();
+    struct real_fns *r = real_exec_fns();
+    if (r->fexecve)
+        return r->fexecve(fd, argv, envp);
+    return (int)raw_syscall(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+}
+
+/* The execl family: how many arguments the list holds (arg, then the
+ * variadic ones up to the NULL), not counting the NULL. */
+static size_t count_list(const char *arg, va_list *ap)
+{
+    size_t n = 0;
+    for (const char *a = arg; a; a = va_arg(*ap, const char *))
+        n++;
+    return n;
+}
+
+/* Copies that list (n arguments, as counted) into argv, NULL-terminated;
+ * ap is left after the list's NULL. */
+static void list_to_argv(char **argv, const char *arg, size_t n, va_list *ap)
+{
+    argv[0] = (char *)arg;
+    for (size_t i = 1; i < n; i++)
+        argv[i] = va_arg(*ap, char *);
+    argv[n] = NULL;
+    if (n > 0)
+        (void)va_arg(*ap, char *); /* the NULL that ends the list */
+}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_list(arg, &ap);
+    va_end(ap);
+    char *argv[n + 1];
+    va_start(ap, arg);
+    list_to_argv(argv, arg, n, &ap);
+    va_end(ap);
+    return exec_v(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_list(arg, &ap);
+    va_end(ap);
+    char *argv[n + 1];
+    va_start(ap, arg);
+    list_to_argv(argv, arg, n, &ap);
+    va_end(ap);
+    return exec_vp(file, argv, environ, 0);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n = count_list(arg, &ap);
+    va_end(ap);
+    char *argv[n + 1];
+    va_start(ap, arg);
+    list_to_argv(argv, arg, n, &ap);
+    char **envp = va_arg(ap, char **);
+    va_end(ap);
+    return exec_v(path, argv, envp);
 }
 
 EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)

@@ -1,7 +1,9 @@
 /* hooks_syscall.c - syscall(2) itself. libuv (Node) closes sockets with
  * syscall(SYS_close, fd), past close(). The fd-ending and sending numbers
- * (and setsockopt, for SO_LINGER) take the same path as their libc names; every other number goes to the
- * real syscall() untouched, with all six arguments. */
+ * (and setsockopt, for SO_LINGER; exit_group and execve, which end the
+ * process or its image) take the same path as their libc names; every
+ * other number goes to the real syscall() untouched, with all six
+ * arguments. */
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,6 +57,10 @@ EXPORT long syscall(long nr, ...)
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     case SYS_exit_group:
         linger_at_exit(0);
+        return real_syscall(nr, a1, a2, a3, a4, a5, a6);
+    case SYS_execve:
+    case SYS_execveat:
+        linger_before_exec();
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
     default:
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);

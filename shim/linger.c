@@ -63,6 +63,13 @@ void linger_at_exit(int flush_stdio)
             (unsigned long long)stat_get(ST_OBSERVED_LINGERS), (unsigned long long)stat_get(ST_OBSERVED_RESETS));
 }
 
+void linger_before_exec(void)
+{
+    if (cfg.mode == MODE_OFF || !fdt)
+        return;
+    handoff_before_exec();
+}
+
 __attribute__((destructor)) static void linger_unload(void)
 {
     linger_at_exit(1);

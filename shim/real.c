@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ void real_resolve(void)
     RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect); RESOLVE(setsockopt);
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
     RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall); RESOLVE(clone); RESOLVE(vfork);
+    RESOLVE(execve); RESOLVE(execv); RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(execveat);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
 #undef RESOLVE
     errno = saved;
@@ -244,4 +246,11 @@ int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid,
         return -1;
     }
     return f(fn, stack, flags, arg, ptid, tls, ctid);
+}
+
+struct real_fns *real_exec_fns(void)
+{
+    for (int tries = 0; !resolved() && tries < 1000; tries++)
+        sched_yield();
+    return &real;
 }

@@ -47,6 +47,12 @@ struct real_fns {
     long (*syscall)(long, ...);
     int (*clone)(int (*)(void *), void *, int, void *, ...);
     void *vfork;                  /* only jumped to (hooks_process.c) */
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    int (*execveat)(int, const char *, char *const[], char *const[], int);
     void (*exit_now)(int);
 };
 extern struct real_fns real;
@@ -82,6 +88,10 @@ int real_fclose(FILE *f);
 long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid, void *tls, void *ctid);
 __attribute__((noreturn)) void real_exit_now(int status); /* _exit */
+
+/* The exec functions: libc's, waiting a while for another thread that is
+ * still resolving (at load only); NULL if libc has none. */
+struct real_fns *real_exec_fns(void);
 
 #pragma GCC visibility pop
 

@@ -659,17 +659,19 @@ def shim_log_lines(server):
     return [line for line in text.splitlines() if re.match(r"linger\[\d+\]: ", line)]
 
 
-def one_shot_uploads(t, argv, label, n=3):
+def one_shot_uploads(t, argv, label, n=3, env=None):
     """n runs, first without the shim then with it, of a server (argv, which
     takes --port-file) that serves one connection and exits: one upload of
-    RESETTING_UPLOAD bytes each. Returns {False: Counter, True: Counter}."""
+    RESETTING_UPLOAD bytes each. env: more variables for the runs with the
+    shim. Returns {False: Counter, True: Counter}."""
     runs = {}
     for shim in (False, True):
         if shim:
             need_shim(t)
         runs[shim] = collections.Counter()
         for i in range(n):
-            srv = start_server(t, argv, shim=shim, label="%s-%s-%d" % (label, shim, i))
+            srv = start_server(t, argv, shim=shim, env=env if shim else None,
+                               label="%s-%s-%d" % (label, shim, i))
             runs[shim][upload_once(srv, RESETTING_UPLOAD)] += 1
             srv.proc.popen.wait(10)
             srv.stop()

@@ -26,7 +26,7 @@ LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup
 # paths that close every fd from 3 up: the server's listener sits on fd 0, so
 # each accepted socket is fd 3; the shim's own fds must survive them
 FROM_THREE_CLOSING = ("close-range", "close-range-syscall", "closefrom", "close-all")
-ONE_SHOT = ("exit", "_exit", "return")
+ONE_SHOT = ("exit", "_exit", "return", "exec", "exec-syscall")
 UPLOADS = 5
 
 
@@ -128,7 +128,8 @@ def looping_case(path):
 def one_shot_case(path, extra=()):
     def fn(t):
         return compare(t, one_shot_uploads(t, [CLOSEPATHS, "--path", path] + list(extra), path), 3)
-    fn.__doc__ = "413 then %s without closing: the exit must not reset." % path
+    fn.__doc__ = ("413 then %s: the process's end (or its new image, after a lingering close) must "
+                  "not reset." % path)
     return fn
 
 
@@ -136,6 +137,15 @@ for _p in LOOPING:
     test("closepath_%s" % _p, timeout=120)(looping_case(_p))
 for _p in ONE_SHOT:
     test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
+
+
+@test("closepath_exit_with_exit_wait_0", timeout=120)
+def test_exit_wait_0(t):
+    """413 then exit() with LINGER_EXIT_WAIT=0: the socket goes to the
+    drainer process at once, while it may still be on its way to the
+    drainer thread (taken twice, it was closed with an RST)."""
+    return compare(t, one_shot_uploads(t, [CLOSEPATHS, "--path", "exit"], "exit-wait-0", n=5,
+                                       env={"LINGER_EXIT_WAIT": "0"}), 5)
 
 
 def small_request_end(srv):

@@ -28,7 +28,8 @@ INTERPOSED = {
     "write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile", "sendfile64", "splice",
     "close", "shutdown", "dup", "dup2", "dup3", "fcntl", "fcntl64", "close_range", "closefrom", "fclose",
     "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "__vfork", "clone", "__clone", "_exit",
-    "_Exit", "syscall",
+    "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "execveat", "fexecve",
+    "syscall",
 }
 
 

@@ -8,7 +8,9 @@
  * For each connection: read the request head, send an early
  * "413 + Connection: close" without reading the body, then end the socket
  * through path P (see usage()). With --count N it serves N connections one
- * after the other and exits (paths exit/_exit/return serve one). It prints
+ * after the other and exits (paths exit/_exit/return/exec/exec-syscall serve
+ * one; the exec paths close the socket, then exec this program with
+ * --list-fds). It prints
  * "accepted fd N" for every connection on stdout, so tests can check that
  * linger does not change the fd numbers the app gets. --inetd serves the one
  * connection it inherited on fds 0 and 1 instead of listening. --no-length
@@ -69,7 +71,7 @@ static void usage(void)
             "       closepaths --list-fds\n"
             "paths: close shutdown-wr shutdown-rdwr syscall dup2-over dup3-over dup-then-close\n"
             "       fcntl-dupfd fcntl-dupfd-cloexec fclose close-range close-range-syscall\n"
-            "       close-range-cloexec closefrom close-all exit _exit return\n");
+            "       close-range-cloexec closefrom close-all exit _exit return exec exec-syscall\n");
     exit(2);
 }
 
@@ -276,6 +278,16 @@ static void serve(int c, const char *path)
         exit(0);
     } else if (!strcmp(path, "_exit")) {
         _exit(0);
+    } else if (!strcmp(path, "exec") || !strcmp(path, "exec-syscall")) {
+        /* a lingering close, then a new image (this program, listing the
+         * fds it got): the exec closes linger's close-on-exec copy */
+        close(c);
+        static char *const argv[] = { "closepaths", "--list-fds", NULL };
+        if (!strcmp(path, "exec"))
+            execv("/proc/self/exe", argv);
+        else
+            syscall(SYS_execve, "/proc/self/exe", argv, environ);
+        die("exec");
     } else if (!strcmp(path, "return")) {
         /* the caller returns from main */
     } else {
@@ -304,7 +316,8 @@ int main(int argc, char **argv)
                   && strcmp(abort_at, "syscall")))
         usage();
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int one_shot = !strcmp(path, "exit") || !strcmp(path, "_exit") || !strcmp(path, "return");
+    int one_shot = !strcmp(path, "exit") || !strcmp(path, "_exit") || !strcmp(path, "return")
+                   || !strcmp(path, "exec") || !strcmp(path, "exec-syscall");
 
     if (inetd) { /* the connection is fds 0 and 1, as inetd passes it */
         read_head(0);
