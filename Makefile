@@ -55,7 +55,7 @@ SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
 SERVER_LIBS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%.so,$(wildcard tests/servers/lib*.c))
 
 .PHONY: all clean test unit integration deps servers check fuzz soak
-all: $(OUT)/liblinger.so
+all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client
 
 $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
@@ -68,6 +68,11 @@ $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 
 $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) -lcriterion
+
+# the client of scripts/linger-ab: sends each whole request, then reads the response
+$(BUILD)/linger-ab-client: scripts/linger-ab-client.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
 
 $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
@@ -137,7 +142,7 @@ DEMO_ARGS        ?=
 .PHONY: demo
 demo:
 	@sh scripts/install-test-deps demo
-	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server
+	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/linger-ab-client $(BUILD)/tests/legacy_server
 	@echo "make demo: $(DEMO_REQUESTS) uploads through nginx to a legacy server that answers 413 early and closes;"
 	@echo "           first without linger, then with it"
 	@/usr/bin/python3 scripts/linger-ab --lib $(BUILD)/liblinger.so --via-nginx --requests $(DEMO_REQUESTS) \

@@ -3,7 +3,11 @@ LINGER_MODE=observe and `make demo`.
 
 linger-ab runs as a separate program, as a user runs it. As root it puts each
 run in its own network namespace; the tests check that the namespaces and
-every process it started are gone afterwards, also after a SIGINT mid-run."""
+every process it started are gone afterwards, also after a SIGINT mid-run.
+Those checks look only at what the linger-ab a test started could have left:
+namespaces named with its pid, processes carrying its run's TAG variable
+(every process it starts inherits it), sleeps with this test run's own
+arguments. Other linger-ab runs on the machine do not disturb them."""
 import json
 import os
 import re
@@ -20,8 +24,14 @@ from lib import (LEGACY, MiB, PYTHON, REPO, Skip, count_status, fmt, legacy, nee
 
 AB = REPO / "scripts" / "linger-ab"
 STAT = REPO / "scripts" / "linger-stat"
+CLIENT = REPO / "build" / "linger-ab-client"
 ROOT = os.geteuid() == 0
 LEGACY_CMD = [str(LEGACY), "--model", "threads", "--port", "{port}"]
+TAG = "AB_TEST_RUN_TAG"     # not LINGER_*: linger-ab strips those from the run without linger
+# sleep durations no other process on the machine has in its argv
+SLEEP_NEVER_OPENS = "29.1%07d" % os.getpid()
+SLEEP_PORT_BUSY = "29.2%07d" % os.getpid()
+_runs = [0]
 
 
 # ---------------------------------------------------------------- helpers
@@ -33,9 +43,24 @@ def env_for(extra=None):
 
 
 def run(prog, args, env=None, timeout=60, pre=(), cwd=None):
+    """Runs prog to its end. The result also has .pid (prog's: pre must exec
+    it) and .tag, the TAG value every process it started inherits."""
     argv = list(pre) + [PYTHON, str(prog)] + [str(a) for a in args]
-    return subprocess.run(argv, env=env or env_for(), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, cwd=str(cwd or REPO))
+    _runs[0] += 1
+    tag = "%d-%d" % (os.getpid(), _runs[0])
+    env = dict(env or env_for())
+    env[TAG] = tag
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          stdin=subprocess.DEVNULL, cwd=str(cwd or REPO)) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+    r = subprocess.CompletedProcess(argv, p.returncode, out, err)
+    r.pid, r.tag = p.pid, tag
+    return r
 
 
 def need_built():
@@ -44,12 +69,12 @@ def need_built():
         raise AssertionError("%s is missing (run make servers)" % LEGACY)
 
 
-def our_netns(pid=None):
-    """Namespaces named like linger-ab's (of pid, or of any linger-ab)."""
+def our_netns(pid):
+    """The namespaces of the linger-ab that ran as pid (linger-ab-PID-...)."""
     if not shutil.which("ip"):
         return []
     r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
-    prefix = "linger-ab-%d-" % pid if pid else "linger-ab-"
+    prefix = "linger-ab-%d-" % pid
     return [ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith(prefix)]
 
 
@@ -79,10 +104,31 @@ def kill_pids(pids):
             pass
 
 
-def leftovers(port):
-    """Servers that linger-ab started on port and left running. Reported,
-    not killed: once linger-ab has exited, nothing proves they are its."""
-    return procs_with("--port", str(port))
+def leftovers(tag):
+    """Pids of live processes started by the linger-ab that ran with TAG=tag
+    (servers, nginx, the client): they inherited the variable."""
+    want = ("%s=%s" % (TAG, tag)).encode()
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want in env and _state(int(d)) not in ("Z", "X"):
+            out.append(int(d))
+    return out
+
+
+def check_clean(r, what):
+    """Raises when the linger-ab of run() result r left processes or
+    namespaces behind (killing the processes first)."""
+    left, spaces = leftovers(r.tag), our_netns(r.pid)
+    kill_pids(left)
+    if left or spaces:
+        raise AssertionError("%s: linger-ab left processes %s, namespaces %s" % (what, left, spaces))
 
 
 def one_line(r, what):
@@ -101,11 +147,7 @@ def ab_json(t, args, label):
     if r.returncode != 0:
         raise AssertionError("linger-ab %s: status %d: %s" % (label, r.returncode, r.stderr.strip()[-800:]))
     data = json.loads((out / "results.json").read_text())
-    left = leftovers(data["port"])
-    if left:
-        raise AssertionError("linger-ab left servers running on port %d: pids %s" % (data["port"], left))
-    if our_netns():
-        raise AssertionError("namespaces left behind: %s" % our_netns())
+    check_clean(r, "linger-ab %s" % label)
     return data, r.stdout, out
 
 
@@ -252,20 +294,23 @@ def test_errors(t):
     p = port.getsockname()[1]
     port.close()
 
+    runs = []
     # a server that never opens its port
-    r = run(AB, ["--wait", "1s", "--port", p, "--", "sleep", "29.25"])
+    r = run(AB, ["--wait", "1s", "--port", p, "--", "sleep", SLEEP_NEVER_OPENS])
+    runs.append(r)
     line = one_line(r, "port never opened")
     m = re.search(r"see its output: (\S+?)\)?$", line)
     if r.returncode != 1 or "never opened port %d" % p not in line or not m or not os.path.exists(m.group(1)):
         raise AssertionError("never opened: status %d, %r" % (r.returncode, line))
     shutil.rmtree(os.path.dirname(m.group(1)), ignore_errors=True)
-    if procs_with("sleep", "29.25"):
+    if procs_with("sleep", SLEEP_NEVER_OPENS):
         raise AssertionError("the server that never opened its port was left running: pids %s"
-                             % procs_with("sleep", "29.25"))
+                             % procs_with("sleep", SLEEP_NEVER_OPENS))
     done.append("never opened: 1")
 
     # a server that exits at once
     r = run(AB, ["--port", p, "--", "false"])
+    runs.append(r)
     line = one_line(r, "server exits")
     if r.returncode != 1 or "exited with status 1" not in line:
         raise AssertionError("server exits: status %d, %r" % (r.returncode, line))
@@ -279,18 +324,20 @@ def test_errors(t):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         bp = busy.getsockname()[1]
-        r = run(AB, ["--no-netns", "--port", bp, "--", "sleep", "29.5"])
+        r = run(AB, ["--no-netns", "--port", bp, "--", "sleep", SLEEP_PORT_BUSY])
+        runs.append(r)
         line = one_line(r, "port in use")
         if r.returncode != 1 or "port %d is already in use" % bp not in line:
             raise AssertionError("port in use: status %d, %r" % (r.returncode, line))
-        if procs_with("sleep", "29.5"):
+        if procs_with("sleep", SLEEP_PORT_BUSY):
             raise AssertionError("port in use: the server was started anyway: pids %s"
-                                 % procs_with("sleep", "29.5"))
+                                 % procs_with("sleep", SLEEP_PORT_BUSY))
     done.append("port in use: 1")
 
     # nginx missing: a PATH without it
     empty = t.subdir("emptybin")
     r = run(AB, ["--via-nginx", "--"] + LEGACY_CMD, env=env_for({"PATH": str(empty)}))
+    runs.append(r)
     line = one_line(r, "no nginx")
     if r.returncode != 1 or "needs nginx" not in line:
         raise AssertionError("no nginx: status %d, %r" % (r.returncode, line))
@@ -307,10 +354,29 @@ def test_errors(t):
         os.chmod(prog, 0o755)
         pre = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
     r = run(prog, ["--netns", "--port", p, "--", "true"], pre=pre, cwd=t.tmp)
+    runs.append(r)
     line = one_line(r, "--netns as nobody")
     if r.returncode != 1 or "--netns needs root" not in line:
         raise AssertionError("--netns as non-root: status %d, %r" % (r.returncode, line))
     done.append("--netns non-root: 1")
+
+    # the client is missing: given, or not built next to the library
+    r = run(AB, ["--client", t.path("no-such-client"), "--port", p, "--", "true"])
+    runs.append(r)
+    line = one_line(r, "--client missing")
+    if r.returncode != 1 or "no-such-client is not an executable file" not in line:
+        raise AssertionError("--client missing: status %d, %r" % (r.returncode, line))
+    tree = t.subdir("unbuilt")
+    for d in ("scripts", "lib"):
+        (tree / d).mkdir(exist_ok=True)
+    shutil.copy(AB, tree / "scripts" / "linger-ab")
+    shutil.copy(REPO / "build" / "liblinger.so", tree / "lib" / "liblinger.so")
+    r = run(tree / "scripts" / "linger-ab", ["--lib", "lib/liblinger.so", "--port", p, "--", "true"], cwd=tree)
+    runs.append(r)
+    line = one_line(r, "client not built")
+    if r.returncode != 1 or line != "linger-ab: build/linger-ab-client not found: run make":
+        raise AssertionError("client not built: status %d, %r" % (r.returncode, line))
+    done.append("no client: 1")
 
     # bad usage: status 2
     bad = [["--bogus", "--", "true"], ["--requests", "0", "--port", p, "--", "true"],
@@ -327,9 +393,185 @@ def test_errors(t):
     r = run(AB, ["--help"])
     if r.returncode != 0 or "--via-nginx" not in r.stdout:
         raise AssertionError("--help: status %d" % r.returncode)
-    if our_netns():
-        raise AssertionError("namespaces left behind: %s" % our_netns())
+    for r in runs:
+        check_clean(r, "linger-ab %s" % " ".join(r.args[2:]))
     return ", ".join(done)
+
+
+@test("ab_daemonizing_server", timeout=90)
+def test_daemonizing(t):
+    """A server command that exits 0 and leaves the server running in the
+    background (it daemonized): linger-ab waits for the port while the
+    orphan (reparented to it, a subreaper) runs, measures, then stops it. A
+    command that exits 0 and leaves nothing gets one line saying so."""
+    need_built()
+    daemon = "%s --model threads --port {port} & exit 0" % LEGACY
+    data, stdout, _ = ab_json(t, ["--requests", 10, "--concurrency", 2, "--body-size", "4m", "--",
+                                  "sh", "-c", daemon], "daemon")
+    a, b = variant(data, "without"), variant(data, "with")
+    lingered = (b["shim"] or {}).get("linger_lingered_total")
+    if b["outcomes"] != {"status 413": 10} or lingered != 10:
+        raise AssertionError("with linger: %s, lingered %s; want 10 x 413, 10 lingered (the daemon "
+                             "ran without the library?)" % (outcomes(b), lingered))
+    if a["shim"] is not None or a["notes"] or b["notes"]:
+        raise AssertionError("without linger: shim %s; notes %s" % (a["shim"], a["notes"] + b["notes"]))
+    res = ["without %s" % outcomes(a), "with %s" % outcomes(b)]
+    r = run(AB, ["--port", 1, "--", "true"])
+    line = one_line(r, "exits 0 at once")
+    check_clean(r, "exits 0 at once")
+    if r.returncode != 1 or "exited with status 0 and left no process running" not in line:
+        raise AssertionError("exits 0 at once: status %d, %r" % (r.returncode, line))
+    m = re.search(r"see its output: (\S+?)\)?$", line)
+    if m:
+        shutil.rmtree(os.path.dirname(m.group(1)), ignore_errors=True)
+    return "; ".join(res) + "; lingered 10, daemons stopped; 'true': one line, status 1"
+
+
+@test("ab_netns_unavailable", timeout=90)
+def test_netns_unavailable(t):
+    """Root where ip netns add fails (an unprivileged container; here a user
+    namespace, unshare -U -r): without --netns linger-ab measures on the host
+    loopback and the kernel-counters line says why; with --netns it fails
+    with one line."""
+    need_built()
+    if not ROOT:
+        raise Skip("needs root (to be root in a user namespace without the right to mount)")
+    if not shutil.which("unshare"):
+        raise Skip("unshare is not installed")
+    probe = subprocess.run(["unshare", "-U", "-r", "true"], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        raise Skip("user namespaces are not available here")
+    pre = ("unshare", "-U", "-r")
+    out = t.subdir("fallback")
+    r = run(AB, ["-q", "--out", out, "--requests", 4, "--body-size", "64k", "--"] + LEGACY_CMD, pre=pre,
+            timeout=80)
+    check_clean(r, "fallback")
+    if r.returncode != 0:
+        raise AssertionError("without --netns: status %d: %s" % (r.returncode, r.stderr.strip()[-500:]))
+    scope = next((ln for ln in r.stdout.splitlines() if ln.startswith("kernel counters: ")), "")
+    data = json.loads((out / "results.json").read_text())
+    if "host-wide (no network namespace: ip netns add failed: " not in scope or data["netns"]:
+        raise AssertionError("without --netns: netns %s, %r" % (data["netns"], scope))
+    r = run(AB, ["--netns", "--requests", 4, "--"] + LEGACY_CMD, pre=pre)
+    line = one_line(r, "--netns in a user namespace")
+    check_clean(r, "--netns in a user namespace")
+    if r.returncode != 1 or not line.startswith("linger-ab: --netns: ip netns add failed: "):
+        raise AssertionError("--netns: status %d, %r" % (r.returncode, line))
+    return "fallback: %s; --netns: %s" % (scope[len("kernel counters: "):], line)
+
+
+# Responses of the scripted server of ab_client_outcomes, by path: what it
+# sends once it has read the request, then "keep" (wait for the client to
+# close: a response the client misframes times out), "close", "reset" (RST,
+# SO_LINGER 0) or a pause in seconds then close.
+SCRIPTED = {
+    "/length": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "keep"),
+    "/chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n"
+                 b"0\r\nTrailer: 1\r\n\r\n", "keep"),
+    "/close": (b"HTTP/1.0 404 Not Found\r\n\r\nnot here", "close"),
+    "/continue": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", "keep"),
+    "/nobody": (b"HTTP/1.1 204 No Content\r\n\r\n", "keep"),
+    "/eof_mid": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", "close"),
+    "/reset_mid": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", "reset"),
+    "/eof_before": (b"", "close"),
+    "/reset_before": (b"", "reset"),
+    "/malformed": (b"SMTP ready\r\n\r\n", "keep"),
+    "/bad_length": (b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello", "keep"),
+    "/silent": (b"", 3.0),
+}
+CLIENT_WANT = [("GET", "/length", "status 200"), ("HEAD", "/length", "status 200"),
+               ("GET", "/chunked", "status 200"), ("GET", "/close", "status 404"),
+               ("POST", "/continue", "status 201"), ("GET", "/nobody", "status 204"),
+               ("GET", "/eof_mid", "eof_mid"), ("GET", "/reset_mid", "reset_mid"),
+               ("GET", "/eof_before", "eof_before"), ("POST", "/reset_before", "reset_before"),
+               ("GET", "/malformed", "bad_response"), ("GET", "/bad_length", "bad_response"),
+               ("GET", "/silent", "timeout")]
+
+
+def scripted_server(sock):
+    """Serves connections on the listening sock by SCRIPTED, each in a thread."""
+    import struct
+    import threading
+
+    def serve(c):
+        with c:
+            c.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                got = c.recv(65536)
+                if not got:
+                    return
+                data += got
+            head, _, body = data.partition(b"\r\n\r\n")
+            m = re.search(rb"content-length: *(\d+)", head, re.I)
+            left = int(m.group(1)) - len(body) if m else 0
+            while left > 0:
+                left -= len(c.recv(65536))
+            response, then = SCRIPTED[head.split()[1].decode()]
+            c.sendall(response)
+            if then == "reset":
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif then == "keep":
+                try:
+                    while c.recv(65536):
+                        pass
+                except OSError:
+                    pass
+            elif then != "close":
+                time.sleep(then)
+
+    def accept():
+        while True:
+            try:
+                c, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+
+
+@test("ab_client_outcomes", timeout=60)
+def test_client_outcomes(t):
+    """build/linger-ab-client against a scripted server: every way a response
+    can be framed (Content-Length, chunks, the close; HEAD, 1xx, 204 without
+    a body) is a complete response, and each way it can fail gets its own
+    outcome; then a closed port, --help and a bad option."""
+    if not CLIENT.exists():
+        raise AssertionError("%s is missing (run make)" % CLIENT)
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(64)
+        port = srv.getsockname()[1]
+        scripted_server(srv)
+        wrong = []
+        for method, path, want in CLIENT_WANT:
+            r = subprocess.run([str(CLIENT), "--port", str(port), "--requests", "1", "--method", method,
+                                "--path", path, "--body-size", "100000" if method == "POST" else "0",
+                                "--timeout", "1"], capture_output=True, text=True, timeout=20)
+            lines = r.stdout.splitlines()
+            got = re.fullmatch(r"outcome (.+) ms \d+\.\d+", lines[0]) if lines else None
+            if r.returncode != 0 or not got or got.group(1) != want or len(lines) != 2 or \
+                    not lines[1].startswith("summary requests 1 complete "):
+                wrong.append("%s %s: want %r, got status %d, %r %r" % (method, path, want, r.returncode,
+                                                                         r.stdout, r.stderr))
+        srv.shutdown(socket.SHUT_RDWR)     # ends the accept thread
+    with socket.socket() as unused:         # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    r = subprocess.run([str(CLIENT), "--port", str(closed), "--requests", "2"], capture_output=True,
+                       text=True, timeout=20)
+    if r.stdout.count("outcome connect_failed ms ") != 2:
+        wrong.append("closed port: %r" % r.stdout)
+    r = subprocess.run([str(CLIENT), "--help"], capture_output=True, text=True, timeout=20)
+    if r.returncode != 0 or "--concurrency" not in r.stdout:
+        wrong.append("--help: status %d" % r.returncode)
+    r = subprocess.run([str(CLIENT), "--port", "1", "--bogus"], capture_output=True, text=True, timeout=20)
+    if r.returncode != 2 or r.stdout or len(r.stderr.splitlines()) != 1 or \
+            not r.stderr.startswith("linger-ab-client: unknown option --bogus"):
+        wrong.append("--bogus: status %d, %r" % (r.returncode, r.stderr))
+    if wrong:
+        raise AssertionError("; ".join(wrong))
+    return "%d scripted responses classified as expected; closed port, --help, --bogus" % len(CLIENT_WANT)
 
 
 @test("ab_sigint_cleanup", timeout=90)
@@ -338,10 +580,11 @@ def test_sigint(t):
     and deletes its namespace, then exits 130."""
     need_built()
     err = t.path("ab.err")
+    tag = "%d-sigint" % os.getpid()
     with open(err, "wb") as ef:
         proc = subprocess.Popen([PYTHON, str(AB), "-v", "--rate", "4", "--requests", "1000",
                                  "--concurrency", "2", "--body-size", "64k", "--"] + LEGACY_CMD,
-                                env=env_for(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                env=env_for({TAG: tag}), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=ef, cwd=str(REPO), start_new_session=True)
     try:
         started = wait_for(lambda: b"1000 requests" in err.read_bytes() or proc.poll() is not None, 20)
@@ -355,6 +598,9 @@ def test_sigint(t):
             raise AssertionError("as root linger-ab made no network namespace")
         if not mine:
             raise AssertionError("no server of linger-ab's found running")
+        clients = [p for p in leftovers(tag) if _argv0(p).endswith("/linger-ab-client")]
+        if not clients:
+            raise AssertionError("no linger-ab-client of linger-ab's found running")
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         try:
@@ -364,14 +610,16 @@ def test_sigint(t):
         dt = time.monotonic() - t0
         left_ns = our_netns(proc.pid)
         left = [s for s in mine if os.path.exists("/proc/%d" % s) and _state(s) != "Z"]
-        kill_pids(left)
+        left_any = leftovers(tag)
+        kill_pids(left + left_any)
         last = err.read_text().strip().splitlines()[-1:]
-        if proc.returncode != 130 or left_ns or left:
-            raise AssertionError("after SIGINT: status %s, namespaces left %s, servers left %s; %s" % (
-                proc.returncode, left_ns, left, last))
+        if proc.returncode != 130 or left_ns or left or left_any:
+            raise AssertionError("after SIGINT: status %s, namespaces left %s, servers left %s, "
+                                 "processes left %s; %s" % (proc.returncode, left_ns, left, left_any, last))
         if not last or "interrupted (SIGINT)" not in last[0]:
             raise AssertionError("last line %r" % last)
-        return "status 130 after %.1fs; %d namespace(s) and server %s gone" % (dt, len(spaces), mine)
+        return "status 130 after %.1fs; %d namespace(s), server %s and client %s gone" % (
+            dt, len(spaces), mine, clients)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -384,6 +632,14 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "X"
+
+
+def _argv0(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _ancestor(pid, anc):
@@ -415,6 +671,7 @@ def test_instances(t):
     r = run(AB, ["-q", "--requests", 12, "--concurrency", 2, "--body-size", "4m", "--out", t.subdir("out"),
                  "--a", "127.0.0.1:%d" % a.port, "--b", "127.0.0.1:%d" % b.port,
                  "--stats-b", str(stats / "*.prom")])
+    check_clean(r, "--a/--b")
     if r.returncode != 0:
         raise AssertionError("status %d: %s" % (r.returncode, r.stderr.strip()))
     data = json.loads(t.path("out/results.json").read_text())
@@ -561,7 +818,9 @@ def test_demo(t):
     """`make demo` with a small workload prints both variants, the headline,
     the kernel counters, and 0% 502s with linger."""
     need_built()
-    r = subprocess.run(["make", "--no-print-directory", "demo", "DEMO_REQUESTS=20"], cwd=str(REPO),
+    # -v: linger-ab names its namespaces on stderr (linger-ab-PID-a), whose
+    # PID tells its namespaces from those of other runs
+    r = subprocess.run(["make", "--no-print-directory", "demo", "DEMO_REQUESTS=20", "DEMO_ARGS=-v"], cwd=str(REPO),
                        env=env_for(), capture_output=True, text=True, timeout=110, stdin=subprocess.DEVNULL)
     out = r.stdout
     m = re.search(r"without linger: (\d+\.\d)% of uploads got 502; with linger: (\d+\.\d)%", out)
@@ -574,8 +833,11 @@ def test_demo(t):
             problems.append("%r missing" % want)
     if float(m.group(2)) != 0.0 or float(m.group(1)) == 0.0:
         problems.append("headline %r" % m.group(0))
-    if our_netns():
-        problems.append("namespaces left: %s" % our_netns())
+    for pid in sorted({int(x) for x in re.findall(r"network namespace linger-ab-(\d+)-", r.stderr)}):
+        if our_netns(pid):
+            problems.append("namespaces left: %s" % our_netns(pid))
+    if ROOT and "network namespace linger-ab-" not in r.stderr:
+        problems.append("as root, no namespace named on stderr: %s" % r.stderr[-600:])
     if problems:
         raise AssertionError("; ".join(problems) + " | " + out[-1500:])
     return m.group(0)
