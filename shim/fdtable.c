@@ -15,6 +15,7 @@
 struct fd_entry *fdt;
 unsigned fdt_size;
 uint32_t fdt_gen = 1;
+_Atomic uint32_t fdt_forks;
 unsigned fdt_own_base = ~0u;
 _Atomic unsigned fdt_high;
 _Atomic unsigned fdt_own_high;
@@ -104,9 +105,15 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
     return kind;
 }
 
+void fdt_note_fork(void)
+{
+    atomic_fetch_add_explicit(&fdt_forks, 1, memory_order_relaxed);
+}
+
 void fdt_new_generation(void)
 {
     fdt_gen++;
+    atomic_store_explicit(&fdt_forks, 0, memory_order_relaxed);
     for (int fd = fdt_next(-1); fd >= 0 && (unsigned)fd < fdt_own_base; fd = fdt_next(fd)) {
         struct fd_entry *e = &fdt[fd];
         /* a claim's thread did not come along: the socket is as it was */

@@ -65,7 +65,7 @@ struct fd_entry {
     uint8_t flags;                /* FE_*: see fdt_flags() */
     uint8_t listener;             /* LI_*: what a listening socket's accepts give; for an
                                      accepted socket, what its listener gave it */
-    uint32_t writer_gen;          /* process generation that last wrote (0: none) */
+    uint32_t writer_gen;          /* fdt_writer_mark() at the last write seen (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
     int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
     uint64_t ino;                 /* socket inode: tells a reused number apart */
@@ -81,6 +81,7 @@ _Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */
 extern uint32_t fdt_gen;          /* this process's generation: bumped in a fork child */
+extern _Atomic uint32_t fdt_forks; /* children this process forked in this generation */
 
 /* The entries that may hold state are the low range [0, fdt_high) and the
  * shim's range [fdt_own_base, fdt_own_high), where ownfd.c keeps its fds;
@@ -172,6 +173,19 @@ static inline void fdt_set_writer_gen(struct fd_entry *e, uint32_t gen)
     __atomic_store_n(&e->writer_gen, gen, __ATOMIC_RELAXED);
 }
 
+/* What a write records in writer_gen: this process's generation (high 16
+ * bits) and how many children it had forked then (low 16). */
+static inline uint32_t fdt_writer_mark(void)
+{
+    return ((fdt_gen & 0xffffu) << 16) | (atomic_load_explicit(&fdt_forks, memory_order_relaxed) & 0xffffu);
+}
+
+/* True when writer mark wm was recorded by this process (at any time). */
+static inline int fdt_written_here(uint32_t wm)
+{
+    return wm != 0 && (wm >> 16) == (fdt_gen & 0xffffu);
+}
+
 /* Raises *mark to at least want. */
 static inline void fdt_raise(_Atomic unsigned *mark, unsigned want)
 {
@@ -233,6 +247,9 @@ static inline void fdt_scanner_catch_up(struct fd_entry *e)
  * goes through the slow path, which records it as the writer; a claim made
  * by a parent's thread (FK_DECIDING) goes back to FK_TRACKED. */
 void fdt_new_generation(void);
+
+/* In the parent, after it made a child that copies its fds: counts it. */
+void fdt_note_fork(void);
 
 /* Forgets everything about fd: the number is closed or about to be reused. */
 void fdt_forget(int fd);

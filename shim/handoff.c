@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,10 @@
 
 static pid_t owner;            /* the process the table describes */
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
+/* linger_lingered_total when an exec last handed sockets over: a failed
+ * exec, then another (execvp tries each PATH directory), hands them over
+ * again only if more have lingered since. */
+static uint64_t lingered_at_exec_handoff;
 
 static pid_t current_pid(void)
 {
@@ -38,6 +43,7 @@ static void after_fork_child(void)
         return;
     owner = current_pid();
     atomic_store(&handed_off, 0);
+    lingered_at_exec_handoff = 0; /* the child counts its own, from zero */
 }
 
 void handoff_init(void)
@@ -151,32 +157,70 @@ int handoff_claim_exit(void)
     return current_pid() == owner && !atomic_exchange(&handed_off, 1);
 }
 
-/* A child process for the drainer: a bare clone, with no fork handlers and
- * no locks taken in the child. Under TSAN, libc's fork (with linger's own
- * fork handlers standing aside), so that TSAN's fork interceptor sees the
- * child start and does not take the parent's threads for live ones. */
-static long spawn_drainer_process(void)
+/* A child of the calling process, sharing nothing: under TSAN libc's fork
+ * (with linger's own fork handlers standing aside), so that TSAN's fork
+ * interceptor sees the child start and does not take the parent's threads
+ * for live ones; else a bare clone, with no fork handlers and no locks
+ * taken in the child. exit_signal: SIGCHLD, or 0 for a child that only
+ * wait4(__WCLONE) sees (TSAN's fork always sends SIGCHLD). */
+static long clone_process(int exit_signal)
 {
 #if defined(__SANITIZE_THREAD__)
+    (void)exit_signal;
     drainer_detaching = 1;
     long pid = fork();
     if (pid != 0)
         drainer_detaching = 0;
     return pid;
 #else
-    return raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    return raw_syscall(SYS_clone, exit_signal, 0, 0, 0, 0, 0);
 #endif
+}
+
+/* Makes the drainer process, never a child of ours: a middle process
+ * clones it and exits at once, and is reaped here (with __WCLONE, past the
+ * app's own waitpid(-1)), so the drainer goes to init or the nearest
+ * subreaper - not to the app, nor to the image an exec brings in. Every
+ * signal stays blocked from before the first clone until the drainer has
+ * reset their handlers (become_drainer): the app's handlers never run in
+ * it. Returns 0 in the drainer; in the caller 1 when it started, else -1. */
+static int spawn_drainer_process(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int started = -1;
+    long mid = clone_process(0);
+    if (mid == 0) {
+        long pid = clone_process(SIGCHLD);
+        if (pid == 0)
+            return 0;
+        raw_syscall(SYS_exit_group, pid > 0 ? 0 : 1, 0, 0, 0, 0, 0);
+    }
+    if (mid > 0) {
+        int status = 0;
+#if defined(__SANITIZE_THREAD__)
+        int options = 0;
+#else
+        int options = __WCLONE;
+#endif
+        while (raw_syscall(SYS_wait4, mid, (long)&status, options, 0, 0, 0) < 0 && errno == EINTR)
+            ;
+        started = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
 }
 
 /* Starts the detached drainer process for the count sockets lingering now
  * (when) and logs how that went. */
 static void hand_lingering_to_process(int count, const char *when)
 {
-    long pid = spawn_drainer_process();
-    if (pid == 0)
+    int started = spawn_drainer_process();
+    if (started == 0)
         become_drainer();
-    if (pid > 0)
-        log_msg(LOG_INFO, "%s: %d lingering socket(s) handed to drainer process %ld", when, count, pid);
+    if (started > 0)
+        log_msg(LOG_INFO, "%s: %d lingering socket(s) handed to a drainer process", when, count);
     else
         log_msg(LOG_WARN, "%s: cannot start a drainer process; %d socket(s) close now", when, count);
 }
@@ -186,9 +230,12 @@ void handoff_before_exec(void)
     if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || current_pid() != owner)
         return; /* a vfork child's exec closes nothing of ours */
     int saved = errno;
-    int count = count_lingering();
-    if (count > 0)
+    uint64_t lingered = stat_get(ST_LINGERED);
+    int count = lingered != lingered_at_exec_handoff ? count_lingering() : 0;
+    if (count > 0) {
+        lingered_at_exec_handoff = lingered;
         hand_lingering_to_process(count, "exec");
+    }
     errno = saved;
 }
 

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include "fdtable.h"
 #include "hooks.h"
 #include "linger.h"
 #include "policy.h"
@@ -168,6 +169,8 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
     va_end(ap);
     if (flags & CLONE_VM)
         policy_memory_may_be_shared();
+    else
+        fdt_note_fork(); /* a child with a copy of our fds */
     return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "hooks.h"
 #include "linger.h"
 #include "policy.h"
@@ -54,7 +55,13 @@ EXPORT long syscall(long nr, ...)
 #endif
     case SYS_clone:
         policy_memory_may_be_shared(); /* whatever the flags: a child may share our memory */
+        fdt_note_fork();               /* or have a copy of our fds */
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
+#ifdef SYS_fork
+    case SYS_fork:
+        fdt_note_fork();
+        return real_syscall(nr, a1, a2, a3, a4, a5, a6);
+#endif
     case SYS_exit_group:
         linger_at_exit(0);
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);

@@ -97,7 +97,7 @@ void policy_init(void)
     if (!owner_mark)
         policy_memory_may_be_shared();
     note_owner();
-    pthread_atfork(NULL, NULL, note_owner);
+    pthread_atfork(NULL, fdt_note_fork, note_owner);
 }
 
 /* True in a child that must leave the table alone (see table_owner): a copy
@@ -161,8 +161,9 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     }
     if (k != FK_TRACKED)
         return NULL;
-    if (fdt_writer_gen(e) != fdt_gen) {
-        fdt_set_writer_gen(e, fdt_gen);
+    uint32_t mark = fdt_writer_mark();
+    if (fdt_writer_gen(e) != mark) {
+        fdt_set_writer_gen(e, mark);
         want_drainer();
     }
     return e;
@@ -275,8 +276,12 @@ int policy_shutdown_how(int fd, int how)
         e = fdt_ring_leader(fd);
     else if (k != FK_TRACKED)
         return how;
+    /* only a recognised HTTP response (or mode always) changes the app's
+     * shutdown: an app that shuts a connection it cannot be known to have
+     * answered (its own protocol) expects its reads to end at once */
     int pending = 0;
-    if ((fdt_flags(e) & FE_UNIX) || !wants_linger(fd, e, &pending))
+    if ((fdt_flags(e) & FE_UNIX) || (cfg.mode != MODE_ALWAYS && !(fdt_flags(e) & FE_SAW_RESPONSE))
+        || !wants_linger(fd, e, &pending))
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */
@@ -337,26 +342,33 @@ static int app_wants_reset(int fd, const struct fd_entry *e)
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
 }
 
-/* Would mode `on` linger this close? It does when this process wrote
- * here and either its last response had close semantics (or the mode is
- * always) or request bytes are unread (a keep-alive response, or bytes the
- * scanner could not read as a response: a reset would lose them just the
- * same) - but never when the peer has closed already with nothing unread:
- * that socket is closed at once, in every mode. Sets *pending to 1 when
- * bytes are unread, else 0. */
+/* Would this close linger? It does when this process wrote here and
+ * either its last response had close semantics (or the mode is always) or
+ * request bytes are unread (after a keep-alive response, or after bytes
+ * the scanner could not read as a response: a reset would lose them just
+ * the same); what is not an HTTP response counts only if written since the
+ * process last forked. Never when the peer has closed already with nothing
+ * unread: that socket is closed at once, in every mode. Sets *pending to 1
+ * when bytes are unread, else 0. */
 static int wants_linger(int fd, const struct fd_entry *e, int *pending)
 {
     unsigned flags = fdt_flags(e);
-    if (fdt_writer_gen(e) != fdt_gen)
+    uint32_t wm = fdt_writer_gen(e);
+    if (!fdt_written_here(wm))
         return 0;  /* this process never wrote here (a forking parent's copy) */
     if (!fdt_same_socket(fd, e))
         return 0;  /* the number was closed unseen and reused */
     if ((flags & (FE_APP_SHUT_RD | FE_UNIX)) == FE_APP_SHUT_RD)
         return 0;  /* TCP resets data arriving after a real SHUT_RD: no use */
-    int decided = cfg.mode == MODE_ALWAYS || (flags & FE_SAW_CLOSE);
+    /* what this process wrote is known to be its answer: an HTTP response,
+     * or anything it wrote since its last fork - else a child it forked may
+     * be the one serving the socket now (a greeting, then a fork) */
+    int own_answer = (flags & FE_SAW_RESPONSE) || wm == fdt_writer_mark();
+    int decided = (flags & FE_SAW_CLOSE) || (cfg.mode == MODE_ALWAYS && own_answer);
     enum peer_state p = peek_peer(fd);
     *pending = p == PEER_PENDING;
-    int linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e) && (decided || *pending);
+    int linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e)
+                 && (decided || (*pending && own_answer));
     /* last, being the dearest check (it reads /proc): an inherited socket
      * the parent may still have - this close may end nothing */
     return linger && (e->origin != FO_INHERITED || holders_parent_lets_go(e->ino));

@@ -109,13 +109,18 @@ def looping_case(path):
             fds[shim] = accepted_fds(srv)
             logs[shim] = srv.proc.log.read_text().splitlines()
         details = [compare(t, runs, UPLOADS)]
-        if fds[True] != fds[False]:
-            raise AssertionError("fd numbers differ: without %s, with %s" % (fds[False], fds[True]))
-        details.append("same fd numbers")
-        if path in FROM_THREE_CLOSING or path == "close-range-cloexec":
-            if fds[True] != ["accepted fd 3"] * UPLOADS:
-                raise AssertionError("the sockets were not fd 3, closing from 3 misses nothing: %s" % fds[True])
-            details[-1] += " (3)"
+        if "thread" in SANITIZE:
+            # TSAN's background thread opens files of its own now and then,
+            # which can move the app's next fd number: nothing of linger's
+            details.append("fd numbers not compared under TSAN")
+        else:
+            if fds[True] != fds[False]:
+                raise AssertionError("fd numbers differ: without %s, with %s" % (fds[False], fds[True]))
+            details.append("same fd numbers")
+            if path in FROM_THREE_CLOSING or path == "close-range-cloexec":
+                if fds[True] != ["accepted fd 3"] * UPLOADS:
+                    raise AssertionError("the sockets were not fd 3, closing from 3 misses nothing: %s" % fds[True])
+                details[-1] += " (3)"
         if path in FROM_THREE_CLOSING:
             details.append(check_survivors(logs))
         if path == "close-range-cloexec":
@@ -137,6 +142,29 @@ for _p in LOOPING:
     test("closepath_%s" % _p, timeout=120)(looping_case(_p))
 for _p in ONE_SHOT:
     test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
+
+
+@test("exec_hands_over_once_and_leaves_no_child", timeout=120)
+def test_exec_handover(t):
+    """A lingering close, a failed exec, then an exec (closepaths --path exec
+    and exec-syscall, LINGER_LOG=info): the sockets still lingering go to a
+    drainer process once, not at each attempt, and the new image finds no
+    child of its own (the drainer process is not one: init adopts it)."""
+    need_shim(t)
+    out = []
+    for path in ("exec", "exec-syscall"):
+        srv = start_server(t, [CLOSEPATHS, "--path", path], shim=True, env={"LINGER_LOG": "info"},
+                           label="handover-%s" % path)
+        got = upload_once(srv, RESETTING_UPLOAD)
+        srv.proc.popen.wait(10)
+        srv.stop()
+        log = srv.proc.log.read_text()
+        handed = log.count("lingering socket(s) handed to a drainer process")
+        children = [x for x in log.splitlines() if x.startswith("exec'd children:")]
+        t.note("%s: %s, %d hand-over(s), %s" % (path, got, handed, children))
+        if got != "status 413" or handed != 1 or children != ["exec'd children: none"]:
+            raise AssertionError("; ".join(t.notes))
+    return "; ".join(t.notes)
 
 
 @test("closepath_exit_with_exit_wait_0", timeout=120)
@@ -229,7 +257,9 @@ def inetd_upload(end, shim):
 
 
 EXIT_WAIT = 0.1      # LINGER_EXIT_WAIT's default (100 ms)
-EXIT_MARGIN = 0.4    # scheduling on a loaded 2-core machine
+# scheduling on a loaded 2-core machine; a sanitizer's runtime makes the
+# exit itself slow (TSAN's exit and its fork for the drainer take ~1 s)
+EXIT_MARGIN = 2.5 if SANITIZE else 0.4
 
 
 def process_holding(inode, name):

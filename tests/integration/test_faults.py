@@ -220,8 +220,9 @@ def test_drip(t):
 def test_idle(t):
     """A client reads its 413 and then neither sends nor closes. With
     LINGER_TIMEOUT=500ms and LINGER_TIME=10s the shim must really close the
-    socket about 0.5 s after the app's close (not before 0.4 s, not after
-    1.5 s), and count it as idle_timeout."""
+    socket about 0.5 s after the app's close (not before 0.4 s, nor after
+    3 s on a loaded machine; LINGER_TIME is 10 s), and count it as
+    idle_timeout."""
     need_shim(t)
     st_file = stats_path(t, "idle")
     srv = legacy(t, "threads", shim=True, env={"LINGER_TIMEOUT": "500ms", "LINGER_TIME": "10s",
@@ -242,7 +243,7 @@ def test_idle(t):
                             closed(st, "time_cap")))
     if not got.startswith(RESPONSE_413) or held != base + 1:
         raise AssertionError("the socket did not linger: " + "; ".join(t.notes))
-    if dt is None or not 0.4 <= dt <= 1.5:
+    if dt is None or not 0.4 <= dt <= 3.0:
         raise AssertionError("not closed at LINGER_TIMEOUT=500ms: " + "; ".join(t.notes))
     if closed(st, "idle_timeout") != 1 or closed(st, "time_cap") != 0:
         raise AssertionError("wrong reason counted: " + "; ".join(t.notes))

@@ -116,7 +116,7 @@ def read_greeting_then_wait(s):
 
 @test("peer_closed_first_closed_at_once_every_mode", timeout=120)
 def test_peer_closed_first(t):
-    """The server answers with Connection: close and closes 200 ms later. A
+    """The server answers with Connection: close and closes 500 ms later. A
     client that has closed by then (nothing unread) is not lingered in modes
     on and always: the close is a plain one at once (linger_lingered_total
     stays 0). Control, same server: a client still open at the server's
@@ -126,7 +126,7 @@ def test_peer_closed_first(t):
     for mode in ("on", "always"):
         for client in (read_greeting_then_close, read_greeting_then_wait):
             st_file = t.path("first-%s-%s-%%p.prom" % (mode, client.__name__))
-            srv = start_server(t, [PYTHON, LINE_SERVER, "--http-greet", "--close-after-ms", "200"],
+            srv = start_server(t, [PYTHON, LINE_SERVER, "--http-greet", "--close-after-ms", "500"],
                                shim=True, env={"LINGER_MODE": mode, "LINGER_STATS": st_file},
                                label="first-%s-%s" % (mode, client.__name__))
             got = collections.Counter(outcome(client, srv.port) for _ in range(TRIES))
@@ -144,3 +144,65 @@ def test_peer_closed_first(t):
         if lingered != want:
             raise AssertionError("%s: lingered %s, not %d: %s" % (mode, lingered, want, "; ".join(t.notes)))
     return "; ".join(t.notes)
+
+
+def command_after_greeting(s):
+    """Reads the greeting, sends a command, reads the reply (the handler's)."""
+    got = b""
+    while not got.endswith(b"\r\n"):
+        b = s.recv(64)
+        if not b:
+            break
+        got += b
+    if got != b"220 ready\r\n":
+        return "greeting %r" % got[:30]
+    s.sendall(b"HELO x\r\n")
+    reply = s.recv(64)
+    return "ok" if reply == b"250 hello\r\n" else "reply %r" % reply[:30]
+
+
+@test("greeting_then_fork_child_keeps_the_socket", timeout=120)
+def test_greet_fork(t):
+    """A server that is not HTTP greets, forks a handler once the client's
+    command has arrived (unread), and closes its own copy at once: its
+    close must not shut the socket down under the handler, in modes on and
+    always (what it wrote before the fork may not be its last word), so the
+    client gets the handler's reply exactly as without the shim."""
+    out = runs(t, [PYTHON, LINE_SERVER, "--greet-then-fork"], command_after_greeting, (None, "on", "always"))
+    bad = {m: c for m, c in out.items() if c["ok"] != TRIES}
+    if bad:
+        raise AssertionError("the handler's reply was lost: " + t.notes[-1])
+    return t.notes[-1]
+
+
+def bytes_after_greeting(s):
+    """Reads the greeting, sends a few bytes, and keeps the connection open
+    1.5 s (longer than the server's 1 s read timeout)."""
+    got = s.recv(64)
+    s.sendall(b"PING\r\n")
+    time.sleep(1.5)
+    return "ok" if got == b"+OK\r\n" else "greeting %r" % got[:30]
+
+
+@test("shutdown_rdwr_of_a_non_http_socket_ends_reads", timeout=120)
+def test_shutdown_rdwr(t):
+    """A server that is not HTTP greets and, with the client's bytes unread,
+    calls shutdown(SHUT_RDWR) to end the connection, then reads: its reads
+    must end at once with EOF, as without the shim (linger passes SHUT_RDWR
+    on as SHUT_WR only after a recognised HTTP response)."""
+    need_shim(t)
+    ends = {}
+    for mode in (None, "on"):
+        srv = start_server(t, [PYTHON, LINE_SERVER, "--shutdown-rdwr"], shim=bool(mode),
+                           env={"LINGER_MODE": mode} if mode else None, label="shut-%s" % mode)
+        outcome(bytes_after_greeting, srv.port)
+        deadline = time.monotonic() + 5
+        while "after SHUT_RDWR" not in srv.proc.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        srv.stop()
+        lines = [x for x in srv.proc.log.read_text().splitlines() if x.startswith("after SHUT_RDWR")]
+        ends[mode] = lines[0] if lines else "no line"
+    t.note("without the shim: %s; on: %s" % (ends[None], ends["on"]))
+    if ends[None] != "after SHUT_RDWR: EOF" or ends["on"] != ends[None]:
+        raise AssertionError("the app's reads did not end as without the shim: " + t.notes[-1])
+    return t.notes[-1]

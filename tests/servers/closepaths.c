@@ -9,8 +9,8 @@
  * "413 + Connection: close" without reading the body, then end the socket
  * through path P (see usage()). With --count N it serves N connections one
  * after the other and exits (paths exit/_exit/return/exec/exec-syscall serve
- * one; the exec paths close the socket, then exec this program with
- * --list-fds). It prints
+ * one; the exec paths close the socket, try to exec a missing file, then
+ * exec this program with --list-fds). It prints
  * "accepted fd N" for every connection on stdout, so tests can check that
  * linger does not change the fd numbers the app gets. --inetd serves the one
  * connection it inherited on fds 0 and 1 instead of listening. --no-length
@@ -166,7 +166,7 @@ static void report_survivors(void)
     printf("survivors %d\n", n);
 }
 
-/* --list-fds: what an exec'd image got. */
+/* --list-fds: what an exec'd image got: fds from 3, and children. */
 static int list_fds(void)
 {
     int fds[4096];
@@ -175,6 +175,11 @@ static int list_fds(void)
     for (int i = 0; i < n; i++)
         printf(" %d", fds[i]);
     printf("%s\n", n ? "" : " none");
+    /* an image brought in by exec must not find children it never made
+     * (a drainer process linger started before the exec, say) */
+    int status;
+    pid_t child = waitpid(-1, &status, WNOHANG);
+    printf("exec'd children: %s\n", child < 0 && errno == ECHILD ? "none" : "some");
     return 0;
 }
 
@@ -283,10 +288,15 @@ static void serve(int c, const char *path)
          * fds it got): the exec closes linger's close-on-exec copy */
         close(c);
         static char *const argv[] = { "closepaths", "--list-fds", NULL };
-        if (!strcmp(path, "exec"))
-            execv("/proc/self/exe", argv);
-        else
+        int raw = !strcmp(path, "exec-syscall");
+        /* first an exec that fails, as execvp's search of PATH makes them */
+        if ((raw ? syscall(SYS_execve, "/nonexistent/closepaths", argv, environ)
+                 : execv("/nonexistent/closepaths", argv)) != -1 || errno != ENOENT)
+            die("exec of a missing file");
+        if (raw)
             syscall(SYS_execve, "/proc/self/exe", argv, environ);
+        else
+            execv("/proc/self/exe", argv);
         die("exec");
     } else if (!strcmp(path, "return")) {
         /* the caller returns from main */

@@ -24,6 +24,8 @@ ap.add_argument("--port-file", required=True)
 ap.add_argument("--greet", action="store_true")
 ap.add_argument("--http-greet", action="store_true")
 ap.add_argument("--close-after-ms", type=int, default=0)
+ap.add_argument("--greet-then-fork", action="store_true")
+ap.add_argument("--shutdown-rdwr", action="store_true")
 args = ap.parse_args()
 
 lsock = socket.socket()
@@ -34,8 +36,42 @@ with open(args.port_file + ".tmp", "w") as f:
     f.write("%d\n" % lsock.getsockname()[1])
 os.rename(args.port_file + ".tmp", args.port_file)
 
+
+
+def greet_then_fork(c):
+    c.sendall(b"220 ready\r\n")
+    time.sleep(0.1)
+    if os.fork() == 0:
+        lsock.close()
+        c.recv(64)
+        c.sendall(b"250 hello\r\n")
+        c.close()
+        os._exit(0)
+    c.close()
+
+
+def shutdown_rdwr(c):
+    c.sendall(b"+OK\r\n")
+    time.sleep(0.1)
+    c.shutdown(socket.SHUT_RDWR)
+    c.settimeout(1)
+    try:
+        while c.recv(64):
+            pass
+        print("after SHUT_RDWR: EOF", flush=True)
+    except OSError as e:
+        print("after SHUT_RDWR: %s" % type(e).__name__, flush=True)
+    c.close()
+
+
 while True:
     c, _ = lsock.accept()
+    if args.greet_then_fork:
+        greet_then_fork(c)
+        continue
+    if args.shutdown_rdwr:
+        shutdown_rdwr(c)
+        continue
     if args.greet or args.http_greet:
         c.sendall(HTTP_GREETING if args.http_greet else b"HELLO\n")
     else:
