@@ -157,42 +157,41 @@ int handoff_claim_exit(void)
     return current_pid() == owner && !atomic_exchange(&handed_off, 1);
 }
 
-/* A child of the calling process, sharing nothing: under TSAN libc's fork
- * (with linger's own fork handlers standing aside), so that TSAN's fork
- * interceptor sees the child start and does not take the parent's threads
- * for live ones; else a bare clone, with no fork handlers and no locks
- * taken in the child. exit_signal: SIGCHLD, or 0 for a child that only
- * wait4(__WCLONE) sees (TSAN's fork always sends SIGCHLD). */
-static long clone_process(int exit_signal)
+/* The middle process's clone: under TSAN libc's fork (with linger's own
+ * fork handlers standing aside), so that TSAN's fork interceptor sees the
+ * child start and does not take the parent's threads for live ones; else
+ * a bare clone with no exit signal (only wait4(__WCLONE) sees it), no fork
+ * handlers and no locks taken in the child. */
+static long clone_middle(void)
 {
 #if defined(__SANITIZE_THREAD__)
-    (void)exit_signal;
     drainer_detaching = 1;
     long pid = fork();
     if (pid != 0)
         drainer_detaching = 0;
     return pid;
 #else
-    return raw_syscall(SYS_clone, exit_signal, 0, 0, 0, 0, 0);
+    return raw_syscall(SYS_clone, 0, 0, 0, 0, 0, 0);
 #endif
 }
 
 /* Makes the drainer process, never a child of ours: a middle process
- * clones it and exits at once, and is reaped here (with __WCLONE, past the
- * app's own waitpid(-1)), so the drainer goes to init or the nearest
- * subreaper - not to the app, nor to the image an exec brings in. Every
- * signal stays blocked from before the first clone until the drainer has
- * reset their handlers (become_drainer): the app's handlers never run in
- * it. Returns 0 in the drainer; in the caller 1 when it started, else -1. */
+ * clones it (a bare clone: the middle is single-threaded) and exits at
+ * once, and is reaped here, past the app's own waitpid(-1), so the drainer
+ * goes to init or the nearest subreaper - not to the app, nor to the image
+ * an exec brings in. Every signal stays blocked from before the first
+ * clone until the drainer has reset their handlers (become_drainer): the
+ * app's handlers never run in it. Returns 0 in the drainer; in the caller
+ * 1 when it started, else -1. */
 static int spawn_drainer_process(void)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int started = -1;
-    long mid = clone_process(0);
+    long mid = clone_middle();
     if (mid == 0) {
-        long pid = clone_process(SIGCHLD);
+        long pid = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
         if (pid == 0)
             return 0;
         raw_syscall(SYS_exit_group, pid > 0 ? 0 : 1, 0, 0, 0, 0, 0);
@@ -200,7 +199,7 @@ static int spawn_drainer_process(void)
     if (mid > 0) {
         int status = 0;
 #if defined(__SANITIZE_THREAD__)
-        int options = 0;
+        int options = 0;       /* fork's child signals SIGCHLD */
 #else
         int options = __WCLONE;
 #endif
