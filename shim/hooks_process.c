@@ -119,44 +119,48 @@ static void list_to_argv(char **argv, const char *arg, size_t n, va_list *ap)
         (void)va_arg(*ap, char *); /* the NULL that ends the list */
 }
 
+/* Runs an execl-family call: its list (arg, then ap up to the NULL; for
+ * execle, envp after it) as an argv array, through exec_vp when search
+ * (execlp), else exec_v. */
+static int exec_list(const char *target, int search, int with_envp, const char *arg, va_list ap)
+{
+    va_list args;
+    va_copy(args, ap);
+    size_t n = count_list(arg, &args);
+    va_end(args);
+    char *argv[n + 1];
+    va_copy(args, ap);
+    list_to_argv(argv, arg, n, &args);
+    char **envp = with_envp ? va_arg(args, char **) : environ;
+    va_end(args);
+    return search ? exec_vp(target, argv, envp, 0) : exec_v(target, argv, envp);
+}
+
 EXPORT int execl(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_list(arg, &ap);
+    int r = exec_list(path, 0, 0, arg, ap);
     va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    list_to_argv(argv, arg, n, &ap);
-    va_end(ap);
-    return exec_v(path, argv, environ);
+    return r;
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_list(arg, &ap);
+    int r = exec_list(file, 1, 0, arg, ap);
     va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    list_to_argv(argv, arg, n, &ap);
-    va_end(ap);
-    return exec_vp(file, argv, environ, 0);
+    return r;
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n = count_list(arg, &ap);
+    int r = exec_list(path, 0, 1, arg, ap);
     va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    list_to_argv(argv, arg, n, &ap);
-    char **envp = va_arg(ap, char **);
-    va_end(ap);
-    return exec_v(path, argv, envp);
+    return r;
 }
 
 EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)

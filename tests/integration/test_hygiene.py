@@ -2,6 +2,7 @@
 it exports, configuration errors, epoll sets after dup2, fds across exec and
 fork, and children that share the app's memory."""
 import re
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -245,3 +246,25 @@ def test_handlerless_child(t):
     if any(res[True].values()):
         raise AssertionError("the shim changed what the parent could send: " + "; ".join(t.notes))
     return "5 ways, both answers with and without the shim"
+
+
+EXEC_FAMILY = BUILD / "tests" / "exec_family"
+EXEC_CALLS = ("l", "lp", "le", "v", "vp", "vpe", "ve", "fexecve", "execveat", "fail")
+
+
+@test("exec_family_passes_arguments_environment_and_errno", timeout=60)
+def test_exec_family(t):
+    """Every exec call linger interposes (execl, execlp, execle, execv,
+    execvp, execvpe, execve, fexecve, execveat) runs the new image with the
+    same arguments (an empty one and one with a space among them) and
+    environment as without the shim, and a failed one returns -1 with the
+    same errno."""
+    out = {}
+    for shim in (False, True):
+        env = clean_env(shim, {"PATH": "%s:%s" % (EXEC_FAMILY.parent, os.environ.get("PATH", ""))})
+        out[shim] = [subprocess.run([str(EXEC_FAMILY), how], capture_output=True, text=True, timeout=10,
+                                    env=env).stdout for how in EXEC_CALLS]
+    for how, a, b in zip(EXEC_CALLS, out[False], out[True]):
+        if a != b or not a:
+            raise AssertionError("%s: without the shim %r, with it %r" % (how, a, b))
+    return "%d calls: the same output with and without the shim" % len(EXEC_CALLS)
