@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,17 +43,7 @@ static _Atomic int ok, failed, done, forking_done;
 static void *server_thread(void *arg)
 {
     (void)arg;
-    while (!done) {
-        struct pollfd p = { .fd = listener, .events = POLLIN };
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int c = accept(listener, NULL, NULL);
-        if (c < 0)
-            continue; /* another thread took it */
-        kit_read_head(c);
-        kit_write_all(c, RESPONSE, sizeof RESPONSE - 1);
-        close(c);
-    }
+    kit_answer_each_until(listener, RESPONSE, sizeof RESPONSE - 1, &done, NULL);
     return NULL;
 }
 

@@ -1,7 +1,8 @@
 /* kit.h - what the in-process test servers (stress, signal_storm,
  * exit_midflight; the benches' listeners) share: a loopback listener, an
  * accept that outlasts signals, reading a request head, writing it all, the
- * early-413 server loop, and a client upload.
+ * early-413 server loops (one thread, or several until told to stop), and
+ * a client upload.
  * Header-only: each server is one C file built on its own. Every call
  * restarts after EINTR, so signal handlers in a test do not end loops. */
 #ifndef LINGER_TEST_KIT_H
@@ -9,6 +10,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -83,6 +86,32 @@ static inline void kit_answer_each(int l, const char *response, size_t n)
         kit_read_head(c);
         kit_write_all(c, response, n);
         close(c);
+    }
+}
+
+/* The early-413 loop for several threads sharing a non-blocking listener
+ * l, until *done: waits in poll 20 ms at a time, takes a connection when
+ * it wins the accept (accepted sockets are blocking: Linux does not pass
+ * O_NONBLOCK on), then reads the head, answers and closes as
+ * kit_answer_each does. *serving (may be NULL) counts the threads between
+ * their accept and the end of their close. */
+static inline void kit_answer_each_until(int l, const char *response, size_t n, _Atomic int *done,
+                                         _Atomic int *serving)
+{
+    while (!*done) {
+        struct pollfd p = { .fd = l, .events = POLLIN };
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        int c = accept(l, NULL, NULL);
+        if (c < 0)
+            continue; /* EAGAIN: another thread took it; EINTR */
+        if (serving)
+            (*serving)++;
+        kit_read_head(c);
+        kit_write_all(c, response, n);
+        close(c);
+        if (serving)
+            (*serving)--;
     }
 }
 

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -57,19 +56,7 @@ static _Atomic int sig_next, sig_count;
 static void *server_thread(void *arg)
 {
     (void)arg;
-    while (!done) {
-        struct pollfd p = { .fd = listener, .events = POLLIN };
-        if (poll(&p, 1, 20) <= 0)
-            continue;
-        int c = accept(listener, NULL, NULL); /* blocking: not inherited from the listener */
-        if (c < 0)
-            continue; /* EAGAIN: another thread took it; EINTR */
-        serving++;
-        kit_read_head(c);
-        kit_write_all(c, RESPONSE, sizeof RESPONSE - 1);
-        close(c);
-        serving--;
-    }
+    kit_answer_each_until(listener, RESPONSE, sizeof RESPONSE - 1, &done, &serving);
     return NULL;
 }
 
