@@ -97,14 +97,20 @@ def test_always(t):
     return t.notes[-1]
 
 
-def read_greeting_then_close(s):
-    """Reads the HTTP greeting (to its body, "ok") and closes before the server does."""
+def recv_until(s, end):
+    """What s receives up to and including end (or up to the peer's EOF)."""
     got = b""
-    while not got.endswith(b"\r\n\r\nok"):
+    while not got.endswith(end):
         b = s.recv(4096)
         if not b:
             break
         got += b
+    return got
+
+
+def read_greeting_then_close(s):
+    """Reads the HTTP greeting (to its body, "ok") and closes before the server does."""
+    got = recv_until(s, b"\r\n\r\nok")
     return "ok" if got.endswith(b"\r\n\r\nok") else "greeting %r" % got[:30]
 
 
@@ -148,12 +154,7 @@ def test_peer_closed_first(t):
 
 def command_after_greeting(s):
     """Reads the greeting, sends a command, reads the reply (the handler's)."""
-    got = b""
-    while not got.endswith(b"\r\n"):
-        b = s.recv(64)
-        if not b:
-            break
-        got += b
+    got = recv_until(s, b"\r\n")
     if got != b"220 ready\r\n":
         return "greeting %r" % got[:30]
     s.sendall(b"HELO x\r\n")
