@@ -16,8 +16,9 @@ import subprocess
 import threading
 import time
 
-from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, failures, fmt,
-                 need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once, wait_for)
+from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, descendants,
+                 failures, fmt, need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once,
+                 wait_for)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -332,6 +333,11 @@ def inetd_while_client_sends(end, shim):
     waiter.start()
     answered, how = read_response(client)
     waiter.join(25)
+    if proc.poll() is None:  # hung: stop it and what it made, by pid
+        for pid in descendants(proc.pid) + [proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(5)
     out = {"read": how, "status": exited[0][0] if exited else "no exit"}
     out["exit_after"] = exited[0][1] - answered if exited and answered else None
     time.sleep(0.5)
