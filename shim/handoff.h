@@ -21,7 +21,10 @@ void handoff_at_exit(int flush_stdio);
 
 /* Before an exec: hands the sockets still lingering to a detached drainer
  * process (at once, without waiting), so that the exec's close of linger's
- * copies resets nothing. If the exec fails, both drain them; harmless. */
+ * copies resets nothing - unless none has lingered since the last exec
+ * that did (a failed exec, then another). After a failed exec both the
+ * drainer thread and that process drain the same sockets, each until the
+ * client closes or its own limits. */
 void handoff_before_exec(void);
 
 /* Records the owning process (at load and in fork children). */

@@ -4,9 +4,10 @@
  * _exit and _Exit skip destructors, so they hand lingering sockets over
  * themselves; exit() and a return from main reach linger's destructor
  * (linger.c). The exec family hands the sockets still lingering to a
- * drainer process before the kernel closes linger's close-on-exec fds. A vfork child, or a clone(CLONE_VM) child, runs in this
- * process's memory: once the app makes one, the close-family hooks ask the
- * pid before they touch the fd table (policy.c). */
+ * drainer process before the kernel closes linger's close-on-exec fds. A
+ * vfork child, or a clone(CLONE_VM) child, runs in this process's memory:
+ * once the app makes one, the close-family hooks ask the pid before they
+ * touch the fd table (policy.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -47,14 +48,13 @@ static int exec_v(const char *path, char *const argv[], char *const envp[])
     return (int)raw_syscall(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0);
 }
 
-static int exec_vp(const char *file, char *const argv[], char *const envp[], int with_env)
+/* execvp is execvpe with the process's environment, in glibc and musl. */
+static int exec_vp(const char *file, char *const argv[], char *const envp[])
 {
     linger_before_exec();
     struct real_fns *r = real_exec_fns();
-    if (with_env && r->execvpe)
+    if (r->execvpe)
         return r->execvpe(file, argv, envp);
-    if (!with_env && r->execvp)
-        return r->execvp(file, argv);
     errno = ENOSYS;
     return -1;
 }
@@ -71,12 +71,12 @@ EXPORT int execv(const char *path, char *const argv[])
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
-    return exec_vp(file, argv, environ, 0);
+    return exec_vp(file, argv, environ);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    return exec_vp(file, argv, envp, 1);
+    return exec_vp(file, argv, envp);
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
@@ -133,7 +133,7 @@ static int exec_list(const char *target, int search, int with_envp, const char *
     list_to_argv(argv, arg, n, &args);
     char **envp = with_envp ? va_arg(args, char **) : environ;
     va_end(args);
-    return search ? exec_vp(target, argv, envp, 0) : exec_v(target, argv, envp);
+    return search ? exec_vp(target, argv, envp) : exec_v(target, argv, envp);
 }
 
 EXPORT int execl(const char *path, const char *arg, ...)

@@ -61,7 +61,7 @@ void real_resolve(void)
     RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect); RESOLVE(setsockopt);
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
     RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall); RESOLVE(clone); RESOLVE(vfork);
-    RESOLVE(execve); RESOLVE(execv); RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(execveat);
+    RESOLVE(execve); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(execveat);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
 #undef RESOLVE
     errno = saved;

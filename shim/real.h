@@ -48,8 +48,6 @@ struct real_fns {
     int (*clone)(int (*)(void *), void *, int, void *, ...);
     void *vfork;                  /* only jumped to (hooks_process.c) */
     int (*execve)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
     int (*execveat)(int, const char *, char *const[], char *const[], int);
