@@ -494,6 +494,18 @@ def stats_of(path):
     return out
 
 
+def recv_until(sock, marker, chunk=4096):
+    """What sock receives until marker is in it, or until the peer's EOF
+    (errors propagate)."""
+    got = b""
+    while marker not in got:
+        b = sock.recv(chunk)
+        if not b:
+            break
+        got += b
+    return got
+
+
 def recv_until_eof(sock, chunk=65536):
     """Everything sock receives until the peer's EOF (errors propagate)."""
     got = b""

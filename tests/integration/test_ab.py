@@ -19,8 +19,8 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from lib import (LEGACY, MiB, PYTHON, REPO, Skip, count_status, fmt, legacy, need_shim, test, uploads,
-                 wait_for)
+from lib import (LEGACY, MiB, PYTHON, REPO, Skip, count_status, fmt, legacy, need_shim, recv_until, test,
+                 uploads, wait_for)
 
 AB = REPO / "scripts" / "linger-ab"
 STAT = REPO / "scripts" / "linger-stat"
@@ -496,12 +496,9 @@ def scripted_server(sock):
     def serve(c):
         with c:
             c.settimeout(5)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                got = c.recv(65536)
-                if not got:
-                    return
-                data += got
+            data = recv_until(c, b"\r\n\r\n", 65536)
+            if b"\r\n\r\n" not in data:
+                return
             head, _, body = data.partition(b"\r\n\r\n")
             m = re.search(rb"content-length: *(\d+)", head, re.I)
             left = int(m.group(1)) - len(body) if m else 0

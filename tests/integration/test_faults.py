@@ -24,8 +24,8 @@ import time
 import uuid
 
 from lib import (BUILD, LEGACY, PRELOAD_FIRST, PYTHON, RESETTING_UPLOAD, SANITIZE, SHIM, MiB, Proc, Server, Skip,
-                 clean_env, count_status, fd_count, fmt, legacy, need_shim, recv_until_eof, shim_log_lines,
-                 start_server, stats_of, test, upload_once, uploads, wait_for)
+                 clean_env, count_status, fd_count, fmt, legacy, need_shim, recv_until, recv_until_eof,
+                 shim_log_lines, start_server, stats_of, test, upload_once, uploads, wait_for)
 
 LIBFAIL = BUILD / "tests" / "libfail_pthread.so"
 LIBCOUNT = BUILD / "tests" / "libcount_alloc.so"
@@ -127,12 +127,15 @@ def no_shim_lines(t, srv):
 
 # ---------------------------------------------------------------- lingering limits
 
-def silent_client_closed(t, label, env):
+def silent_client_closed(t, label, env, setting, window, reason):
     """A threads-model server under the shim with env (and a stats file),
     and a client that reads its 413 and then neither sends nor closes, until
-    the shim really closes the socket (4 s at most); fails unless the 413
-    came and the socket lingered. Returns (seconds from the app's close to
-    the real one, or None; the stats at exit)."""
+    the shim really closes the socket (4 s at most). Fails unless the 413
+    came, the socket lingered, the real close came window = (lo, hi)
+    seconds after the app's (as setting says), and the stats count it as
+    reason (time_cap or idle_timeout) and not as the other. Returns the
+    details line."""
+    need_shim(t)
     st_file = stats_path(t, label)
     srv = legacy(t, "threads", shim=True, env=dict(env, LINGER_STATS=st_file))
     base = warm_up(srv)
@@ -152,8 +155,13 @@ def silent_client_closed(t, label, env):
                                closed(st, "idle_timeout"), closed(st, "eof")))
     if not got.startswith(RESPONSE_413) or held != base + 1:
         raise AssertionError("the socket did not linger: " + "; ".join(t.notes))
+    if dt is None or not window[0] <= dt <= window[1]:
+        raise AssertionError("not closed at %s: %s" % (setting, "; ".join(t.notes)))
+    other = "idle_timeout" if reason == "time_cap" else "time_cap"
+    if closed(st, reason) != 1 or closed(st, other) != 0:
+        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
     no_shim_lines(t, srv)
-    return dt, st
+    return t.notes[-1]
 
 
 @test("fault_client_never_closes_closed_at_linger_time", timeout=60)
@@ -162,13 +170,8 @@ def test_never_closes(t):
     LINGER_TIME=1s and LINGER_TIMEOUT=10s the shim must really close the
     socket 1 s after the app's close (not before 0.8 s, not after 2 s), and
     count it as time_cap."""
-    need_shim(t)
-    dt, st = silent_client_closed(t, "never", {"LINGER_TIME": "1s", "LINGER_TIMEOUT": "10s"})
-    if dt is None or not 0.8 <= dt <= 2.0:
-        raise AssertionError("not closed at LINGER_TIME=1s: " + "; ".join(t.notes))
-    if closed(st, "time_cap") != 1 or closed(st, "idle_timeout") != 0:
-        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
-    return t.notes[-1]
+    return silent_client_closed(t, "never", {"LINGER_TIME": "1s", "LINGER_TIMEOUT": "10s"},
+                                "LINGER_TIME=1s", (0.8, 2.0), "time_cap")
 
 
 @test("fault_drip_client_closed_at_linger_time", timeout=60)
@@ -230,13 +233,8 @@ def test_idle(t):
     LINGER_TIMEOUT=500ms and LINGER_TIME=10s the shim must really close the
     socket about 0.5 s after the app's close (not before 0.4 s, nor after
     3 s on a loaded machine), and count it as idle_timeout."""
-    need_shim(t)
-    dt, st = silent_client_closed(t, "idle", {"LINGER_TIMEOUT": "500ms", "LINGER_TIME": "10s"})
-    if dt is None or not 0.4 <= dt <= 3.0:
-        raise AssertionError("not closed at LINGER_TIMEOUT=500ms: " + "; ".join(t.notes))
-    if closed(st, "idle_timeout") != 1 or closed(st, "time_cap") != 0:
-        raise AssertionError("wrong reason counted: " + "; ".join(t.notes))
-    return t.notes[-1]
+    return silent_client_closed(t, "idle", {"LINGER_TIMEOUT": "500ms", "LINGER_TIME": "10s"},
+                                "LINGER_TIMEOUT=500ms", (0.4, 3.0), "idle_timeout")
 
 
 @test("fault_streaming_client_closed_at_max_bytes", timeout=60)
@@ -415,12 +413,7 @@ def keepalive_conn(port, timeout):
         return None, type(e).__name__
     try:
         s.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = b""
-        while b"\r\n\r\n" not in got:
-            b = s.recv(4096)
-            if not b:
-                break
-            got += b
+        got = recv_until(s, b"\r\n\r\n")
         return s, got.split(b"\r\n", 1)[0].decode(errors="replace") or "EOF"
     except OSError as e:
         s.close()

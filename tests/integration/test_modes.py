@@ -8,7 +8,7 @@ import socket
 
 import time
 
-from lib import PYTHON, SANITIZE, SERVERS, MiB, Skip, fmt, need_shim, start_server, stats_of, test
+from lib import PYTHON, SANITIZE, SERVERS, MiB, Skip, fmt, need_shim, recv_until, start_server, stats_of, test
 
 LINE_SERVER = SERVERS / "line_server.py"
 TRIES = 3
@@ -95,17 +95,6 @@ def test_always(t):
     if out["always"]["ok"] != TRIES:
         raise AssertionError("mode always did not linger: " + t.notes[-1])
     return t.notes[-1]
-
-
-def recv_until(s, end):
-    """What s receives up to and including end (or up to the peer's EOF)."""
-    got = b""
-    while not got.endswith(end):
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-    return got
 
 
 def read_greeting_then_close(s):

@@ -13,8 +13,8 @@ import subprocess
 import time
 
 from lib import (MiB, PYTHON, body_of, clean_env, close_run, count_status, fd_count, fmt,
-                 keepalive_run, legacy, need_shim, parallel, server_sockets, stats_of, test, upload_once,
-                 wait_for)
+                 keepalive_run, legacy, need_shim, parallel, recv_until, server_sockets, stats_of, test,
+                 upload_once, wait_for)
 
 
 @test("noharm_keepalive_no_delay", timeout=60)
@@ -80,13 +80,8 @@ def _get_then_close(port, extra_body=0):
                 return type(e).__name__
         else:
             s.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
         try:
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_until(s, b"\r\n\r\n")
         except OSError as e:
             return type(e).__name__
         return data.split(b"\r\n", 1)[0].decode(errors="replace") or "EOF"
