@@ -28,9 +28,10 @@ def run_stress(shim):
 def test_stress(t):
     """8 server threads accept/answer/close while 8 client threads upload;
     meanwhile a SIGALRM handler on the main thread (often interrupting it
-    inside the shim) closes 64 other answered sockets while server threads
-    are inside the shim too: without the shim some clients are reset; with
-    it none is, and nothing deadlocks or crashes."""
+    inside the shim) closes 64 other answered sockets, each on a tick that
+    lands while a server thread is inside its accept-to-close (stress.c
+    waits for such a tick instead of hoping for one): without the shim some
+    clients are reset; with it none is, and nothing deadlocks or crashes."""
     ok0, failed0, _ = run_stress(False)
     need_shim(t)
     ok1, failed1, overlap = run_stress(True)

@@ -12,6 +12,11 @@
  * write and close in the shim. Only the main thread takes SIGALRM (the
  * others block it): the handler interrupts it in its own accept, read,
  * write or sleep - often inside the shim - and closes sockets it accepted.
+ * The handler closes only while a server thread is serving (between its
+ * accept and the end of its close), so that the two overlap by design, not
+ * by luck; the upload clients go on past --rounds (up to ten times as many)
+ * until the handler has made all its closes, and once they stop for good
+ * the handler closes without waiting.
  * (Under ThreadSanitizer a handler's atomics do not order its accesses, so
  * a socket accepted by one thread and closed in a handler on another would
  * read as a race.)
@@ -41,7 +46,7 @@ static const char RESPONSE[] =
 
 static int listener, sig_listener, rounds = 20, body = 256 * 1024, threads = 8, signal_closes = 32;
 static struct sockaddr_in addr, sig_addr;
-static _Atomic int ok, failed, handler_closes, done;
+static _Atomic int ok, failed, handler_closes, done, clients_done;
 /* server threads between accept and the end of their close; handler
  * closes made while some were */
 static _Atomic int serving, overlapping_closes;
@@ -75,10 +80,12 @@ static int one_client(const struct sockaddr_in *a)
     return strncmp(buf, "HTTP/1.1 413", 12) == 0;
 }
 
+/* --rounds uploads, then more while the handler still has closes to make
+ * (bounded: ten times --rounds in all). */
 static void *client_thread(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < rounds; i++) {
+    for (int i = 0; i < rounds || (sig_next < signal_closes && i < 10 * rounds); i++) {
         if (one_client(&addr)) ok++;
         else failed++;
     }
@@ -90,9 +97,11 @@ static void on_alarm(int sig)
     (void)sig;
     int saved = errno;
     int i = sig_next;
-    /* two server threads may run the handler at once: one close each */
+    int busy = serving;
+    if (!busy && !clients_done)
+        return; /* wait for a tick that lands while a server thread serves */
     if (i < sig_count && atomic_compare_exchange_strong(&sig_next, &i, i + 1)) {
-        if (serving)
+        if (busy)
             overlapping_closes++;
         close(sig_fds[i]);  /* a lingering close, inside a signal handler */
         handler_closes++;
@@ -107,6 +116,17 @@ static void *signal_client(void *arg)
         if (one_client(&sig_addr)) ok++;
         else failed++;
     }
+    return NULL;
+}
+
+/* Joins the upload clients, then lets the handler close without waiting
+ * for a server thread to be serving (none will be). */
+static void *clients_finished(void *arg)
+{
+    pthread_t *clients = arg;
+    for (int i = 0; i < threads; i++)
+        pthread_join(clients[i], NULL);
+    clients_done = 1;
     return NULL;
 }
 
@@ -143,8 +163,9 @@ int main(int argc, char **argv)
 
     /* Meanwhile: sockets the signal handler closes. This thread accepts
      * and answers them; their clients are still sending. */
-    pthread_t sc;
+    pthread_t sc, waiter;
     pthread_create(&sc, NULL, signal_client, NULL);
+    pthread_create(&waiter, NULL, clients_finished, ct);
     pthread_sigmask(SIG_UNBLOCK, &alarm, NULL);
     struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
     setitimer(ITIMER_REAL, &it, NULL);
@@ -162,8 +183,7 @@ int main(int argc, char **argv)
     setitimer(ITIMER_REAL, &stop, NULL);
 
     pthread_join(sc, NULL);
-    for (int i = 0; i < threads; i++)
-        pthread_join(ct[i], NULL);
+    pthread_join(waiter, NULL);
     done = 1;
     for (int i = 0; i < threads; i++)
         pthread_join(st[i], NULL);
