@@ -282,7 +282,7 @@ static void maybe_write_stats(uint32_t now)
         return;
     last_ms = now;
     last_print = print;
-    stats_write_file_or_warn(cfg.stats_file, getpid());
+    stats_update_file(cfg.stats_file, getpid());
 }
 
 /* Milliseconds until the next deadline, for epoll_wait (-1: none). */

@@ -40,7 +40,7 @@ __attribute__((constructor)) static void linger_load(void)
     handoff_init();
     policy_init();
     if (cfg.stats_file) /* the file exists, with zeros, from the start */
-        stats_write_file_or_warn(cfg.stats_file, getpid());
+        stats_update_file(cfg.stats_file, getpid());
     log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
             mode_names[cfg.mode], (unsigned long long)cfg.timeout_ms, (unsigned long long)cfg.time_ms,
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
@@ -52,7 +52,7 @@ void linger_at_exit(int flush_stdio)
         return;
     handoff_at_exit(flush_stdio);
     if (cfg.stats_file)
-        stats_write_file_or_warn(cfg.stats_file, getpid());
+        stats_write_final_file(cfg.stats_file, getpid());
     if (!log_enabled(LOG_INFO))
         return;
     log_msg(LOG_INFO, "exit: lingered=%llu resets_avoided=%llu closed_eof=%llu closed_idle=%llu "

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -152,15 +153,48 @@ int stats_write_file(const char *template, int pid)
     return 0;
 }
 
-void stats_write_file_or_warn(const char *template, int pid)
+/* The stats file has one writer at a time in a process (the drainer's
+ * rewrite and the exit write would otherwise race over the temporary
+ * name), and none after the exit write, so that the last word is the
+ * exit's. */
+static _Atomic int file_busy, file_sealed;
+
+/* stats_write_file, with one warning the first time it fails in this
+ * process (a path that cannot be written is one line, not one a second). */
+static void write_or_warn(const char *template, int pid)
 {
     static _Atomic int warned;
     if (stats_write_file(template, pid) != 0 && !atomic_exchange(&warned, 1))
         log_msg(LOG_WARN, "LINGER_STATS: cannot write %s (%s)", template, strerror(errno));
 }
 
+void stats_update_file(const char *template, int pid)
+{
+    if (atomic_load(&file_sealed) || atomic_exchange(&file_busy, 1))
+        return;
+    if (!atomic_load(&file_sealed))
+        write_or_warn(template, pid);
+    atomic_store(&file_busy, 0);
+}
+
+void stats_write_final_file(const char *template, int pid)
+{
+    atomic_store(&file_sealed, 1);
+    /* an update in flight finishes in well under a millisecond; the bound
+     * only matters if its writer can never finish (this thread, in a
+     * signal handler) */
+    for (int i = 0; i < 200 && atomic_exchange(&file_busy, 1); i++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    write_or_warn(template, pid);
+    atomic_store(&file_busy, 0);
+}
+
 void stats_reset(void)
 {
     for (int i = 0; i < ST_COUNT; i++)
         atomic_store_explicit(&stats[i], 0, memory_order_relaxed);
+    atomic_store(&file_busy, 0); /* a fork child: the parent's writer is not here */
+    atomic_store(&file_sealed, 0);
 }

@@ -57,9 +57,15 @@ size_t stats_format(char *buf, size_t size, int pid);
  * file), mode 0644, never through a symlink. 0, or -1 with errno. */
 int stats_write_file(const char *template, int pid);
 
-/* stats_write_file, with one warning the first time it fails in this
- * process (a path that cannot be written is one line, not one a second). */
-void stats_write_file_or_warn(const char *template, int pid);
+/* Rewrites the stats file (stats_write_file) unless another thread of
+ * this process is writing it or the final write has begun; warns once per
+ * process when it cannot (one line, not one a second). */
+void stats_update_file(const char *template, int pid);
+
+/* The process's last write of the stats file: no update starts after it,
+ * and it waits (at most 200 ms) for one in flight, so that its counters
+ * are the ones left in the file. Warns as stats_update_file does. */
+void stats_write_final_file(const char *template, int pid);
 
 /* Zeroes every counter (a fork child starts its own account). */
 void stats_reset(void);
