@@ -14,7 +14,9 @@ small C-ish server.
 """
 import argparse
 import os
+import signal
 import socket
+import sys
 import time
 
 HTTP_GREETING = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
@@ -27,6 +29,10 @@ ap.add_argument("--close-after-ms", type=int, default=0)
 ap.add_argument("--greet-then-fork", action="store_true")
 ap.add_argument("--shutdown-rdwr", action="store_true")
 args = ap.parse_args()
+
+# SIGTERM (the tests' stop) is a clean exit, so that linger writes its
+# final stats file, which the tests read.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 lsock = socket.socket()
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
