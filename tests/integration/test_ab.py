@@ -757,10 +757,13 @@ def test_stats_file(t):
 
     def live():
         try:
-            return "linger_lingered_total{pid=\"%d\"} 10\n" % srv.pid in f.read_text()
+            text = f.read_text()
         except OSError:
             return False
-    # rewritten within a second of a change, while the server runs
+        return ("linger_lingered_total{pid=\"%d\"} 10\n" % srv.pid in text
+                and "linger_lingering_sockets{pid=\"%d\"} 0\n" % srv.pid in text)
+    # rewritten within a second of a change, while the server runs; once all
+    # 10 are drained, the exit has nothing to hand over
     if not wait_for(live, 5, 0.1):
         raise AssertionError("no up-to-date stats file while the server runs: %r" % (
             f.read_text() if f.exists() else "missing"))
