@@ -88,7 +88,12 @@ def _get_then_close(port, extra_body=0):
         return data.split(b"\r\n", 1)[0].decode(errors="replace") or "EOF"
 
 
-def _released(srv, baseline, port, timeout=1.0):
+# A loaded machine can take a while to run ss a few times; a socket that
+# waits for a missed EOF instead would stay until LINGER_TIMEOUT (5 s).
+RELEASE_WITHIN = 3.0
+
+
+def _released(srv, baseline, port, timeout=RELEASE_WITHIN):
     """Waits up to timeout for the server's fd count to return to baseline and
     for none of its sockets on port to be open or half-closed. Returns
     (ok, seconds, leftover description)."""
@@ -107,7 +112,8 @@ def _released(srv, baseline, port, timeout=1.0):
 @test("noharm_client_closes_first", timeout=60, needs=("ss",))
 def test_client_closes_first(t):
     """20 keep-alive GETs whose client closes first, against the threads and
-    the epoll model: within 1 s the server holds no fd or socket for them."""
+    the epoll model: within 3 s (well under LINGER_TIMEOUT's 5 s) the server
+    holds no fd or socket for them."""
     out = []
     for model in ("threads", "epoll"):
         for shim in (False, True):
@@ -123,8 +129,8 @@ def test_client_closes_first(t):
             srv.stop()
             t.note("%s %s shim: %s, released in %.3fs %s" % (model, side, fmt(got), dt, left))
             if got.get("HTTP/1.1 200 OK", 0) != 20 or not ok:
-                raise AssertionError("%s %s shim: %s; not released within 1s: %s | %s" % (
-                    model, side, fmt(got), left, "; ".join(t.notes)))
+                raise AssertionError("%s %s shim: %s; not released within %gs: %s | %s" % (
+                    model, side, fmt(got), RELEASE_WITHIN, left, "; ".join(t.notes)))
             out.append("%s/%s %.2fs" % (model, side, dt))
     return "released: " + ", ".join(out)
 
@@ -132,7 +138,8 @@ def test_client_closes_first(t):
 @test("noharm_linger_ends_when_client_closes", timeout=60, needs=("ss",))
 def test_linger_ends(t):
     """20 clients announce 4 MiB, send 64 KiB, read the 413 and close. With
-    the shim the lingering sockets must be gone within 1 s of that."""
+    the shim the lingering sockets must be gone within 3 s of that (well
+    under LINGER_TIMEOUT's 5 s, what a missed EOF would take)."""
     out = []
     for model in ("threads", "epoll"):
         for shim in (False, True):
@@ -149,8 +156,8 @@ def test_linger_ends(t):
             srv.stop()
             t.note("%s %s shim: %s, released in %.3fs %s" % (model, side, fmt(got), dt, left))
             if not ok:
-                raise AssertionError("%s %s shim: sockets not released within 1s: %s | %s" % (
-                    model, side, left, "; ".join(t.notes)))
+                raise AssertionError("%s %s shim: sockets not released within %gs: %s | %s" % (
+                    model, side, RELEASE_WITHIN, left, "; ".join(t.notes)))
             if shim and got.get("HTTP/1.1 413 Payload Too Large", 0) != 20:
                 raise AssertionError("%s with shim: %s | %s" % (model, fmt(got), "; ".join(t.notes)))
             out.append("%s/%s %s %.2fs" % (model, side, fmt(got), dt))
