@@ -13,11 +13,13 @@ while the process exits is another test's business.
 """
 import collections
 import contextlib
+import fcntl
 import os
 import re
 import socket
 import stat
 import struct
+import termios
 import subprocess
 import threading
 import time
@@ -102,6 +104,11 @@ def until_fds(pid, target, timeout, t0=None):
             return time.monotonic() - t0
         time.sleep(0.01)
     return None
+
+
+def unsent_bytes(s):
+    """Bytes still in socket s's send queue, not yet acknowledged (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
 
 
 def small_requests(srv, n=3):
@@ -296,6 +303,9 @@ def test_rst_mid_drain(t):
     base = warm_up(srv)
     s, got = holding_client(srv.port)
     s.sendall(b"m" * (256 * 1024))          # drained while lingering
+    # all of it has reached the server (bytes still queued here would be
+    # thrown away by the RST, not drained), and the drainer had time to read
+    wait_for(lambda: unsent_bytes(s) == 0, 3, 0.005)
     time.sleep(0.2)
     wait_for(lambda: socket_count(srv.pid) <= base + 1, 0.5, 0.005)
     held = socket_count(srv.pid)
@@ -359,7 +369,10 @@ def test_socket_cap(t):
             clients.append(s)
             if not got.startswith(RESPONSE_413):
                 raise AssertionError("client %d got %r" % (i, got[:60]))
-            time.sleep(0.05)
+            # the client sees the FIN before the drainer adopts the socket;
+            # the app's number closes after: wait for that, so that the
+            # next client's socket is adopted after this one's
+            wait_for(lambda: socket_count(srv.pid) <= base + min(i + 1, 4), 2, 0.005)
         wait_for(lambda: socket_count(srv.pid) <= base + 4, 1)
         held = socket_count(srv.pid)
         small = small_requests(srv)
