@@ -505,13 +505,15 @@ int policy_close(int fd, int *rc)
     struct fd_entry *e = fdt_get(fd);
     if (!e)
         return 0;
+    /* first: a vfork child's close must not touch its parent's entries,
+     * even to forget one (the parent's number stays open) */
+    if (borrowed_memory())
+        return 0;
     enum fd_kind k0 = fdt_kind(e);
-    if (k0 == FK_UNKNOWN || k0 == FK_IGNORED) { /* nothing but a reset, even in a vfork child */
+    if (k0 == FK_UNKNOWN || k0 == FK_IGNORED) {
         fdt_forget(fd);
         return 0;
     }
-    if (borrowed_memory())
-        return 0;
     int saved = errno;
     int handled = 0, decision = DECIDE_PLAIN;
     enum fd_kind k = fdt_kind(e);

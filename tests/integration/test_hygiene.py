@@ -222,6 +222,33 @@ def memory_sharing_child(how):
 test("vfork_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("vfork"))
 test("clone_vm_child_leaves_parent_table_alone", timeout=60)(memory_sharing_child("clone"))
 
+VFORK_OUTBOUND = BUILD / "tests" / "vfork_outbound"
+
+
+@test("vfork_child_close_leaves_parent_outbound_alone", timeout=60)
+def test_vfork_outbound(t):
+    """A vfork child closes the number of its parent's outbound connection
+    (one linger never lingers) before exiting; the parent then closes it
+    with a response unread. The other side must read the same thing with
+    and without the shim (a reset): the child's close, in the parent's
+    memory, must not make the shim forget what that number is."""
+    seen = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        for args in (["--no-child"], []):
+            r = subprocess.run([str(VFORK_OUTBOUND)] + args, capture_output=True, text=True, timeout=20,
+                               env=clean_env(shim))
+            seen[shim, bool(args)] = r.stdout.strip() if r.returncode == 0 else "exit %d" % r.returncode
+    t.note("without the shim: %s / %s (no child / vfork child); with: %s / %s" % (
+        seen[False, True], seen[False, False], seen[True, True], seen[True, False]))
+    if seen[False, False] != "Connection reset by peer":
+        raise AssertionError("did not reproduce the reset without the shim: " + t.notes[-1])
+    if seen[True, False] != seen[False, False] or seen[True, True] != seen[False, True]:
+        raise AssertionError("the shim changed how the connection ends: " + t.notes[-1])
+    return t.notes[-1]
+
+
 HANDLERLESS_CHILD = BUILD / "tests" / "handlerless_child"
 HANDLERLESS_WAYS = ("_Fork", "clone", "sysfork", "__vfork", "__clone")
 
