@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
 
@@ -25,6 +26,24 @@ uint64_t config_default_max_sockets(uint64_t nofile_soft)
     if (n > 4096) n = 4096;
     if (n < 1) n = 1;
     return n;
+}
+
+/* The paths, copied at load: the host may reuse its environment's memory
+ * (setproctitle writes over it), and linger writes its files until exit. */
+static char log_path[4096], stats_path[4096];
+
+/* value copied into buf (size bytes), or NULL with an error line naming
+ * name when it does not fit. */
+static const char *kept_path(const char *name, const char *value, char *buf, size_t size)
+{
+    size_t n = strlen(value);
+    if (n >= size) {
+        log_msg(LOG_ERROR, "%s is %zu bytes long, more than a path can be (%zu); not used", name, n,
+                size - 1);
+        return NULL;
+    }
+    memcpy(buf, value, n + 1);
+    return buf;
 }
 
 /* The value of name, or NULL when unset or empty. */
@@ -55,7 +74,7 @@ void config_load(void)
     const char *v;
     /* The log settings come first, so that later errors go where asked. */
     if ((v = env("LINGER_LOG_FILE")))
-        cfg.log_file = v;
+        cfg.log_file = kept_path("LINGER_LOG_FILE", v, log_path, sizeof log_path);
     if ((v = env("LINGER_LOG")) && parse_log_level(v, &cfg.log_level) != 0)
         log_msg(LOG_ERROR, "LINGER_LOG='%s' is not one of error, warn, info, debug; using warn", v);
     log_open();
@@ -68,7 +87,7 @@ void config_load(void)
     if ((v = env("LINGER_MAX_BYTES")) && parse_size_bytes(v, &cfg.max_bytes) != 0)
         log_msg(LOG_ERROR, "LINGER_MAX_BYTES='%s' is not a size (like 1m, 64k, 0 for none); using none", v);
     if ((v = env("LINGER_STATS")))
-        cfg.stats_file = v;
+        cfg.stats_file = kept_path("LINGER_STATS", v, stats_path, sizeof stats_path);
     uint64_t def = cfg.max_sockets;
     if ((v = env("LINGER_MAX_SOCKETS")) && parse_count(v, 1u << 20, &cfg.max_sockets) != 0)
         log_msg(LOG_ERROR, "LINGER_MAX_SOCKETS='%s' is not a count from 1 to 1048576; using %llu",

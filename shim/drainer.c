@@ -540,7 +540,7 @@ static void after_fork_child(void)
     fdt_new_generation();
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
-    stats_reset();
+    stats_begin_fork_child();
     if (slots) { /* rebuilt by the child's own drainer, if it ever needs one */
         munmap(slots, (size_t)capacity * sizeof *slots);
         slots = NULL;

@@ -177,8 +177,22 @@ void stats_update_file(const char *template, int pid)
     atomic_store(&file_busy, 0);
 }
 
+/* Set in a fork child: its file is written only if it counted something. */
+static _Atomic int fork_child;
+
+/* True when every counter is 0. */
+static int nothing_counted(void)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (stat_get((enum stat_id)i))
+            return 0;
+    return 1;
+}
+
 void stats_write_final_file(const char *template, int pid)
 {
+    if (atomic_load(&fork_child) && nothing_counted())
+        return; /* a child that never lingered: no file of its own */
     atomic_store(&file_sealed, 1);
     /* an update in flight finishes in well under a millisecond; the bound
      * only matters if its writer can never finish (this thread, in a
@@ -197,4 +211,10 @@ void stats_reset(void)
         atomic_store_explicit(&stats[i], 0, memory_order_relaxed);
     atomic_store(&file_busy, 0); /* a fork child: the parent's writer is not here */
     atomic_store(&file_sealed, 0);
+}
+
+void stats_begin_fork_child(void)
+{
+    stats_reset();
+    atomic_store(&fork_child, 1);
 }

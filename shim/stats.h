@@ -64,10 +64,16 @@ void stats_update_file(const char *template, int pid);
 
 /* The process's last write of the stats file: no update starts after it,
  * and it waits (at most 200 ms) for one in flight, so that its counters
- * are the ones left in the file. Warns as stats_update_file does. */
+ * are the ones left in the file. Warns as stats_update_file does. Skipped
+ * in a fork child that counted nothing (stats_begin_fork_child). */
 void stats_write_final_file(const char *template, int pid);
 
-/* Zeroes every counter (a fork child starts its own account). */
+/* Zeroes every counter, and lets the stats file be written again. */
 void stats_reset(void);
+
+/* In a fork child: its own account, from zero; at exit it writes its file
+ * only if it counted something (a child that never lingered leaves no
+ * file of its own, and none over its parent's). */
+void stats_begin_fork_child(void);
 
 #endif

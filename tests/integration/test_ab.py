@@ -19,7 +19,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from lib import (LEGACY, MiB, PYTHON, REPO, Skip, count_status, fmt, legacy, need_shim, recv_until, test,
+from lib import (LEGACY, MiB, PYTHON, REPO, Skip, clean_env, count_status, fmt, legacy, need_shim, recv_until, test,
                  uploads, wait_for)
 
 AB = REPO / "scripts" / "linger-ab"
@@ -812,6 +812,34 @@ def test_stats_file(t):
 
 
 # ---------------------------------------------------------------- make demo
+
+STATS_ENV = REPO / "build" / "tests" / "stats_env"
+
+
+@test("stats_file_survives_the_host", timeout=60)
+def test_stats_file_host_behaviour(t):
+    """LINGER_STATS=DIR/s-%p.prom under two hosts: one that overwrites its
+    environment strings in place (as setproctitle does) before it exits,
+    one that forks 4 children which touch no socket and _exit. The first
+    must still write DIR/s-PID.prom and nothing in its working directory;
+    the second must leave one file, its own (a child with nothing to count
+    writes none)."""
+    need_shim(t)
+    out = []
+    for args, label in ((["--clobber-env"], "environment overwritten"), (["--children", "4"], "4 children")):
+        d = t.subdir("stats-" + args[0].strip("-"))
+        cwd = t.subdir("cwd-" + args[0].strip("-"))
+        p = subprocess.Popen([str(STATS_ENV)] + args, cwd=str(cwd), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             env=clean_env(True, {"LINGER_STATS": str(d / "s-%p.prom")}))
+        _, err = p.communicate(timeout=20)
+        files, strays = sorted(x.name for x in d.iterdir()), sorted(x.name for x in cwd.iterdir())
+        out.append("%s: exit %d, stats dir %s, working dir %s" % (label, p.returncode, files, strays))
+        said = [line for line in err.splitlines() if line.startswith("linger")]
+        if p.returncode != 0 or files != ["s-%d.prom" % p.pid] or strays or said:
+            raise AssertionError("; ".join(out) + (" | the shim said %r" % said[-3:] if said else ""))
+    return "; ".join(out)
+
 
 @test("make_demo", timeout=120, needs=("nginx", "make"))
 def test_demo(t):

@@ -165,3 +165,18 @@ Test(stats_file, concurrent_writers_never_fail_and_the_final_write_wins)
     cr_expect_eq(entries_in(dir), 1, "only the stats file, no temporary file left");
     remove_dir(dir, path);
 }
+
+Test(stats_file, a_fork_child_that_counted_nothing_writes_no_file)
+{
+    char dir[64], path[128];
+    stats_path(dir, sizeof dir, path, sizeof path);
+    stat_add(ST_LINGERED, 4); /* the parent's, before the fork */
+    stats_begin_fork_child();
+    stats_write_final_file(path, 1);
+    cr_expect_eq(entries_in(dir), 0, "a child with nothing to count wrote a file");
+    stat_add(ST_LINGERED, 1);
+    stats_write_final_file(path, 1);
+    cr_expect_eq(metric_in(path, "linger_lingered_total"), 1, "a child that lingered has its own file");
+    cr_expect_eq(warnings, 0);
+    remove_dir(dir, path);
+}
