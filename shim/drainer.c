@@ -52,6 +52,9 @@ static _Atomic unsigned release_requests;   /* oldest sockets the app wants clos
 static _Atomic int epoll_fd = -1, wake_fd = -1;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int start_failed;  /* set once; a fork child clears it */
+/* pthread_self() of the thread holding start_lock, 0 when none: a signal
+ * handler that interrupts it must not wait for it */
+static _Atomic unsigned long start_owner;
 
 /* Owned by the drainer thread only. */
 static struct drain_slot *slots;          /* capacity entries */
@@ -497,8 +500,12 @@ int drainer_ensure_started(void)
         return 0;
     if (atomic_load_explicit(&start_failed, memory_order_relaxed))
         return -1;
+    unsigned long self = (unsigned long)pthread_self();
+    if (atomic_load(&start_owner) == self)
+        return -1; /* a signal handler on the thread starting it: locking would deadlock */
     int saved = errno;
     pthread_mutex_lock(&start_lock);
+    atomic_store(&start_owner, self);
     if (!atomic_load_explicit(&running, memory_order_relaxed) && !start_failed) {
         int err = start_thread();
         if (err == 0) {
@@ -509,6 +516,7 @@ int drainer_ensure_started(void)
             log_msg(LOG_WARN, "cannot start the drainer thread (%s); closes stay plain closes", strerror(err));
         }
     }
+    atomic_store(&start_owner, 0);
     pthread_mutex_unlock(&start_lock);
     errno = saved;
     return atomic_load_explicit(&running, memory_order_relaxed) ? 0 : -1;
@@ -516,8 +524,28 @@ int drainer_ensure_started(void)
 
 /* ---- fork ---- */
 
-static void before_fork(void) { pthread_mutex_lock(&start_lock); }
-static void after_fork_parent(void) { pthread_mutex_unlock(&start_lock); }
+/* A fork from a signal handler that interrupted this thread's start of the
+ * drainer: the lock is this thread's already, and must stay so. */
+static _Atomic unsigned long fork_inside_start;
+
+static void before_fork(void)
+{
+    unsigned long self = (unsigned long)pthread_self();
+    if (atomic_load(&start_owner) == self) {
+        atomic_store(&fork_inside_start, self);
+        return;
+    }
+    pthread_mutex_lock(&start_lock);
+}
+
+static void after_fork_parent(void)
+{
+    if (atomic_load(&fork_inside_start) == (unsigned long)pthread_self()) {
+        atomic_store(&fork_inside_start, 0);
+        return;
+    }
+    pthread_mutex_unlock(&start_lock);
+}
 
 /* The child has no drainer thread: it drops its copies of the parent's
  * lingering sockets and shim fds (the parent still drains them), forgets
@@ -548,6 +576,8 @@ static void after_fork_child(void)
     free_head = NIL;
     by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
     start_failed = 0;
+    atomic_store(&start_owner, 0);
+    atomic_store(&fork_inside_start, 0);
     pthread_mutex_init(&start_lock, NULL);
 }
 

@@ -428,6 +428,39 @@ def test_no_drainer(t):
     return t.notes[-1]
 
 
+LIBSIGNAL = BUILD / "tests" / "libsignal_in_pthread_create.so"
+SIGNAL_FIRST_WRITE = BUILD / "tests" / "signal_first_write"
+
+
+@test("fault_signal_handler_writes_while_the_drainer_starts", timeout=60)
+def test_signal_during_drainer_start(t):
+    """A signal handler writes an answer on the very thread that is starting
+    the drainer (build/tests/libsignal_in_pthread_create.so raises the signal
+    inside the shim's pthread_create): the handler's write must not wait for
+    the shim's start lock, which its own thread holds. Both answers arrive
+    whole; a shim that waits hangs for good (killed after 10 s). Without
+    the shim nothing raises the signal: the run shows the program works."""
+    runs = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        env = clean_env(shim)
+        if shim:
+            env["LD_PRELOAD"] = " ".join(PRELOAD_FIRST + [str(SHIM), str(LIBSIGNAL)])
+        try:
+            r = subprocess.run([str(SIGNAL_FIRST_WRITE)], capture_output=True, text=True, timeout=10, env=env)
+            runs[shim] = r.stdout.strip() if r.returncode == 0 else "exit %d: %s" % (r.returncode, r.stderr[-200:])
+        except subprocess.TimeoutExpired:
+            runs[shim] = "hung (killed after 10 s)"
+    t.note("without the shim: %s; with: %s" % (runs[False], runs[True]))
+    # without the shim nothing raises the signal: only the first answer
+    if runs[False] != "first: 59 bytes, second: 0 bytes, handler ran: no":
+        raise AssertionError("the program itself misbehaves: " + t.notes[-1])
+    if runs[True] != "first: 59 bytes, second: 59 bytes, handler ran: yes":
+        raise AssertionError(t.notes[-1])
+    return t.notes[-1]
+
+
 def keepalive_conn(port, timeout):
     """A connection that made one GET and stays open (the server's thread
     waits on it, holding an fd). Returns (socket, status line or error)."""
