@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -24,6 +23,7 @@
 #include "policy.h"
 #include "real.h"
 #include "stats.h"
+#include "stdio_out.h"
 
 static pid_t owner;            /* the process the table describes */
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
@@ -31,6 +31,10 @@ static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
  * exec, then another (execvp tries each PATH directory), hands them over
  * again only if more have lingered since. */
 static uint64_t lingered_at_exec_handoff;
+/* In a fork child: stdout and stderr had written, and flushed, all they
+ * wrote before the fork (so their state tells nothing of the child's own
+ * writes). */
+static int stdout_flushed_at_fork, stderr_flushed_at_fork;
 
 static pid_t current_pid(void)
 {
@@ -44,6 +48,8 @@ static void after_fork_child(void)
     owner = current_pid();
     atomic_store(&handed_off, 0);
     lingered_at_exec_handoff = 0; /* the child counts its own, from zero */
+    stdout_flushed_at_fork = stdio_output(stdout) == STDIO_EARLIER;
+    stderr_flushed_at_fork = stdio_output(stderr) == STDIO_EARLIER;
 }
 
 void handoff_init(void)
@@ -52,12 +58,18 @@ void handoff_init(void)
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-/* stdout/stderr written through stdio onto a socket count as writes. */
-static void note_stdio_socket(FILE *f)
+/* stdout/stderr written through stdio onto a socket count as writes - if
+ * written at all: a write-only stream nobody wrote to is not an answer.
+ * flushed_at_fork: in a fork child, what the stream shows as flushed may be
+ * the parent's writes. */
+static void note_stdio_socket(FILE *f, int flushed_at_fork)
 {
     int fd = fileno(f);
-    if (fd >= 0 && __fwriting(f))
-        policy_sent_via_stdio(fd);
+    enum stdio_output out = stdio_output(f);
+    if (out == STDIO_EARLIER && flushed_at_fork)
+        out = STDIO_NOTHING;
+    if (fd >= 0 && out != STDIO_NOTHING)
+        policy_sent_via_stdio(fd, out);
 }
 
 /* True when no thread of the app but the exiting one runs (linger's drainer
@@ -244,8 +256,8 @@ void handoff_at_exit(int flush_stdio)
         return;
     int saved = errno;
     if (flush_stdio) {
-        note_stdio_socket(stdout);
-        note_stdio_socket(stderr);
+        note_stdio_socket(stdout, stdout_flushed_at_fork);
+        note_stdio_socket(stderr, stderr_flushed_at_fork);
         fflush(NULL);
     }
     linger_open_sockets();

@@ -4,12 +4,12 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <unistd.h>
 
 #include "hooks.h"
 #include "policy.h"
 #include "real.h"
+#include "stdio_out.h"
 
 int hook_close(int fd)
 {
@@ -40,7 +40,7 @@ static int is_open(int fd)
 int hook_dup2(int oldfd, int newfd)
 {
     if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
-        policy_before_implicit_close(newfd, 0);
+        policy_before_implicit_close(newfd, STDIO_NOTHING);
     int r = real_dup2(oldfd, newfd);
     if (r >= 0)
         policy_duplicated(oldfd, r);
@@ -50,7 +50,7 @@ int hook_dup2(int oldfd, int newfd)
 int hook_dup3(int oldfd, int newfd, int flags)
 {
     if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
-        policy_before_implicit_close(newfd, 0);
+        policy_before_implicit_close(newfd, STDIO_NOTHING);
     int r = real_dup3(oldfd, newfd, flags);
     if (r >= 0)
         policy_duplicated(oldfd, r);
@@ -138,18 +138,19 @@ EXPORT void closefrom(int lowfd)
 
 /* stdio flushes and closes through libc-internal calls no hook sees: flush
  * first, so lingering shuts the socket down after the last byte, then let
- * the real fclose close the fd. */
+ * the real fclose close the fd. A stream that never wrote (a write-only one
+ * included) is a plain close of the fd, as far as its writes go. */
 EXPORT int fclose(FILE *f)
 {
     if (f && policy_active()) {
         int fd = fileno(f);
         if (fd >= 0 && fdt_get(fd)) {
-            int wrote = __fwriting(f) != 0;
+            enum stdio_output out = stdio_output(f);
             int saved = errno;
-            int flushed = !wrote || fflush(f) == 0;
+            int flushed = out != STDIO_PENDING || fflush(f) == 0;
             errno = saved;
             if (flushed) /* else the real fclose reports the failure; no linger */
-                policy_before_implicit_close(fd, wrote);
+                policy_before_implicit_close(fd, out);
         }
     }
     return real_fclose(f);

@@ -535,7 +535,7 @@ int policy_close(int fd, int *rc)
     return handled;
 }
 
-void policy_before_implicit_close(int fd, int wrote_via_stdio)
+void policy_before_implicit_close(int fd, enum stdio_output stdio)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || borrowed_memory())
@@ -551,8 +551,8 @@ void policy_before_implicit_close(int fd, int wrote_via_stdio)
         else
             stat_add(ST_FALLBACK_CLOSES, 1);
     } else {
-        if (wrote_via_stdio) {
-            policy_sent_via_stdio(fd);
+        if (stdio != STDIO_NOTHING) {
+            policy_sent_via_stdio(fd, stdio);
             k = fdt_kind(e);
         }
         if (k == FK_DECIDING)
@@ -614,10 +614,16 @@ int policy_close_range(unsigned first, unsigned last, int flags)
     return real_close_range(from, last, flags);
 }
 
-void policy_sent_via_stdio(int fd)
+void policy_sent_via_stdio(int fd, enum stdio_output out)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!e || out == STDIO_NOTHING)
+        return;
+    /* Bytes flushed earlier went out when no hook looked: perhaps before
+     * the process's last fork, and what a process wrote before it forked
+     * does not make it the one answering (wants_linger). Pending bytes are
+     * written now, after any fork. */
+    if (out == STDIO_EARLIER && atomic_load_explicit(&fdt_forks, memory_order_relaxed) != 0)
         return;
     /* stdio's writes bypass the hooks, so the scanner never saw them. The
      * app is closing a socket it wrote a response to: treat that response

@@ -90,10 +90,18 @@ void policy_epoll_ctl(int epfd, int op, int fd);
  * does not own), or 0 when the caller must really close fd. */
 int policy_close(int fd, int *rc);
 
+/* What the app wrote to an fd through a stdio stream (stdio_out.h asks). */
+enum stdio_output {
+    STDIO_NOTHING = 0, /* nothing, as far as libc tells */
+    STDIO_EARLIER,     /* bytes, all flushed already, at a time no hook saw */
+    STDIO_PENDING,     /* bytes still buffered: the flush about to run writes them */
+};
+
 /* Before a call that closes fd as a side effect (dup2/dup3 onto it, fclose
  * of its stream): lingers its socket if it should, without closing fd, and
- * forgets fd. wrote_via_stdio: the app wrote to it through a FILE. */
-void policy_before_implicit_close(int fd, int wrote_via_stdio);
+ * forgets fd. stdio: what the app wrote to it through the FILE being closed
+ * (STDIO_NOTHING for dup2/dup3), flushed by the time of this call. */
+void policy_before_implicit_close(int fd, enum stdio_output stdio);
 
 /* After a successful dup of oldfd to newfd (dup, dup2, dup3, F_DUPFD*). */
 void policy_duplicated(int oldfd, int newfd);
@@ -108,9 +116,13 @@ int policy_close_range(unsigned first, unsigned last, int flags);
  * alone: no other thread of the app runs (none can be writing to fd). */
 int policy_linger_at_exit(int fd, int alone);
 
-/* The app wrote to fd through stdio (invisible to the hooks) and is about
- * to close it: counts that as a response with close semantics. */
-void policy_sent_via_stdio(int fd);
+/* The app wrote to fd through stdio (invisible to the hooks) as out says,
+ * and is about to close it: counts that as a response with close semantics
+ * - unless nothing was written, or all of it went out earlier
+ * (STDIO_EARLIER) and the process has forked since its start (or its own
+ * fork): then it may have been written before the fork, and a child may be
+ * serving the socket now. */
+void policy_sent_via_stdio(int fd, enum stdio_output out);
 
 /* Records the owning process and registers its fork handler (at load). */
 void policy_init(void);

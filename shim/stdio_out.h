@@ -1,0 +1,35 @@
+/* stdio_out.h - what a stdio stream has written. Its bytes go out through
+ * libc-internal writes that no hook sees, so the stream itself is asked.
+ *
+ * __fwriting() is not the question: it is true for every write-only stream
+ * (stdout, stderr, fdopen(fd, "w")) whether or not anything was written. */
+#ifndef LINGER_STDIO_OUT_H
+#define LINGER_STDIO_OUT_H
+
+#include <stdio.h>
+#include <stdio_ext.h>
+
+#include "policy.h"
+
+/* glibc's libio flag for a stream in put mode: set by its first output
+ * (the first byte buffered, or written through), cleared only when the
+ * stream turns to reading or is closed; a flush leaves it. The value has
+ * been the same since libio began (glibc's public libio.h named it until
+ * 2.28). */
+#define LINGER_IO_CURRENTLY_PUTTING 0x0800
+
+/* STDIO_PENDING when f holds bytes its next flush writes; else
+ * STDIO_EARLIER when f wrote and flushed everything already (glibc only:
+ * musl forgets a stream's write mode at each flush); else STDIO_NOTHING. */
+static inline enum stdio_output stdio_output(FILE *f)
+{
+    if (__fpending(f) > 0)
+        return STDIO_PENDING;
+#ifdef __GLIBC__
+    if (__atomic_load_n(&f->_flags, __ATOMIC_RELAXED) & LINGER_IO_CURRENTLY_PUTTING)
+        return STDIO_EARLIER;
+#endif
+    return STDIO_NOTHING;
+}
+
+#endif
