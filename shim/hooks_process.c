@@ -7,7 +7,15 @@
  * drainer process before the kernel closes linger's close-on-exec fds. A
  * vfork child, or a clone(CLONE_VM) child, runs in this process's memory:
  * once the app makes one, the close-family hooks ask the pid before they
- * touch the fd table (policy.c). */
+ * touch the fd table (policy.c).
+ *
+ * Every child that gets a copy of the process's fds counts as a fork
+ * (fdt_note_fork: what the process wrote before it is not known to be its
+ * answer, policy.c): fork()'s handler counts fork's; these hooks count
+ * vfork's, clone's, and posix_spawn's (libc makes that child with a
+ * clone(CLONE_VM | CLONE_VFORK) of its own, past the clone hook). No fork
+ * handler runs for those, and a child that shares our memory must not
+ * count itself: it would count in our counter. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,6 +23,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -171,17 +180,65 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
      * looks at them only when flags ask for them */
     void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
     va_end(ap);
-    if (flags & CLONE_VM)
-        policy_memory_may_be_shared();
-    else
+    if (!(flags & CLONE_VM)) {
         fdt_note_fork(); /* a child with a copy of our fds */
-    return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+        return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+    }
+    policy_memory_may_be_shared();
+    int pid = real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+    /* Only the parent returns here (the child runs fn, then exits), once
+     * the child exists - with CLONE_VFORK, once it has exec'd. A child
+     * with its own copy of our fds is a fork; one sharing the table
+     * (CLONE_FILES: a thread) is not. */
+    if (pid > 0 && !(flags & CLONE_FILES))
+        fdt_note_fork();
+    return pid;
 }
 
 /* glibc exports clone under this name too. */
 EXPORT int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) __attribute__((alias("clone"), copy(clone)));
 
+/* posix_spawn's child has a copy of our fds (its file actions may hand it
+ * a socket): a fork, counted once libc returns - after the child has
+ * exec'd, or failed and gone (then nothing is counted). */
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    struct real_fns *r = real_exec_fns();
+    if (!r->posix_spawn)
+        return ENOSYS;
+    int err = r->posix_spawn(pid, path, fa, attr, argv, envp);
+    if (err == 0)
+        fdt_note_fork();
+    return err;
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    struct real_fns *r = real_exec_fns();
+    if (!r->posix_spawnp)
+        return ENOSYS;
+    int err = r->posix_spawnp(pid, file, fa, attr, argv, envp);
+    if (err == 0)
+        fdt_note_fork();
+    return err;
+}
+
 #if LINGER_HOOKS_VFORK
+/* Called by the hook below before it jumps to libc's vfork: the child may
+ * share our memory, and it will have a copy of our fds - a fork, counted
+ * here, in the parent, before the child exists. A hook that jumps cannot
+ * run after vfork returns, and code run after its return would run in the
+ * child first, in our memory: the child would count in our counter. If
+ * vfork fails, one fork too many is counted: the process's earlier writes
+ * then count as made before a fork, the cautious side (policy.c). */
+__attribute__((used)) void linger_before_vfork(void)
+{
+    policy_memory_may_be_shared();
+    fdt_note_fork();
+}
+
 /* The vfork to jump to (called from the hook below, with nothing on the
  * stack that outlives the call): libc's. While another thread is still
  * resolving the real functions (at load only), wait for it a while; if
@@ -198,9 +255,9 @@ __attribute__((used)) void *linger_vfork_target(void)
 
 /* vfork cannot be wrapped by a C function: the child would return from the
  * wrapper's frame, and the parent would then run on a stack the child has
- * overwritten. The hook sets the flag and jumps (never calls) to libc's
- * vfork, with the stack exactly as the app's call left it. glibc exports
- * the same function as __vfork. */
+ * overwritten. The hook sets the flag, counts the fork and jumps (never
+ * calls) to libc's vfork, with the stack exactly as the app's call left it.
+ * glibc exports the same function as __vfork. */
 __asm__(
     ".text\n"
     ".globl vfork\n"
@@ -213,7 +270,7 @@ __asm__(
     "    endbr64\n"
     "    subq $8, %rsp\n"                       /* the calls below need rsp 16-aligned */
     "    .cfi_adjust_cfa_offset 8\n"
-    "    call policy_memory_may_be_shared\n"
+    "    call linger_before_vfork\n"
     "    call linger_vfork_target\n"
     "    addq $8, %rsp\n"
     "    .cfi_adjust_cfa_offset -8\n"

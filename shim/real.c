@@ -62,6 +62,7 @@ void real_resolve(void)
     RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
     RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall); RESOLVE(clone); RESOLVE(vfork);
     RESOLVE(execve); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(execveat);
+    RESOLVE(posix_spawn); RESOLVE(posix_spawnp);
     *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
 #undef RESOLVE
     errno = saved;

@@ -9,6 +9,7 @@
 #define LINGER_REAL_H
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -47,6 +48,10 @@ struct real_fns {
     long (*syscall)(long, ...);
     int (*clone)(int (*)(void *), void *, int, void *, ...);
     void *vfork;                  /* only jumped to (hooks_process.c) */
+    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                       const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
@@ -87,8 +92,9 @@ long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid, void *tls, void *ctid);
 __attribute__((noreturn)) void real_exit_now(int status); /* _exit */
 
-/* The exec functions: libc's, waiting a while for another thread that is
- * still resolving (at load only); NULL if libc has none. */
+/* The exec functions (and posix_spawn, posix_spawnp): libc's, waiting a
+ * while for another thread that is still resolving (at load only); NULL if
+ * libc has none. */
 struct real_fns *real_exec_fns(void);
 
 #pragma GCC visibility pop

@@ -30,6 +30,7 @@ INTERPOSED = {
     "close", "shutdown", "dup", "dup2", "dup3", "fcntl", "fcntl64", "close_range", "closefrom", "fclose",
     "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "__vfork", "clone", "__clone", "_exit",
     "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "execveat", "fexecve",
+    "posix_spawn", "posix_spawnp",
     "syscall",
 }
 

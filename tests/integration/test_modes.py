@@ -8,9 +8,10 @@ import socket
 
 import time
 
-from lib import PYTHON, SANITIZE, SERVERS, MiB, Skip, fmt, need_shim, recv_until, start_server, stats_of, test
+from lib import BUILD, PYTHON, SANITIZE, SERVERS, MiB, Skip, fmt, need_shim, recv_until, start_server, stats_of, test
 
 LINE_SERVER = SERVERS / "line_server.py"
+GREET_SPAWN = BUILD / "tests" / "greet_spawn"
 TRIES = 3
 LINE = b"x" * 100 + b"\n"
 PAYLOAD = b"y" * (16 * MiB)  # made once: making it takes milliseconds
@@ -165,6 +166,32 @@ def test_greet_fork(t):
     if bad:
         raise AssertionError("the handler's reply was lost: " + t.notes[-1])
     return t.notes[-1]
+
+
+def spawn_case(argv, how):
+    def fn(t):
+        out = runs(t, argv, command_after_greeting, (None, "on", "always"))
+        if out[None]["ok"] != TRIES:
+            raise AssertionError("the handler did not answer without the shim: " + t.notes[-1])
+        bad = {m: c for m, c in out.items() if c["ok"] != TRIES}
+        if bad:
+            raise AssertionError("the handler's reply was lost: " + t.notes[-1])
+        return t.notes[-1]
+    fn.__doc__ = ("greeting_then_fork_child_keeps_the_socket with the handler a program started "
+                  "through %s, which makes a child that shares the server's memory until it execs "
+                  "(no fork handler runs): that is a fork too, and the server's close must not shut "
+                  "the socket down under the handler." % how)
+    return fn
+
+
+test("greeting_then_subprocess_handler_keeps_the_socket", timeout=150)(
+    spawn_case([PYTHON, LINE_SERVER, "--greet-then-spawn", "subprocess"], "Python's subprocess (vfork)"))
+test("greeting_then_posix_spawn_handler_keeps_the_socket", timeout=150)(
+    spawn_case([PYTHON, LINE_SERVER, "--greet-then-spawn", "posix_spawn"], "os.posix_spawn"))
+for _how, _what in (("posix_spawn", "posix_spawn"), ("posix_spawnp", "posix_spawnp"),
+                    ("clone", "clone(CLONE_VM | CLONE_VFORK) without CLONE_FILES"), ("vfork", "vfork")):
+    test("greeting_then_c_%s_handler_keeps_the_socket" % _how, timeout=150)(
+        spawn_case([GREET_SPAWN, "--how", _how], "C's " + _what))
 
 
 def bytes_after_greeting(s):

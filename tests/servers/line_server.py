@@ -7,6 +7,13 @@ Usage: line_server.py --port-file PATH [--greet]
            leaving whatever the client sends after that line unread
   --greet  answer "HELLO\\n" right after accept and close at once, before
            the client has sent anything
+  --greet-then-fork
+           greet "220 ready", let the client's command arrive (unread), fork
+           a handler that reads it and replies "250 hello", close our copy
+  --greet-then-spawn subprocess|posix_spawn
+           the same, with the handler a program (sh) started through
+           subprocess (which uses vfork) or os.posix_spawn; it waits until
+           we have closed our copy before it reads
 
 One connection at a time, on 127.0.0.1 and a free port (written to the port
 file). Writes go through send() and the close through close(), as in any
@@ -16,6 +23,7 @@ import argparse
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -27,6 +35,7 @@ ap.add_argument("--greet", action="store_true")
 ap.add_argument("--http-greet", action="store_true")
 ap.add_argument("--close-after-ms", type=int, default=0)
 ap.add_argument("--greet-then-fork", action="store_true")
+ap.add_argument("--greet-then-spawn", choices=("subprocess", "posix_spawn"))
 ap.add_argument("--shutdown-rdwr", action="store_true")
 args = ap.parse_args()
 
@@ -56,6 +65,37 @@ def greet_then_fork(c):
     c.close()
 
 
+# The spawned handler: waits for EOF on fd N (our close of the pipe, after
+# our close of the connection), then reads the client's command and replies.
+SPAWNED_HANDLER = "read x <&%d; read line; printf '250 hello\\r\\n'"
+
+
+def greet_then_spawn(c, how):
+    c.sendall(b"220 ready\r\n")
+    time.sleep(0.1)
+    r, w = os.pipe()
+    if how == "subprocess":  # _posixsubprocess: vfork, as close_fds=True allows
+        subprocess.Popen(["/bin/sh", "-c", SPAWNED_HANDLER % r], stdin=c, stdout=c, pass_fds=(r,),
+                         close_fds=True)
+    else:
+        os.posix_spawn("/bin/sh", ["sh", "-c", SPAWNED_HANDLER % 3], os.environ,
+                       file_actions=[(os.POSIX_SPAWN_DUP2, c.fileno(), 0),
+                                     (os.POSIX_SPAWN_DUP2, c.fileno(), 1),
+                                     (os.POSIX_SPAWN_DUP2, r, 3)])
+    c.close()
+    os.close(w)
+    os.close(r)
+
+
+def reap():
+    """Reaps the handlers os.posix_spawn started (subprocess reaps its own)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def shutdown_rdwr(c):
     c.sendall(b"+OK\r\n")
     time.sleep(0.1)
@@ -74,6 +114,10 @@ while True:
     c, _ = lsock.accept()
     if args.greet_then_fork:
         greet_then_fork(c)
+        continue
+    if args.greet_then_spawn:
+        reap()
+        greet_then_spawn(c, args.greet_then_spawn)
         continue
     if args.shutdown_rdwr:
         shutdown_rdwr(c)
