@@ -279,9 +279,14 @@ int policy_shutdown_how(int fd, int how)
     /* only a recognised HTTP response (or mode always) changes the app's
      * shutdown: an app that shuts a connection it cannot be known to have
      * answered (its own protocol) expects its reads to end at once */
-    int pending = 0;
-    if ((fdt_flags(e) & FE_UNIX) || (cfg.mode != MODE_ALWAYS && !(fdt_flags(e) & FE_SAW_RESPONSE))
-        || !wants_linger(fd, e, &pending))
+    if ((fdt_flags(e) & FE_UNIX) || (cfg.mode != MODE_ALWAYS && !(fdt_flags(e) & FE_SAW_RESPONSE)))
+        return how;
+    /* the questions below set errno (the socket's probe leaves EAGAIN): a
+     * shutdown that succeeds must leave the app's errno as it was */
+    int saved = errno, pending = 0;
+    int linger = wants_linger(fd, e, &pending);
+    errno = saved;
+    if (!linger)
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */

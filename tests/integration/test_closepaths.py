@@ -17,8 +17,8 @@ import threading
 import time
 
 from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, descendants,
-                 failures, fmt, need_shim, one_shot_uploads, recv_until_eof, start_server, test, upload_once,
-                 wait_for)
+                 failures, fmt, need_shim, one_shot_uploads, recv_until_eof, start_server, stats_of, test,
+                 upload_once, wait_for)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -143,6 +143,43 @@ for _p in LOOPING:
     test("closepath_%s" % _p, timeout=120)(looping_case(_p))
 for _p in ONE_SHOT:
     test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
+
+
+SHUTDOWN_SEMANTICS = BUILD / "tests" / "shutdown_semantics"
+# shutdown_semantics.c's cases, each on connections answered with a 413 and
+# "Connection: close" (sockets whose shutdown linger rewrites)
+SHUTDOWN_CASES = ("success",)
+
+
+@test("shutdown_answers_as_without_the_shim", timeout=60)
+def test_shutdown_semantics(t):
+    """shutdown() on sockets linger tracks, through shutdown_semantics.c's
+    cases (see there): the return value, errno, and what the socket tells
+    the app afterwards are the same lines with and without the shim. The
+    shim's stats show it tracked those sockets (it lingered some), so the
+    comparison is of its rewriting shutdown, not of a socket it ignored."""
+    if not SHUTDOWN_SEMANTICS.exists():
+        raise AssertionError("%s is missing (run make servers)" % SHUTDOWN_SEMANTICS)
+    out, stats = {}, t.path("stats.prom")
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        r = subprocess.run([str(SHUTDOWN_SEMANTICS)] + list(SHUTDOWN_CASES), capture_output=True, text=True,
+                           env=clean_env(shim, {"LINGER_STATS": stats} if shim else None), timeout=30)
+        if r.returncode != 0:
+            raise AssertionError("%s the shim it exited %d: %s" % (
+                "with" if shim else "without", r.returncode, r.stderr.strip()[-500:]))
+        out[shim] = r.stdout.splitlines()
+    lingered = stats_of(stats).get("linger_lingered_total", 0)
+    t.note("%d lines without the shim, %d with; the shim lingered %d socket(s)" % (
+        len(out[False]), len(out[True]), lingered))
+    diff = ["without: %s | with: %s" % (a, b) for a, b in zip(out[False], out[True]) if a != b]
+    if len(out[False]) != len(out[True]) or diff:
+        raise AssertionError("the app saw something else with the shim: %s (%s)" % (
+            "; ".join(diff) or "%d lines against %d" % (len(out[True]), len(out[False])), t.notes[-1]))
+    if not lingered:
+        raise AssertionError("the shim lingered nothing: the sockets were not tracked (%s)" % t.notes[-1])
+    return "; ".join(t.notes) + "; e.g. " + " / ".join(out[True][:2])
 
 
 @test("exec_hands_over_once_and_leaves_no_child", timeout=120)

@@ -1,0 +1,127 @@
+/* shutdown_semantics.c - what the app sees of shutdown() on a socket linger
+ * tracks: the same return value, errno and socket state as without it.
+ *
+ *   shutdown_semantics CASE...
+ *
+ * Each case makes its own loopback connection: the server end is accepted
+ * here and answered with an HTTP response with "Connection: close" (the
+ * kind of socket whose shutdown linger rewrites), the client end stays in
+ * this process. It prints one line per observation ("CASE: ..."), and the
+ * integration test compares the output with and without the shim: it must
+ * be identical. Cases:
+ *   success   shutdown(SHUT_RDWR), shutdown(SHUT_RD) and shutdown(SHUT_WR)
+ *             that succeed leave errno as it was (set to EDOM before each)
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+static const char RESPONSE[] = "HTTP/1.1 413 Payload Too Large\r\n"
+                               "Content-Length: 0\r\n"
+                               "Connection: close\r\n"
+                               "\r\n";
+static const char REQUEST[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+
+static int listener;
+static struct sockaddr_in addr;
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(2);
+}
+
+/* A connection: *client connected here, *server accepted, the request head
+ * read and the 413 written on it (the body stays unsent). */
+static void answered_pair(int *client, int *server)
+{
+    *client = socket(AF_INET, SOCK_STREAM, 0);
+    if (*client < 0 || connect(*client, (struct sockaddr *)&addr, sizeof addr) != 0)
+        die("connect");
+    if (write(*client, REQUEST, strlen(REQUEST)) != (ssize_t)strlen(REQUEST))
+        die("write request");
+    if ((*server = kit_accept(listener)) < 0)
+        die("accept");
+    kit_read_head(*server);
+    if (kit_write_all(*server, RESPONSE, strlen(RESPONSE)) != 0)
+        die("write response");
+}
+
+/* errno's name for the few the cases meet, else its number. */
+static const char *errname(int e)
+{
+    static char buf[16];
+    switch (e) {
+    case 0: return "0";
+    case EDOM: return "EDOM";
+    case EINVAL: return "EINVAL";
+    case EAGAIN: return "EAGAIN";
+    case ENOTCONN: return "ENOTCONN";
+    case ECONNRESET: return "ECONNRESET";
+    case EBADF: return "EBADF";
+    case EPIPE: return "EPIPE";
+    default:
+        snprintf(buf, sizeof buf, "%d", e);
+        return buf;
+    }
+}
+
+static const char *howname(int how)
+{
+    static char buf[16];
+    switch (how) {
+    case SHUT_RD: return "SHUT_RD";
+    case SHUT_WR: return "SHUT_WR";
+    case SHUT_RDWR: return "SHUT_RDWR";
+    default:
+        snprintf(buf, sizeof buf, "%d", how);
+        return buf;
+    }
+}
+
+/* shutdown(fd, how) with errno set to EDOM first; prints what came back. */
+static void shut(const char *name, int fd, int how)
+{
+    errno = EDOM;
+    int r = shutdown(fd, how);
+    int e = errno;
+    printf("%s: shutdown(%s) = %d, errno %s\n", name, howname(how), r, errname(e));
+}
+
+static void case_success(void)
+{
+    static const int hows[] = { SHUT_RDWR, SHUT_RD, SHUT_WR };
+    for (size_t i = 0; i < sizeof hows / sizeof hows[0]; i++) {
+        int c, s;
+        answered_pair(&c, &s);
+        shut("success", s, hows[i]);
+        close(s);
+        close(c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    listener = kit_listen_loopback(&addr, 16);
+    if (argc < 2) {
+        fprintf(stderr, "usage: shutdown_semantics CASE...\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "success"))
+            case_success();
+        else {
+            fprintf(stderr, "shutdown_semantics: unknown case %s\n", argv[i]);
+            return 2;
+        }
+    }
+    return 0;
+}
