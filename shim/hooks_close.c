@@ -22,9 +22,11 @@ int hook_close(int fd)
 int hook_shutdown(int fd, int how)
 {
     int kernel_how = policy_shutdown_how(fd, how);
-    int r = kernel_how < 0 ? 0 : real_shutdown(fd, kernel_how);
+    /* an invalid how (-1 among them) comes back as it was, for the kernel */
+    int skip = how == SHUT_RD && kernel_how == POLICY_SHUTDOWN_SKIP;
+    int r = skip ? 0 : real_shutdown(fd, kernel_how);
     if (r == 0)
-        policy_shutdown(fd, kernel_how < 0 ? how : kernel_how);
+        policy_shutdown(fd, skip ? how : kernel_how);
     return r;
 }
 

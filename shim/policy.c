@@ -269,7 +269,9 @@ void policy_connected(int fd)
 int policy_shutdown_how(int fd, int how)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e || how == SHUT_WR || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
+    /* only SHUT_RD and SHUT_RDWR are rewritten; any other value (SHUT_WR, or
+     * one the kernel refuses with EINVAL) goes to the kernel as it is */
+    if (!e || (how != SHUT_RD && how != SHUT_RDWR) || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
         return how;
     enum fd_kind k = fdt_kind(e);
     if (k == FK_ALIAS)
@@ -290,7 +292,7 @@ int policy_shutdown_how(int fd, int how)
         return how;
     /* Linux resets a TCP connection whose read side is shut as soon as data
      * arrives after its FIN: keep the read side open so the close lingers. */
-    return how == SHUT_RDWR ? SHUT_WR : -1;
+    return how == SHUT_RDWR ? SHUT_WR : POLICY_SHUTDOWN_SKIP;
 }
 
 void policy_shutdown(int fd, int how)

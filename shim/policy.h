@@ -75,9 +75,11 @@ void policy_memory_may_be_shared(void);
 void policy_setting_option(int level, int name);
 
 /* The how to pass to the kernel for the app's shutdown(fd, how): SHUT_WR
- * instead of SHUT_RDWR, and -1 (skip the call) instead of SHUT_RD, for a TCP
- * socket that will linger; else how itself. */
+ * instead of SHUT_RDWR, and POLICY_SHUTDOWN_SKIP (skip the call) instead of
+ * SHUT_RD, for a TCP socket that will linger; else how itself (whatever the
+ * app passed, -1 too: the kernel answers EINVAL). */
 int policy_shutdown_how(int fd, int how);
+#define POLICY_SHUTDOWN_SKIP (-1) /* only ever for how == SHUT_RD */
 
 /* The app shut down fd (how = SHUT_*) successfully. */
 void policy_shutdown(int fd, int how);

@@ -11,6 +11,8 @@
  * be identical. Cases:
  *   success   shutdown(SHUT_RDWR), shutdown(SHUT_RD) and shutdown(SHUT_WR)
  *             that succeed leave errno as it was (set to EDOM before each)
+ *   invalid   shutdown with a how that is none of those (3, 7, -1): -1 EINVAL,
+ *             and the connection still works both ways afterwards
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -107,6 +109,37 @@ static void case_success(void)
     }
 }
 
+/* One byte each way on the connection: "ok" when both arrive. */
+static const char *still_works(int client, int server)
+{
+    char b;
+    if (write(client, "c", 1) != 1 || write(server, "s", 1) != 1)
+        return "a write failed";
+    /* the client's "c" follows the request's unread body bytes: none sent */
+    if (read(server, &b, 1) != 1 || b != 'c')
+        return "the server did not read the client's byte";
+    /* the 413 came first */
+    char resp[sizeof RESPONSE];
+    if (recv(client, resp, sizeof RESPONSE - 1, MSG_WAITALL) != (ssize_t)sizeof RESPONSE - 1)
+        return "the client did not read the 413";
+    if (read(client, &b, 1) != 1 || b != 's')
+        return "the client did not read the server's byte";
+    return "ok";
+}
+
+static void case_invalid(void)
+{
+    static const int hows[] = { 3, 7, -1 };
+    for (size_t i = 0; i < sizeof hows / sizeof hows[0]; i++) {
+        int c, s;
+        answered_pair(&c, &s);
+        shut("invalid", s, hows[i]);
+        printf("invalid: after shutdown(%s) the connection: %s\n", howname(hows[i]), still_works(c, s));
+        close(s);
+        close(c);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -118,6 +151,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "success"))
             case_success();
+        else if (!strcmp(argv[i], "invalid"))
+            case_invalid();
         else {
             fprintf(stderr, "shutdown_semantics: unknown case %s\n", argv[i]);
             return 2;
