@@ -146,6 +146,10 @@ unsigned fdt_listener_info(int fd)
     len = sizeof l;
     if ((li & LI_TRACKABLE) && (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) != 0 || (l.l_onoff && !l.l_linger)))
         li |= LI_RESETS;
+    int lowat = 1;
+    len = sizeof lowat;
+    if ((li & LI_TRACKABLE) && (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) != 0 || lowat > 1))
+        li |= LI_LOWAT;
     errno = saved;
     fdt_touch(fd);
     __atomic_store_n(&e->listener, (uint8_t)li, __ATOMIC_RELAXED);

@@ -58,6 +58,7 @@ enum fd_origin {
 #define LI_TRACKABLE    0x02u /* stream sockets of AF_INET, AF_INET6 or AF_UNIX */
 #define LI_UNIX         0x04u /* ... of AF_UNIX */
 #define LI_RESETS       0x08u /* SO_LINGER on with 0 s: its accepts inherit an abortive close */
+#define LI_LOWAT        0x10u /* SO_RCVLOWAT above 1 (or unknown): its accepts inherit it */
 
 struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
@@ -261,7 +262,7 @@ void fdt_adopt_socket(int fd, enum fd_origin origin);
  * returns its new kind. */
 enum fd_kind fdt_classify(int fd, struct fd_entry *e);
 
-/* LI_* for listening socket fd: three getsockopt calls at its first accept,
+/* LI_* for listening socket fd: four getsockopt calls at its first accept,
  * then the cached answer (forgotten with fd). 0 when fd is outside the table. */
 unsigned fdt_listener_info(int fd);
 

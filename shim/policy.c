@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -251,10 +253,16 @@ void policy_accepted(int fd, int listener)
  * asks its socket whether the app wants it reset. */
 static _Atomic int app_sets_linger;
 
+/* Set once the app sets SO_RCVLOWAT on any socket: from then on each close
+ * counts the unread bytes even when poll shows none (see peek_peer). */
+static _Atomic int app_sets_rcvlowat;
+
 void policy_setting_option(int level, int name)
 {
     if (level == SOL_SOCKET && name == SO_LINGER)
         atomic_store_explicit(&app_sets_linger, 1, memory_order_relaxed);
+    if (level == SOL_SOCKET && name == SO_RCVLOWAT)
+        atomic_store_explicit(&app_sets_rcvlowat, 1, memory_order_relaxed);
 }
 
 void policy_connected(int fd)
@@ -323,17 +331,57 @@ void policy_epoll_ctl(int epfd, int op, int fd)
 /* What the socket's receive side looks like right now. */
 enum peer_state { PEER_OPEN, PEER_PENDING, PEER_DONE, PEER_BROKEN };
 
-/* Peeks without consuming: unread bytes queued, the peer's EOF with nothing
- * queued, an open peer with nothing queued, or a dead connection. */
-static enum peer_state peek_peer(int fd)
+/* One byte peeked at: 1 when there is one. For a socket SIOCINQ cannot
+ * count, asked only when poll showed no pending error (a recv returns that
+ * error, and clears it). */
+static int peek_byte(int fd)
 {
     char c;
-    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r > 0)
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* Looks without taking anything from the socket: unread bytes queued, the
+ * peer's EOF (or the app's SHUT_RD) with nothing queued, an open peer with
+ * nothing queued, or a connection that ended with an error.
+ *
+ * Not with recv(MSG_PEEK): after a reset it returns the socket's pending
+ * error and clears it, so the app's next recv would read a plain EOF and
+ * SO_ERROR 0. poll with no wait reports without clearing: POLLIN (bytes
+ * queued, or EOF), POLLRDHUP (the peer's FIN, or SHUT_RD), POLLHUP (both
+ * directions shut, or the connection ended: TCP_CLOSE), POLLERR (an error
+ * pending - or, without POLLHUP, only a note on the error queue, such as
+ * MSG_ZEROCOPY's or a timestamp, or a soft error under IP_RECVERR, on a
+ * connection that runs: not an end). Once the peer has closed, POLLIN no
+ * longer tells bytes from EOF: SIOCINQ (FIONREAD) counts the unread bytes,
+ * the FIN aside. So one call, two when the peer has closed; count asks
+ * SIOCINQ whenever poll shows nothing to read, since poll hides fewer
+ * bytes than SO_RCVLOWAT. */
+static enum peer_state peek_peer(int fd, int count)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+    if (poll(&p, 1, 0) < 0 || (p.revents & POLLNVAL))
+        return PEER_BROKEN;
+    int ended = (p.revents & (POLLRDHUP | POLLHUP)) != 0, error = (p.revents & POLLERR) != 0;
+    if (!ended && (p.revents & POLLIN))
+        return PEER_PENDING; /* bytes (or urgent data) to read, the peer open */
+    if (!ended && !count)
+        return PEER_OPEN;
+    int unread = 0;
+    if (ioctl(fd, FIONREAD, &unread) != 0) /* a stream protocol without SIOCINQ */
+        unread = ended && !error && peek_byte(fd);
+    if (unread > 0)
         return PEER_PENDING;
-    if (r == 0)  /* EOF - or an empty queue after the app's SHUT_RD */
-        return PEER_DONE;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? PEER_OPEN : PEER_BROKEN;
+    return !ended ? PEER_OPEN : error ? PEER_BROKEN : PEER_DONE;
+}
+
+/* True when a close of e must count its unread bytes (peek_peer's count):
+ * the app may have set SO_RCVLOWAT on it. A socket accepted here has only
+ * what its listener had (learnt at the first accept) until the app sets
+ * SO_RCVLOWAT on something; an inherited one may have anything. */
+static int may_have_rcvlowat(const struct fd_entry *e)
+{
+    return e->origin != FO_ACCEPTED || (e->listener & (LI_KNOWN | LI_LOWAT)) != LI_KNOWN
+           || atomic_load_explicit(&app_sets_rcvlowat, memory_order_relaxed);
 }
 
 /* True when the app asked for an abortive close (SO_LINGER with 0 s). A
@@ -372,7 +420,7 @@ static int wants_linger(int fd, const struct fd_entry *e, int *pending)
      * be the one serving the socket now (a greeting, then a fork) */
     int own_answer = (flags & FE_SAW_RESPONSE) || wm == fdt_writer_mark();
     int decided = (flags & FE_SAW_CLOSE) || (cfg.mode == MODE_ALWAYS && own_answer);
-    enum peer_state p = peek_peer(fd);
+    enum peer_state p = peek_peer(fd, may_have_rcvlowat(e));
     *pending = p == PEER_PENDING;
     int linger = p != PEER_DONE && p != PEER_BROKEN && !app_wants_reset(fd, e)
                  && (decided || (*pending && own_answer));

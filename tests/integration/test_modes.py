@@ -142,6 +142,58 @@ def test_peer_closed_first(t):
     return "; ".join(t.notes)
 
 
+def line_and_a_few_bytes(s):
+    """Sends a line and 100 bytes after it (in one go: unread at the
+    server's close, fewer than its SO_RCVLOWAT), then reads the answer to
+    the server's EOF."""
+    s.sendall(LINE + b"z" * 100)
+    got = recv_all(s)
+    return "ok" if got == b"ERR line too long\n" else "answer %r" % got[:30]
+
+
+@test("mode_on_counts_unread_bytes_under_so_rcvlowat", timeout=120)
+def test_rcvlowat(t):
+    """SO_RCVLOWAT (64 KiB) on the server's sockets, set by the app on each
+    accepted socket or, before the server started, on the listener it
+    inherits (as from a supervisor): poll does not show fewer unread bytes
+    than that, so linger must count them another way. The server answers a
+    line and closes with 100 bytes unread: without the shim the client is
+    reset; with LINGER_MODE=on each close lingers (the counter moves) and
+    every client gets the answer and a clean end."""
+    out = {}
+    for where in ("socket", "listener"):
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            argv, fds, lsock = [PYTHON, LINE_SERVER], (), None
+            if where == "socket":
+                argv.append("--rcvlowat")
+            else:
+                lsock = socket.socket()
+                lsock.bind(("127.0.0.1", 0))
+                lsock.listen(16)
+                lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 65536)
+                argv += ["--listen-fd", str(lsock.fileno())]
+                fds = (lsock.fileno(),)
+            st_file = t.path("lowat-%s-%s-%%p.prom" % (where, shim))
+            srv = start_server(t, argv, shim=shim, env={"LINGER_STATS": st_file} if shim else None,
+                               pass_fds=fds, label="lowat-%s-%s" % (where, shim))
+            if lsock:
+                lsock.close()  # the server's copy is the only one
+            got = collections.Counter(outcome(line_and_a_few_bytes, srv.port) for _ in range(TRIES))
+            srv.stop()
+            lingered = stats_of(str(st_file).replace("%p", str(srv.pid))).get("linger_lingered_total")
+            out[where, shim] = (got, lingered)
+            t.note("SO_RCVLOWAT on the %s, %s the shim: %s%s" % (
+                where, "with" if shim else "without", fmt(got), ", lingered %s" % lingered if shim else ""))
+    for (where, shim), (got, lingered) in out.items():
+        if not shim and got["ok"] == TRIES:
+            raise AssertionError("did not reproduce without the shim: " + "; ".join(t.notes))
+        if shim and (got["ok"] != TRIES or lingered != TRIES):
+            raise AssertionError("the unread bytes were not counted: " + "; ".join(t.notes))
+    return "; ".join(t.notes)
+
+
 def command_after_greeting(s):
     """Reads the greeting, sends a command, reads the reply (the handler's)."""
     got = recv_until(s, b"\r\n")

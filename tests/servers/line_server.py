@@ -14,6 +14,9 @@ Usage: line_server.py --port-file PATH [--greet]
            the same, with the handler a program (sh) started through
            subprocess (which uses vfork) or os.posix_spawn; it waits until
            we have closed our copy before it reads
+  --listen-fd N  accept on the listening socket inherited as fd N (as from a
+           supervisor) instead of making one
+  --rcvlowat  set SO_RCVLOWAT to 64 KiB on each accepted socket
 
 One connection at a time, on 127.0.0.1 and a free port (written to the port
 file). Writes go through send() and the close through close(), as in any
@@ -37,16 +40,21 @@ ap.add_argument("--close-after-ms", type=int, default=0)
 ap.add_argument("--greet-then-fork", action="store_true")
 ap.add_argument("--greet-then-spawn", choices=("subprocess", "posix_spawn"))
 ap.add_argument("--shutdown-rdwr", action="store_true")
+ap.add_argument("--listen-fd", type=int)
+ap.add_argument("--rcvlowat", action="store_true")
 args = ap.parse_args()
 
 # SIGTERM (the tests' stop) is a clean exit, so that linger writes its
 # final stats file, which the tests read.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-lsock = socket.socket()
-lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-lsock.bind(("127.0.0.1", 0))
-lsock.listen(16)
+if args.listen_fd is not None:
+    lsock = socket.socket(fileno=args.listen_fd)
+else:
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
 with open(args.port_file + ".tmp", "w") as f:
     f.write("%d\n" % lsock.getsockname()[1])
 os.rename(args.port_file + ".tmp", args.port_file)
@@ -112,6 +120,8 @@ def shutdown_rdwr(c):
 
 while True:
     c, _ = lsock.accept()
+    if args.rcvlowat:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 65536)
     if args.greet_then_fork:
         greet_then_fork(c)
         continue

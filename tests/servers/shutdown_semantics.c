@@ -13,6 +13,11 @@
  *             that succeed leave errno as it was (set to EDOM before each)
  *   invalid   shutdown with a how that is none of those (3, 7, -1): -1 EINVAL,
  *             and the connection still works both ways afterwards
+ *   reset     the client resets the connection (SO_LINGER 0 s, close) with
+ *             nothing unread at the server, then the server calls
+ *             shutdown(SHUT_RD) or shutdown(SHUT_RDWR): its answer, then what
+ *             recv() or SO_ERROR says - the reset's pending error must still
+ *             be there for the app (ECONNRESET), not taken by linger
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -140,6 +145,67 @@ static void case_invalid(void)
     }
 }
 
+/* Waits (without reading anything, nor the socket's error) until the
+ * client's reset has reached fd: POLLHUP. */
+static void wait_for_reset(int fd)
+{
+    for (int i = 0; i < 500; i++) {
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        if (poll(&p, 1, 10) == 1 && (p.revents & POLLHUP))
+            return;
+    }
+    fprintf(stderr, "shutdown_semantics: no reset within 5 s\n");
+    exit(2);
+}
+
+/* Every recv until it returns 0 or fails; prints each result. */
+static void drain_reads(const char *name, int fd)
+{
+    for (int i = 0; i < 8; i++) {
+        char buf[64];
+        errno = 0;
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        int e = errno;
+        if (n > 0)
+            printf("%s: recv = %zd (%.*s)\n", name, n, (int)n, buf);
+        else
+            printf("%s: recv = %zd, errno %s\n", name, n, errname(n < 0 ? e : 0));
+        if (n <= 0)
+            return;
+    }
+}
+
+/* The reset cases; unread: how many bytes (0 or 3) the client sends before
+ * its reset, left unread at the server. */
+static void case_reset(int unread)
+{
+    static const int hows[] = { SHUT_RD, SHUT_RDWR };
+    for (size_t i = 0; i < sizeof hows / sizeof hows[0]; i++)
+        for (int ask_error = 0; ask_error <= 1; ask_error++) {
+            char name[64];
+            snprintf(name, sizeof name, "reset, %d unread, %s, then %s", unread, howname(hows[i]),
+                     ask_error ? "SO_ERROR" : "recv");
+            int c, s;
+            answered_pair(&c, &s);
+            if (unread && write(c, "xyz", 3) != 3)
+                die("write");
+            struct linger l = { 1, 0 };
+            if (setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+                die("SO_LINGER");
+            close(c); /* an RST */
+            wait_for_reset(s);
+            shut(name, s, hows[i]);
+            if (ask_error) {
+                int err = -1;
+                socklen_t len = sizeof err;
+                int r = getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+                printf("%s: SO_ERROR = %s (getsockopt %d)\n", name, errname(err), r);
+            }
+            drain_reads(name, s);
+            close(s);
+        }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -153,6 +219,8 @@ int main(int argc, char **argv)
             case_success();
         else if (!strcmp(argv[i], "invalid"))
             case_invalid();
+        else if (!strcmp(argv[i], "reset"))
+            case_reset(0);
         else {
             fprintf(stderr, "shutdown_semantics: unknown case %s\n", argv[i]);
             return 2;
