@@ -295,6 +295,15 @@ int policy_shutdown_how(int fd, int how)
      * shutdown that succeeds must leave the app's errno as it was */
     int saved = errno, pending = 0;
     int linger = wants_linger(fd, e, &pending);
+    if (linger && how == SHUT_RD) {
+        /* the skip answers 0 where the kernel answers ENOTCONN once the
+         * connection has ended (TCP_CLOSE: reset, with bytes still unread,
+         * which count as lingering); getpeername fails just then, and
+         * changes nothing */
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        linger = getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+    }
     errno = saved;
     if (!linger)
         return how;

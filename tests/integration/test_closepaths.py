@@ -148,7 +148,7 @@ for _p in ONE_SHOT:
 SHUTDOWN_SEMANTICS = BUILD / "tests" / "shutdown_semantics"
 # shutdown_semantics.c's cases, each on connections answered with a 413 and
 # "Connection: close" (sockets whose shutdown linger rewrites)
-SHUTDOWN_CASES = ("success", "invalid", "reset")
+SHUTDOWN_CASES = ("success", "invalid", "reset", "reset-unread")
 
 
 @test("shutdown_answers_as_without_the_shim", timeout=60)

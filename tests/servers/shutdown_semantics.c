@@ -18,6 +18,8 @@
  *             shutdown(SHUT_RD) or shutdown(SHUT_RDWR): its answer, then what
  *             recv() or SO_ERROR says - the reset's pending error must still
  *             be there for the app (ECONNRESET), not taken by linger
+ *   reset-unread  the same with 3 bytes unread at the server: the
+ *             connection has ended all the same (SHUT_RD answers ENOTCONN)
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -221,6 +223,8 @@ int main(int argc, char **argv)
             case_invalid();
         else if (!strcmp(argv[i], "reset"))
             case_reset(0);
+        else if (!strcmp(argv[i], "reset-unread"))
+            case_reset(3);
         else {
             fprintf(stderr, "shutdown_semantics: unknown case %s\n", argv[i]);
             return 2;
