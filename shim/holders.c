@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -96,6 +98,38 @@ void holders_each_open_fd(void (*mark)(int fd))
         for (int fd = 0; fd < 256; fd++) /* no /proc: inetd's numbers are low */
             if (raw_syscall(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0) >= 0)
                 mark(fd);
+    errno = saved;
+}
+
+/* holders_each_fd_from's walk: the first number and the visitor. */
+struct fd_walk {
+    long first;
+    void (*visit)(int fd, void *arg);
+    void *arg;
+};
+
+static enum visit visit_from(long dir, const char *name, void *arg)
+{
+    const struct fd_walk *w = arg;
+    long fd = number_of(name);
+    if (fd >= w->first && fd != dir)
+        w->visit((int)fd, w->arg);
+    return GO_ON;
+}
+
+void holders_each_fd_from(int first, void (*visit)(int fd, void *arg), void *arg)
+{
+    int saved = errno;
+    struct fd_walk w = { first, visit, arg };
+    /* /proc/self/fd lists by number (its position is the next number to
+     * look at): an fd closed meanwhile moves nothing, none is missed */
+    if (each_entry("/proc/self/fd", 1 << 20, visit_from, &w) < 0) {
+        struct { uint64_t cur, max; } lim = { 1024, 1024 };
+        raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&lim, 0, 0);
+        long end = lim.cur < INT_MAX ? (long)lim.cur : INT_MAX;
+        for (long fd = first; fd < end; fd++)
+            visit((int)fd, arg);
+    }
     errno = saved;
 }
 

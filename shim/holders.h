@@ -17,6 +17,14 @@
  * tries the numbers below 256 one by one. */
 void holders_each_open_fd(void (*mark)(int fd));
 
+/* Calls visit(fd, arg) for every fd from first up open in this process
+ * (the one it reads the list with aside); visit may close fd. Reads
+ * /proc/self/fd with raw system calls, no allocation, no lock: async-signal-
+ * safe. Without it (no /proc, no fd free to read it, more than 2^20 fds),
+ * calls visit for every number from first below the soft RLIMIT_NOFILE,
+ * open or not. Keeps errno. */
+void holders_each_fd_from(int first, void (*visit)(int fd, void *arg), void *arg);
+
 /* True only when it is known that this process's parent does not hold the
  * socket with inode ino: /proc is this PID namespace's, /proc/PPID/fd can
  * be read in full (at most 4096 entries), and none of them is the socket.

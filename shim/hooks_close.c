@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "holders.h"
 #include "hooks.h"
 #include "policy.h"
 #include "real.h"
@@ -129,12 +130,23 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
     return hook_close_range(first, last, flags);
 }
 
+static void close_one(int fd, void *unused)
+{
+    (void)unused;
+    hook_close(fd);
+}
+
 EXPORT void closefrom(int lowfd)
 {
     if (lowfd < 0)
         lowfd = 0;
     int saved = errno;
-    hook_close_range((unsigned)lowfd, ~0u, 0);
+    /* Without close_range (Linux before 5.9, or a seccomp filter that
+     * answers ENOSYS), glibc closes each fd it finds in /proc/self/fd: so
+     * does linger, each through the close hook (a tracked socket lingers,
+     * linger's own fds stay) */
+    if (hook_close_range((unsigned)lowfd, ~0u, 0) != 0)
+        holders_each_fd_from(lowfd, close_one, NULL);
     errno = saved;
 }
 

@@ -28,6 +28,9 @@ LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup
 # each accepted socket is fd 3; the shim's own fds must survive them
 FROM_THREE_CLOSING = ("close-range", "close-range-syscall", "closefrom", "close-all")
 ONE_SHOT = ("exit", "_exit", "return", "exec", "exec-syscall")
+# run again under no_close_range: close_range fails with ENOSYS, as before Linux 5.9
+NO_CLOSE_RANGE = BUILD / "tests" / "no_close_range"
+WITHOUT_CLOSE_RANGE = ("closefrom",)
 UPLOADS = 5
 
 
@@ -77,7 +80,7 @@ def check_survivors(logs):
             raise AssertionError("with the shim no fd survived the close of every fd from 3: %s" % per[True])
         bad = [x for x in report if ": close -1 errno EBADF, " not in x]
         if bad:
-            raise AssertionError("the app's close() of a shim fd did not answer EBADF: %s" % bad)
+            raise AssertionError("fds survived whose close() did not answer EBADF (not linger's): %s" % bad)
         if not any(x.endswith("still open") for x in report):
             raise AssertionError("no shim fd still open after the app's close(): %s" % report)
     return "survivors with the shim %s (each close -1 EBADF), none without" % (
@@ -94,15 +97,38 @@ def check_cloexec_helper(logs):
     return "helpers got no fd >= 3"
 
 
-def looping_case(path):
+def check_close_range_failures(logs, path):
+    """Without close_range: the lines closepaths prints when its
+    close_range fails (one per connection for the close-range paths, none
+    for closefrom, which falls back by itself) are the same with and without
+    the shim - the same errno, and the socket still open after the failed
+    call."""
+    failed = {shim: [x for x in lines if x.startswith("close_range failed")] for shim, lines in logs.items()}
+    want = 0 if path == "closefrom" else UPLOADS
+    if failed[True] != failed[False] or len(failed[False]) != want:
+        raise AssertionError("after the failed close_range: without the shim %s, with it %s" % (
+            failed[False][:1] or "no line", failed[True][:1] or "no line"))
+    return "close_range failed %d times alike (%s)" % (want, failed[True][0]) if want else \
+        "closefrom fell back alike"
+
+
+def looping_case(path, without_close_range=False):
+    """without_close_range: under no_close_range (close_range fails with
+    ENOSYS, as before Linux 5.9), with a /dev/null and a pipe open besides
+    each socket (closepaths --open-extra), which the path must close too."""
     def fn(t):
         runs, fds, logs = {}, {}, {}
         extra = ["--report-survivors"] if path in FROM_THREE_CLOSING else []
+        prefix = []
+        if without_close_range:
+            if not NO_CLOSE_RANGE.exists():
+                raise AssertionError("%s is missing (run make servers)" % NO_CLOSE_RANGE)
+            prefix, extra = [NO_CLOSE_RANGE], extra + ["--open-extra"]
         for shim in (False, True):
             if shim:
                 need_shim(t)
-            srv = start_server(t, [CLOSEPATHS, "--path", path] + extra, shim=shim,
-                               label="%s-%s" % (path, shim))
+            srv = start_server(t, prefix + [CLOSEPATHS, "--path", path] + extra, shim=shim,
+                               label="%s-%s%s" % (path, shim, "-nocr" if without_close_range else ""))
             runs[shim] = collections.Counter(upload_once(srv, RESETTING_UPLOAD) for _ in range(UPLOADS))
             if extra:  # the last report follows the close the client saw
                 wait_for(lambda: srv.proc.log.read_text().count("\nsurvivors ") >= UPLOADS, 10)
@@ -124,10 +150,17 @@ def looping_case(path):
                 details[-1] += " (3)"
         if path in FROM_THREE_CLOSING:
             details.append(check_survivors(logs))
+        if without_close_range:
+            details.append(check_close_range_failures(logs, path))
         if path == "close-range-cloexec":
             details.append(check_cloexec_helper(logs))
         return "; ".join(details)
     fn.__doc__ = "413 then %s: resets without the shim, 413 with it." % path
+    if without_close_range:
+        fn.__doc__ += (" Without close_range (ENOSYS): closefrom closes every fd from 3 all the same "
+                       "(/dev/null and a pipe too; linger's own survive), and close_range fails as "
+                       "it would without the shim, the socket still open, which the app then closes "
+                       "one by one.")
     return fn
 
 
@@ -141,6 +174,8 @@ def one_shot_case(path, extra=()):
 
 for _p in LOOPING:
     test("closepath_%s" % _p, timeout=120)(looping_case(_p))
+for _p in WITHOUT_CLOSE_RANGE:
+    test("closepath_%s_without_close_range" % _p, timeout=120)(looping_case(_p, without_close_range=True))
 for _p in ONE_SHOT:
     test("closepath_%s" % _p, timeout=120)(one_shot_case(_p))
 

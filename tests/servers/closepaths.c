@@ -3,6 +3,7 @@
  *
  *   closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]
  *              [--abort listener|socket|syscall] [--listen-fd N] [--report-survivors]
+ *              [--open-extra]
  *   closepaths --list-fds
  *
  * For each connection: read the request head, send an early
@@ -26,6 +27,9 @@
  * so each accepted socket is fd 3. --report-survivors: after each close
  * path, every fd >= 3 still open is closed with close() and reported as
  * "survivor fd N: close R errno E, still open|gone", then "survivors K".
+ * --open-extra opens /dev/null and a pipe before the socket's close path
+ * (for each connection; with --inetd, before the answer): fds the close
+ * path must close too, and that a drainer process must not keep.
  * --list-fds prints "exec'd fds >= 3: none" (or the list) and exits: the
  * helper close-range-cloexec runs (fork + exec) after marking every fd from
  * 3 close-on-exec.
@@ -68,6 +72,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: closepaths --path P [--count N] [--port-file F] [--inetd] [--no-length]\n"
             "                  [--abort listener|socket|syscall] [--listen-fd N] [--report-survivors]\n"
+            "                  [--open-extra]\n"
             "       closepaths --list-fds\n"
             "paths: close shutdown-wr shutdown-rdwr syscall dup2-over dup3-over dup-then-close\n"
             "       fcntl-dupfd fcntl-dupfd-cloexec fclose close-range close-range-syscall\n"
@@ -218,6 +223,16 @@ static void close_every_fd_from(int from)
         close(fd);
 }
 
+/* --open-extra: fds besides the socket that the close path must close. */
+static int open_extra;
+
+static void open_extra_fds(void)
+{
+    int p[2];
+    if (open("/dev/null", O_RDONLY) < 0 || pipe(p) != 0)
+        die("open-extra");
+}
+
 /* Answers connection c and ends it through path (exit paths end the
  * process; "return" leaves that to main). */
 static void serve(int c, const char *path)
@@ -248,6 +263,8 @@ static void serve(int c, const char *path)
         return;
     }
     respond(c);
+    if (open_extra)
+        open_extra_fds();
     if (!strcmp(path, "close")) {
         close(c);
     } else if (!strcmp(path, "shutdown-wr")) {
@@ -320,6 +337,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--abort") && i + 1 < argc) abort_at = argv[++i];
         else if (!strcmp(argv[i], "--listen-fd") && i + 1 < argc) listen_fd = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--report-survivors")) survivors = 1;
+        else if (!strcmp(argv[i], "--open-extra")) open_extra = 1;
         else usage();
     }
     if (!path || (abort_at && strcmp(abort_at, "listener") && strcmp(abort_at, "socket")
@@ -331,6 +349,8 @@ int main(int argc, char **argv)
 
     if (inetd) { /* the connection is fds 0 and 1, as inetd passes it */
         read_head(0);
+        if (open_extra)
+            open_extra_fds();
         respond(1);
         if (!strcmp(path, "exit")) exit(0);
         if (!strcmp(path, "_exit")) _exit(0);
