@@ -656,6 +656,13 @@ int policy_close_range(unsigned first, unsigned last, int flags)
     if ((flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
         || borrowed_memory())
         return real_close_range(first, last, flags);
+    /* Nothing lingers, nor is forgotten, unless the kernel will close the
+     * range: ask it first with a range that holds no fd. It fails as the
+     * app's call would - ENOSYS before Linux 5.9 (the app falls back to
+     * its own closes, which the close hook sees), EINVAL for flags it does
+     * not know - with nothing changed. */
+    if (real_close_range(~0u, ~0u, flags) != 0)
+        return -1;
     unsigned from = first;
     /* fdt_next reads the high-water marks each time: a lingering close below
      * adds a shim fd */

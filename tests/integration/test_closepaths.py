@@ -30,7 +30,7 @@ FROM_THREE_CLOSING = ("close-range", "close-range-syscall", "closefrom", "close-
 ONE_SHOT = ("exit", "_exit", "return", "exec", "exec-syscall")
 # run again under no_close_range: close_range fails with ENOSYS, as before Linux 5.9
 NO_CLOSE_RANGE = BUILD / "tests" / "no_close_range"
-WITHOUT_CLOSE_RANGE = ("closefrom",)
+WITHOUT_CLOSE_RANGE = ("closefrom", "close-range", "close-range-syscall")
 UPLOADS = 5
 
 

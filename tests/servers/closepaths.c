@@ -29,7 +29,10 @@
  * "survivor fd N: close R errno E, still open|gone", then "survivors K".
  * --open-extra opens /dev/null and a pipe before the socket's close path
  * (for each connection; with --inetd, before the answer): fds the close
- * path must close too, and that a drainer process must not keep.
+ * path must close too, and that a drainer process must not keep. When
+ * close_range fails (close-range, close-range-syscall: ENOSYS on a kernel
+ * without it), the server prints "close_range failed: errno E; fd N open|
+ * closed" and closes every fd from 3 one by one, as such apps do.
  * --list-fds prints "exec'd fds >= 3: none" (or the list) and exits: the
  * helper close-range-cloexec runs (fork + exec) after marking every fd from
  * 3 close-on-exec.
@@ -223,6 +226,19 @@ static void close_every_fd_from(int from)
         close(fd);
 }
 
+/* close-range, close-range-syscall: close_range(3, ~0U, 0) or the system
+ * call; where it fails (ENOSYS), what the app sees of socket c, then the
+ * one-by-one loop instead. */
+static void close_range_from_three(int c, int raw)
+{
+    if ((raw ? syscall(SYS_close_range, 3, ~0u, 0) : close_range(3, ~0u, 0)) == 0)
+        return;
+    int e = errno;
+    printf("close_range failed: errno %s; fd %d %s\n", e == ENOSYS ? "ENOSYS" : strerror(e), c,
+           fcntl(c, F_GETFD) >= 0 ? "open" : "closed");
+    close_every_fd_from(3);
+}
+
 /* --open-extra: fds besides the socket that the close path must close. */
 static int open_extra;
 
@@ -283,12 +299,8 @@ static void serve(int c, const char *path)
             die("dup2/dup3");
         close(null);
         close(c); /* now /dev/null */
-    } else if (!strcmp(path, "close-range")) {
-        if (close_range(3, ~0u, 0) != 0)
-            die("close_range");
-    } else if (!strcmp(path, "close-range-syscall")) {
-        if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
-            die("syscall(SYS_close_range)");
+    } else if (!strcmp(path, "close-range") || !strcmp(path, "close-range-syscall")) {
+        close_range_from_three(c, !strcmp(path, "close-range-syscall"));
     } else if (!strcmp(path, "close-range-cloexec")) {
         mark_cloexec_and_run_helper(c);
         close(c);
