@@ -19,6 +19,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
+#include "holders.h"
 #include "log.h"
 #include "policy.h"
 #include "real.h"
@@ -129,19 +130,38 @@ static int count_lingering(void)
     return count;
 }
 
+static int is_lingering(int fd)
+{
+    struct fd_entry *e = fdt_get(fd);
+    return e && fdt_kind(e) == FK_LINGERING;
+}
+
+static void close_unless_lingering(int fd, void *unused)
+{
+    (void)unused;
+    if (!is_lingering(fd))
+        raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
 /* In the detached child: keep only the lingering fds open. Reads the table
- * and writes nothing to it, so its pages stay shared with the parent's. */
+ * and writes nothing to it, so its pages stay shared with the parent's.
+ * Without close_range (ENOSYS before Linux 5.9), closes the others one by
+ * one: else the drainer would hold the app's listener, pipes and other
+ * connections for as long as it drains. */
 static void close_all_but_lingering(void)
 {
     unsigned from = 0;
     for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
         if (fdt_kind(&fdt[fd]) == FK_LINGERING) {
-            if ((unsigned)fd > from)
-                raw_syscall(SYS_close_range, from, fd - 1, 0, 0, 0, 0);
+            if ((unsigned)fd > from && raw_syscall(SYS_close_range, from, fd - 1, 0, 0, 0, 0) != 0)
+                goto one_by_one;
             from = (unsigned)fd + 1;
         }
     }
-    raw_syscall(SYS_close_range, from, ~0u, 0, 0, 0, 0);
+    if (raw_syscall(SYS_close_range, from, ~0u, 0, 0, 0, 0) == 0)
+        return;
+one_by_one:
+    holders_each_fd_from(0, close_unless_lingering, NULL);
 }
 
 /* The detached child's whole life: its own session, default signals, only

@@ -384,13 +384,25 @@ def read_response(sock, deadline=10):
     return (time.monotonic(), "413") if b"too large, sir" in got else (None, "timeout")
 
 
-def inetd_while_client_sends(end, shim):
+def fds_of(pid):
+    """What each fd of process pid links to, by number ({} once it is gone)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            with contextlib.suppress(OSError):
+                out[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+    return out
+
+
+def inetd_while_client_sends(end, shim, wrap=(), extra=()):
     """closepaths --inetd answers a client that keeps sending, then ends
     through end. Returns a dict: how the response read ended, the server's
     exit status, seconds from the whole 413 to the server's exit, whether
     the client's sending failed while it kept on for 0.5 s after the exit,
-    the linger-drain processes holding the connection after the exit, and
-    those still there 5 s after the client closed (killed by pid then)."""
+    the linger-drain processes holding the connection after the exit and
+    the fds each holds then, and those still there 5 s after the client
+    closed (killed by pid then). wrap: argv before closepaths' (a wrapper
+    that execs it); extra: its further arguments."""
     with socket.socket() as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(1)
@@ -401,8 +413,9 @@ def inetd_while_client_sends(end, shim):
     stop, errors, exited = threading.Event(), [], []
     sender = threading.Thread(target=keep_sending, args=(client, stop, errors))
     sender.start()
-    proc = subprocess.Popen([str(CLOSEPATHS), "--inetd", "--path", end], stdin=conn, stdout=conn,
-                            stderr=subprocess.DEVNULL, env=clean_env(shim), close_fds=True)
+    proc = subprocess.Popen([str(x) for x in wrap] + [str(CLOSEPATHS), "--inetd", "--path", end] + list(extra),
+                            stdin=conn, stdout=conn, stderr=subprocess.DEVNULL, env=clean_env(shim),
+                            close_fds=True)
     conn.close()
     waiter = threading.Thread(target=lambda: exited.append((proc.wait(20), time.monotonic())))
     waiter.start()
@@ -417,6 +430,8 @@ def inetd_while_client_sends(end, shim):
     out["exit_after"] = exited[0][1] - answered if exited and answered else None
     time.sleep(0.5)
     out["drainers"] = process_holding(inode, "linger-drain")
+    out["drainer_fds"] = {pid: fds_of(pid) for pid in out["drainers"]}
+    out["inode"] = inode
     out["send_failed"] = bool(errors)
     stop.set()
     sender.join(10)
@@ -476,6 +491,45 @@ def inetd_case(end):
 
 for _e in ("exit", "return", "_exit"):
     test("inetd_%s" % _e, timeout=120)(inetd_case(_e))
+
+
+@test("drainer_process_keeps_only_lingering_sockets_without_close_range", timeout=120)
+def test_drainer_without_close_range(t):
+    """closepaths --inetd --open-extra answers a client that keeps sending
+    and exits, holding a /dev/null and a pipe besides the connection (fds
+    0 and 1) and stderr; under no_close_range (close_range fails with
+    ENOSYS, as before Linux 5.9) and, for comparison, without it. The
+    linger-drain process that takes the connection over must hold that one
+    socket and nothing else of the app's (not its files, pipes, or the
+    connection's own numbers) - else it keeps them open for as long as it
+    drains - only the connection, and the epoll set it makes itself.
+    Without the shim there is no drainer, and the upload fails."""
+    if not NO_CLOSE_RANGE.exists():
+        raise AssertionError("%s is missing (run make servers)" % NO_CLOSE_RANGE)
+    for wrap in ((), (NO_CLOSE_RANGE,)):
+        label = "without close_range" if wrap else "with close_range"
+        res = {}
+        for shim in (False, True):
+            if shim:
+                need_shim(t)
+            res[shim] = inetd_while_client_sends("exit", shim, wrap, ["--open-extra"])
+        for shim in (False, True):
+            r = res[shim]
+            t.note("%s, %s the shim: read %s, status %s, client's sending %s, drainers %s holding %s" % (
+                label, "with" if shim else "without", r["read"], r["status"],
+                "failed" if r["send_failed"] else "ok", r["drainers"],
+                [sorted(f.values()) for f in r["drainer_fds"].values()]))
+        without, with_ = res[False], res[True]
+        if without["drainers"] or not without["send_failed"]:
+            raise AssertionError("did not reproduce without the shim: " + t.notes[-2])
+        if with_["read"] != "413" or with_["send_failed"] or len(with_["drainers"]) != 1:
+            raise AssertionError("no linger-drain process took the connection over: " + t.notes[-1])
+        # the connection, and the epoll set the drainer process makes itself
+        fds = list(with_["drainer_fds"].values())[0]
+        if sorted(fds.values()) != ["anon_inode:[eventpoll]", "socket:[%d]" % with_["inode"]]:
+            raise AssertionError("%s the drainer process holds %d fds, not just the connection and its "
+                                 "epoll set: %s" % (label, len(fds), t.notes[-1]))
+    return "; ".join(t.notes)
 
 
 # An inetd-style shell script: the shell and every command it runs hold the
