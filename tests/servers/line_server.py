@@ -61,6 +61,19 @@ os.rename(args.port_file + ".tmp", args.port_file)
 
 
 
+def recv1(c):
+    """One byte. Under SO_RCVLOWAT the kernel does not wake a reader
+    blocked in recv while fewer bytes than that are queued: there, look
+    without blocking, every 5 ms."""
+    if c.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) <= 1:
+        return c.recv(1)
+    while True:
+        try:
+            return c.recv(1, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            time.sleep(0.005)
+
+
 def greet_then_fork(c):
     c.sendall(b"220 ready\r\n")
     time.sleep(0.1)
@@ -137,7 +150,7 @@ while True:
     else:
         line = b""
         while not line.endswith(b"\n"):
-            b = c.recv(1)
+            b = recv1(c)
             if not b:
                 break
             line += b
