@@ -52,7 +52,9 @@ int hook_dup2(int oldfd, int newfd)
 
 int hook_dup3(int oldfd, int newfd, int flags)
 {
-    if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
+    /* only a call the kernel will carry out closes newfd: not one it
+     * refuses for its flags (EINVAL), equal numbers or a closed source */
+    if (!(flags & ~O_CLOEXEC) && oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
         policy_before_implicit_close(newfd, STDIO_NOTHING);
     int r = real_dup3(oldfd, newfd, flags);
     if (r >= 0)

@@ -186,6 +186,31 @@ SHUTDOWN_SEMANTICS = BUILD / "tests" / "shutdown_semantics"
 SHUTDOWN_CASES = ("success", "invalid", "reset", "reset-unread")
 
 
+DUP3_INVALID = BUILD / "tests" / "dup3_invalid"
+
+
+@test("refused_dup3_and_dup2_change_nothing", timeout=60)
+def test_refused_dups(t):
+    """dup3 with flags the kernel refuses (EINVAL), and dup3/dup2 from a
+    closed number (EBADF), onto an answered socket linger tracks: the calls
+    fail as without the shim and the socket stays the app's (its next write
+    reaches the client). A shim that took such a call for an implicit close
+    of the target would linger it, and the next write would die of
+    SIGPIPE."""
+    out = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        r = subprocess.run([str(DUP3_INVALID)], capture_output=True, text=True, env=clean_env(shim), timeout=30)
+        out[shim] = r.stdout.splitlines() + (["exit %d" % r.returncode] if r.returncode else [])
+    t.note("without the shim: %s; with: %s" % (" / ".join(out[False]), " / ".join(out[True])))
+    if out[False][-1] != "client read: one two":
+        raise AssertionError("the program itself misbehaves: " + t.notes[-1])
+    if out[True] != out[False]:
+        raise AssertionError("the app saw something else with the shim: " + t.notes[-1])
+    return t.notes[-1]
+
+
 @test("shutdown_answers_as_without_the_shim", timeout=60)
 def test_shutdown_semantics(t):
     """shutdown() on sockets linger tracks, through shutdown_semantics.c's
