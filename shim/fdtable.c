@@ -236,6 +236,37 @@ static int is_leader_kind(enum fd_kind k)
     return k == FK_TRACKED || k == FK_DECIDING;
 }
 
+/* True when e's number was added to an epoll set the app did not remove it
+ * from (or to more than linger could record). */
+static int has_epoll_registrations(const struct fd_entry *e)
+{
+    if (fdt_flags(e) & FE_EPOLL_LOST)
+        return 1;
+    for (int i = 0; i < FD_EPOLL_SLOTS; i++)
+        if (fdt_epoll_slot(e, i))
+            return 1;
+    return 0;
+}
+
+/* Marks every member of fd's ring FE_EPOLL_LOST. A member's number is closed
+ * while others still hold the socket: the kernel keeps an epoll registration
+ * made through that number as long as the file is open (epoll(7)), and
+ * EPOLL_CTL_DEL needs that number, which is gone. Whichever member closes
+ * last must then close plainly: a lingering copy would keep the app's
+ * registration - and its events, with the app's data - alive after the app
+ * closed every number. */
+static void ring_mark_epoll_lost(int fd)
+{
+    int cur = fd;
+    for (int steps = 0; steps < 64; steps++) {
+        fdt_update_flags(&fdt[cur], FE_EPOLL_LOST, 0);
+        int next = fdt[cur].ring_next - 1;
+        if (next < 0 || next == fd || (unsigned)next >= fdt_size)
+            break;
+        cur = next;
+    }
+}
+
 /* True when member fd still belongs to the ring of socket ino. */
 static int ring_member_valid(int fd, uint64_t ino)
 {
@@ -246,18 +277,32 @@ static int ring_member_valid(int fd, uint64_t ino)
     return (k == FK_TRACKED || k == FK_ALIAS || k == FK_DECIDING) && e->ino == ino && fdt_same_socket(fd, e);
 }
 
+/* True when the entry of member fd, closed unseen, still records socket
+ * ino and epoll registrations made through its number. */
+static int stale_member_registered(int fd, uint64_t ino)
+{
+    struct fd_entry *e = fdt_get(fd);
+    if (!e || e->ino != ino)
+        return 0;
+    enum fd_kind k = fdt_kind(e);
+    return (k == FK_TRACKED || k == FK_ALIAS || k == FK_DECIDING) && has_epoll_registrations(e);
+}
+
 /* Walks fd's ring, unlinking members that are no longer valid. Returns the
- * number of other valid members; *leader is the TRACKED one, or -1. */
+ * number of other valid members; *leader is the TRACKED one, or -1. A
+ * member closed unseen whose number was in an epoll set leaves that
+ * registration behind: the ring is marked FE_EPOLL_LOST. */
 static int ring_prune(int fd, int *leader)
 {
     struct fd_entry *self = &fdt[fd];
-    int others = 0, prev = fd;
+    int others = 0, prev = fd, lost = 0;
     *leader = is_leader_kind(fdt_kind(self)) ? fd : -1;
     for (int steps = 0; self->ring_next && steps < 64; steps++) {
         int cur = fdt[prev].ring_next - 1;
         if (cur == fd)
             break;
         if (!ring_member_valid(cur, self->ino)) { /* closed unseen: unlink it */
+            lost |= stale_member_registered(cur, self->ino);
             int after = (unsigned)cur < fdt_size ? fdt[cur].ring_next : 0;
             if ((unsigned)cur < fdt_size)
                 fdt[cur].ring_next = 0;
@@ -271,6 +316,8 @@ static int ring_prune(int fd, int *leader)
     }
     if (others == 0)
         self->ring_next = 0;
+    if (lost)
+        ring_mark_epoll_lost(fd);
     return others;
 }
 
@@ -328,6 +375,8 @@ int fdt_ring_leave(int fd)
         }
         return 0;
     }
+    /* fd's own epoll registrations outlive its number (see ring_mark_epoll_lost) */
+    int orphans = has_epoll_registrations(e);
     /* unlink fd: find its predecessor */
     int prev = fd;
     for (int steps = 0; steps < 64; steps++) {
@@ -341,10 +390,13 @@ int fdt_ring_leave(int fd)
         struct fd_entry *heir = &fdt[prev];
         heir->u = e->u;
         heir->skip = e->skip;
-        heir->flags = (uint8_t)fdt_flags(e);
+        /* the heir keeps its own FE_EPOLL_LOST (its number's registrations) */
+        heir->flags = (uint8_t)(fdt_flags(e) | (fdt_flags(heir) & FE_EPOLL_LOST));
         fdt_set_writer_gen(heir, fdt_writer_gen(e));
         fdt_set_kind(heir, FK_TRACKED);
     }
     e->ring_next = 0;
+    if (orphans)
+        ring_mark_epoll_lost(prev);
     return 1;
 }

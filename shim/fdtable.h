@@ -43,7 +43,10 @@ enum fd_origin {
 #define FE_APP_SHUT_WR  0x04u /* the app shut down the write side */
 #define FE_APP_SHUT_RD  0x08u /* the app shut down the read side */
 #define FE_UNIX         0x10u /* AF_UNIX stream socket */
-#define FE_EPOLL_LOST   0x20u /* registered in more epoll sets than we can record */
+#define FE_EPOLL_LOST   0x20u /* an epoll registration linger cannot remove: in more
+                                 sets than we can record, or made through another
+                                 number for the socket, closed since (the kernel
+                                 keeps it while the file is open): no lingering */
 #define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
 #define FE_MID_RESPONSE 0x80u /* a response head or body is partly written */
 /* FK_LINGERING only (the bit is FE_SAW_RESPONSE's, which only a tracked
@@ -292,7 +295,10 @@ struct fd_entry *fdt_ring_leader(int fd);
 
 /* Takes fd out of its ring. Returns 1 when other numbers still hold the
  * socket; 0 when fd was the last, and its entry now carries the socket's
- * full state as FK_TRACKED. */
+ * full state as FK_TRACKED. When fd leaves others behind and its number is
+ * in an epoll set, every remaining member is marked FE_EPOLL_LOST: the
+ * registration stays in the set while the socket is open, and no number is
+ * left to remove it by. */
 int fdt_ring_leave(int fd);
 
 #pragma GCC visibility pop

@@ -11,6 +11,7 @@ from lib import (BUILD, MiB, PYTHON, SHIM, clean_env, count_status, fmt, need_sh
                  test, upload_once)
 
 EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
+EPOLL_CLOSED_NUMBER = BUILD / "tests" / "epoll_closed_number"
 
 BAD_VALUES = {
     "LINGER_MODE": "sometimes",
@@ -118,6 +119,60 @@ def test_epoll_dup2(t):
     if out[True] != 0 or out[False] != 0:
         raise AssertionError("events for the replaced number: without %d, with %d" % (out[False], out[True]))
     return "second EPOLL_CTL_ADD 0 and 0 events for the replaced number with and without the shim"
+
+
+# epoll_closed_number's cases whose registration outlives the number it was
+# made through (the last close must be plain); the others may linger.
+ORPHANED_REGISTRATION = ("dup-registered", "first-registered", "dup2-over", "dup-closed-unseen")
+
+
+def epoll_closed_number(shim):
+    r = subprocess.run([str(EPOLL_CLOSED_NUMBER)], capture_output=True, text=True, timeout=30,
+                       env=clean_env(shim))
+    rows = {m.group(1): m.groups()[1:] for m in re.finditer(
+        r"^(\S+) registrations (\d+) events (-?\d+) data (\S+) held (\d+)$", r.stdout, re.M)}
+    if r.returncode != 0 or len(rows) < 5:
+        raise AssertionError("epoll_closed_number %s shim exited %d: %r %r" % (
+            "with" if shim else "without", r.returncode, r.stdout[-500:], r.stderr[-500:]))
+    return rows
+
+
+@test("epoll_registration_through_a_closed_duplicate", timeout=60)
+def test_epoll_closed_number(t):
+    """A socket added to an epoll set through one of its numbers, that
+    number closed while another still held the socket (dup then close, the
+    original closed first, dup2 over the duplicate, a raw close of it), then
+    the last number closed after an early 413: the kernel keeps such a
+    registration until the file is released, and no number is left to
+    remove it by. The app's epoll set must end as without the shim: no
+    registration left and no event (with the app's data) from epoll_wait;
+    those closes are plain (nothing holds the socket), while a registration
+    the app removed, or one made through the last number, still lets the
+    close linger."""
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        res[shim] = epoll_closed_number(shim)
+        t.note("%s shim: %s" % ("with" if shim else "without", "; ".join(
+            "%s regs %s events %s data %s held %s" % ((k,) + v) for k, v in res[shim].items())))
+    if set(res[True]) != set(res[False]):
+        raise AssertionError("different cases ran: " + "; ".join(t.notes))
+    bad = [k for k, v in res[False].items() if v[:3] != ("0", "0", "0") or v[3] != "0"]
+    if bad:
+        raise AssertionError("without the shim the set was not empty for %s: %s" % (bad, t.notes[0]))
+    differ = [k for k in res[True] if res[True][k][:3] != res[False][k][:3]]
+    if differ:
+        raise AssertionError("the epoll set differs with the shim for %s: %s" % (differ, "; ".join(t.notes)))
+    held = {k: v[3] for k, v in res[True].items()}
+    wrong = [k for k, h in held.items() if h != ("0" if k in ORPHANED_REGISTRATION else "1")]
+    if wrong:
+        raise AssertionError("with the shim, what still holds the socket after the close is wrong for %s "
+                             "(0 expected where a registration was left behind, 1 elsewhere): %s"
+                             % (wrong, t.notes[-1]))
+    return "%d cases: 0 registrations and 0 events with and without the shim; with it, %d plain closes " \
+        "(a registration outlived its number) and %d lingering" % (
+            len(held), sum(h == "0" for h in held.values()), sum(h == "1" for h in held.values()))
 
 
 SYSCALL_PASSTHROUGH = BUILD / "tests" / "syscall_passthrough"
