@@ -331,7 +331,7 @@ void fdt_ring_join(int oldfd, int newfd)
     reset_entry(dst);
     dst->origin = src->origin;
     dst->listener = src->listener;
-    dst->flags = (uint8_t)fdt_flags(src);
+    dst->flags = (uint16_t)fdt_flags(src);
     dst->ino = src->ino;
     dst->writer_gen = fdt_writer_gen(src);
     dst->ring_next = src->ring_next ? src->ring_next : oldfd + 1;
@@ -352,7 +352,8 @@ struct fd_entry *fdt_ring_leader(int fd)
     if (leader < 0) { /* the leader was closed unseen: this one takes over */
         memset(&e->u, 0, sizeof e->u);
         e->skip = 0;
-        fdt_update_flags(e, FE_BLIND, 0); /* its scanner history is gone */
+        /* its scanner history is gone: nothing is known of its responses */
+        fdt_update_flags(e, FE_BLIND | FE_MID_RESPONSE, FE_MID_FRAMED);
         fdt_set_kind(e, FK_TRACKED);
         return e;
     }
@@ -370,7 +371,7 @@ int fdt_ring_leave(int fd)
         if (fdt_kind(e) == FK_ALIAS) {
             memset(&e->u, 0, sizeof e->u);
             e->skip = 0;
-            fdt_update_flags(e, FE_BLIND, 0);
+            fdt_update_flags(e, FE_BLIND | FE_MID_RESPONSE, FE_MID_FRAMED);
             fdt_set_kind(e, FK_TRACKED);
         }
         return 0;
@@ -391,7 +392,7 @@ int fdt_ring_leave(int fd)
         heir->u = e->u;
         heir->skip = e->skip;
         /* the heir keeps its own FE_EPOLL_LOST (its number's registrations) */
-        heir->flags = (uint8_t)(fdt_flags(e) | (fdt_flags(heir) & FE_EPOLL_LOST));
+        heir->flags = (uint16_t)(fdt_flags(e) | (fdt_flags(heir) & FE_EPOLL_LOST));
         fdt_set_writer_gen(heir, fdt_writer_gen(e));
         fdt_set_kind(heir, FK_TRACKED);
     }

@@ -49,6 +49,8 @@ enum fd_origin {
                                  keeps it while the file is open): no lingering */
 #define FE_BLIND        0x40u /* unseen bytes (sendfile) were sent: stop scanning */
 #define FE_MID_RESPONSE 0x80u /* a response head or body is partly written */
+#define FE_MID_FRAMED   0x100u /* ... and its own bytes mark its end (a head, a Content-Length
+                                  or chunked body): scan_in_framed_response */
 /* FK_LINGERING only (the bit is FE_SAW_RESPONSE's, which only a tracked
  * socket has): no unread bytes were seen at its close (or nobody looked);
  * the drainer counts a reset avoided when it discards its first bytes. */
@@ -66,9 +68,9 @@ enum fd_origin {
 struct fd_entry {
     _Atomic uint8_t kind;         /* enum fd_kind */
     uint8_t origin;               /* enum fd_origin */
-    uint8_t flags;                /* FE_*: see fdt_flags() */
     uint8_t listener;             /* LI_*: what a listening socket's accepts give; for an
                                      accepted socket, what its listener gave it */
+    uint16_t flags;               /* FE_*: see fdt_flags() */
     uint32_t writer_gen;          /* fdt_writer_mark() at the last write seen (0: none) */
     int32_t ring_next;            /* next number for the same socket, + 1 (0: alone) */
     int32_t epfds[FD_EPOLL_SLOTS];/* epoll sets the app added this fd to, + 1 (0: empty) */
@@ -156,9 +158,9 @@ static inline void fdt_update_flags(struct fd_entry *e, unsigned set, unsigned c
 {
     unsigned old = fdt_flags(e);
     if (clear & old)
-        __atomic_fetch_and(&e->flags, (uint8_t)~clear, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&e->flags, (uint16_t)~clear, __ATOMIC_RELAXED);
     if (set & ~old)
-        __atomic_fetch_or(&e->flags, (uint8_t)set, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&e->flags, (uint16_t)set, __ATOMIC_RELAXED);
 }
 
 /* The epoll set in slot i (+ 1; 0: empty). */

@@ -142,9 +142,13 @@ static void note_verdict(struct fd_entry *e)
         break;
     }
     if (scan_between_responses(&e->u.scan))
-        clear |= FE_MID_RESPONSE;
-    else
+        clear |= FE_MID_RESPONSE | FE_MID_FRAMED;
+    else if (scan_in_framed_response(&e->u.scan))
+        set |= FE_MID_RESPONSE | FE_MID_FRAMED;
+    else {
         set |= FE_MID_RESPONSE;
+        clear |= FE_MID_FRAMED;
+    }
     fdt_update_flags(e, set, clear);
 }
 
@@ -479,7 +483,7 @@ static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
         return gone ? PEER_GONE : -1;
     }
     fdt_adopt_socket(own, (enum fd_origin)e->origin);
-    oe->flags = (uint8_t)(flags & (FE_UNIX | FE_APP_SHUT_RD));
+    oe->flags = (uint16_t)(flags & (FE_UNIX | FE_APP_SHUT_RD));
     oe->ino = e->ino;
     fdt_set_kind(oe, FK_LINGERING);
     stat_add(ST_LINGERED, 1);
@@ -522,6 +526,20 @@ static int claim_for_close(struct fd_entry *e)
     return fdt_claim(e, FK_TRACKED, FK_DECIDING);
 }
 
+/* True when the app closes a socket whose response is partly written and
+ * its own bytes mark its end (a head, a Content-Length or chunked body),
+ * and the app has not shut the write side down itself. Another thread may
+ * be in a write of the rest right now (the scanner sees a write's bytes
+ * when it returns): without linger that write completes, since it holds
+ * the file, and the client gets the whole response; the shutdown of a
+ * lingering copy would cut it short. Such a close is plain, in every mode.
+ * A body that only the close ends (no length, not chunked) is not cut
+ * short by the close: it ends there, and lingers. */
+static int response_in_flight(const struct fd_entry *e)
+{
+    return (fdt_flags(e) & (FE_MID_FRAMED | FE_APP_SHUT_WR)) == FE_MID_FRAMED;
+}
+
 /* decide()'s answers besides "handed over" (1). */
 enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
 
@@ -541,6 +559,8 @@ static int decide(int fd, struct fd_entry *e, int close_app)
         return DECIDE_PLAIN; /* other numbers still hold the socket */
     if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e)) /* an alias that was the last */
         return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
+    if (response_in_flight(e))
+        return DECIDE_PLAIN;
     int pending = 0;
     if (!wants_linger(fd, e, &pending))
         return DECIDE_PLAIN;
@@ -701,7 +721,7 @@ void policy_sent_via_stdio(int fd, enum stdio_output out)
      * as one with close semantics (a client still sending is then drained,
      * whether or not its bytes have arrived yet). */
     if ((e = tracked_writer(fd, e)))
-        fdt_update_flags(e, FE_SAW_RESPONSE | FE_SAW_CLOSE, FE_MID_RESPONSE);
+        fdt_update_flags(e, FE_SAW_RESPONSE | FE_SAW_CLOSE, FE_MID_RESPONSE | FE_MID_FRAMED);
 }
 
 /* At exit, other threads may still be writing. When some run, only a
@@ -722,7 +742,7 @@ static void snapshot(const struct fd_entry *e, struct fd_entry *snap)
 {
     snap->origin = e->origin;
     snap->listener = e->listener;
-    snap->flags = (uint8_t)fdt_flags(e);
+    snap->flags = (uint16_t)fdt_flags(e);
     snap->writer_gen = fdt_writer_gen(e);
     snap->ino = e->ino;
     for (int i = 0; i < FD_EPOLL_SLOTS; i++)

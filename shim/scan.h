@@ -94,6 +94,16 @@ static inline int scan_between_responses(const struct scan_state *s)
     return s->phase == SP_START;
 }
 
+/* True when a response is partly written and its own bytes mark its end:
+ * inside a head, a body of a known length (Content-Length), or a chunked
+ * body and its trailers. More of it is due, so a write of it may be under
+ * way. Not between responses, nor in a body that only the close ends (the
+ * close is its end), nor once scanning has stopped (nothing is known). */
+static inline int scan_in_framed_response(const struct scan_state *s)
+{
+    return s->phase > SP_START && s->phase < SP_BODY_UNTIL_CLOSE;
+}
+
 /* How many bytes the next sends may be skipped by count, plus one: the rest
  * of the current body or chunk (its last byte must go through scan_feed);
  * all of them (UINT64_MAX) once scanning has stopped; 0 anywhere else. */

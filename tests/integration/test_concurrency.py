@@ -1,5 +1,6 @@
-"""Threads, signal handlers, forks while threads are in the shim, and fd
-numbers reused behind linger's back."""
+"""Threads, signal handlers, forks while threads are in the shim, a close
+while another thread is writing, and fd numbers reused behind linger's
+back."""
 import re
 import subprocess
 
@@ -8,6 +9,11 @@ from lib import BUILD, SANITIZE, Skip, clean_env, need_shim, test
 STRESS = BUILD / "tests" / "stress"
 STALE = BUILD / "tests" / "stale_reuse"
 EXIT_MIDFLIGHT = BUILD / "tests" / "exit_midflight"
+MIDFLIGHT_CLOSE = BUILD / "tests" / "midflight_close"
+# midflight_close's cases: a write (or sendfile) in flight at the close, and
+# responses written in full before it (those closes may linger).
+IN_FLIGHT = ("length", "chunked", "sendfile")
+WRITTEN = ("complete-write", "complete-writev", "complete-sendfile", "complete-http10", "close-delimited")
 
 
 def run_stress(shim):
@@ -86,6 +92,58 @@ def test_exit_midflight(t):
     if any(c != 3 for c in res[True]):
         raise AssertionError("the shim changed the exit status: " + "; ".join(t.notes))
     return "%d exits mid-flight, each 3 with and without the shim" % len(delays)
+
+
+def midflight_close(case, shim):
+    # under TSAN the close goes through syscall(SYS_close): the same path in
+    # linger, past TSAN's close interceptor, which would report the app's own
+    # race (its close of an fd another thread is writing to)
+    tsan = ["--syscall-close"] if "thread" in SANITIZE else []
+    r = subprocess.run([str(MIDFLIGHT_CLOSE), "--case", case] + tsan, capture_output=True, text=True,
+                       timeout=60, env=clean_env(shim))
+    m = re.search(r"writer (-?\d+) expected (\d+) got (\d+) intact (\d) held (\d+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise AssertionError("midflight_close --case %s %s shim exited %d: %s %s" % (
+            case, "with" if shim else "without", r.returncode, r.stdout, r.stderr[-500:]))
+    return dict(zip(("writer", "expected", "got", "intact", "held"), (int(x) for x in m.groups())))
+
+
+@test("close_while_another_thread_writes", timeout=300)
+def test_midflight_close(t):
+    """Thread W writes a Connection: close response (an 8 MiB body after a
+    head with Content-Length; a chunked one; the body by sendfile) and
+    thread T closes the socket while W is inside that call; the client reads
+    nothing until the close, then everything. Without the shim the write
+    goes on after the close (it holds the file) and the client gets the
+    whole response: with the shim W's call returns the same and the client
+    gets the same bytes (the close is plain: a lingering copy's shutdown
+    would cut the write short). Responses written in full before the close
+    (write, writev, sendfile, HTTP/1.0, a body ended by the close) still
+    linger: the client gets the same bytes, and a lingering copy holds the
+    socket after the app's close."""
+    res = {}
+    for shim in (False, True):
+        if shim:
+            need_shim(t)
+        res[shim] = {case: midflight_close(case, shim) for case in IN_FLIGHT + WRITTEN}
+        t.note("%s shim: %s" % ("with" if shim else "without", "; ".join(
+            "%s wrote %d got %d/%d held %d" % (case, v["writer"], v["got"], v["expected"], v["held"])
+            for case, v in res[shim].items())))
+    incomplete = [c for c, v in res[False].items() if v["got"] != v["expected"] or not v["intact"]]
+    if incomplete:
+        raise AssertionError("without the shim the client did not get every byte for %s: %s"
+                             % (incomplete, t.notes[0]))
+    differ = [c for c in res[False] if any(res[True][c][k] != res[False][c][k] for k in ("writer", "got", "intact"))]
+    if differ:
+        raise AssertionError("the shim changed what was written or received for %s: %s"
+                             % (differ, "; ".join(t.notes)))
+    wrong = [c for c, v in res[True].items() if v["held"] != (0 if c in IN_FLIGHT else 1)]
+    if wrong:
+        raise AssertionError("with the shim, lingering was wrong for %s (a plain close expected in flight, a "
+                             "lingering one for a response written in full): %s" % (wrong, t.notes[-1]))
+    return "%d closes with a write in flight: the client got all %d bytes with and without the shim (a plain " \
+        "close); %d responses written in full: same bytes, and they linger" % (
+            len(IN_FLIGHT), res[True]["length"]["got"], len(WRITTEN))
 
 
 FORK_STORM = BUILD / "tests" / "fork_storm"

@@ -903,3 +903,85 @@ Test(scan, between_responses_after_unseen_bytes)
     cr_assert(scan_skip_unseen(&s, 40));
     cr_assert(scan_between_responses(&s), "sendfile wrote the rest of the body");
 }
+
+/* scan_in_framed_response: true while a response whose end its own bytes
+ * mark (a head, a Content-Length or chunked body) is partly written (what
+ * the app's close asks: a write of the rest may be under way); false
+ * between responses, in a body only the close ends, and once scanning has
+ * stopped. */
+Test(scan, framed_response_head_and_counted_body)
+{
+    struct scan_state s;
+    scan_init(&s);
+    cr_assert_not(scan_in_framed_response(&s), "nothing written");
+    feed_str(&s, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Len");
+    cr_assert(scan_in_framed_response(&s), "inside the head");
+    feed_str(&s, "gth: 10\r\n\r\n");
+    cr_assert_eq(scan_verdict(&s), SCAN_CLOSE);
+    cr_assert(scan_in_framed_response(&s), "a counted body not written yet");
+    cr_assert(scan_skip_body(&s, 9));
+    cr_assert(scan_in_framed_response(&s), "one body byte to go");
+    feed_str(&s, "x");
+    cr_assert_not(scan_in_framed_response(&s), "body written in full");
+    feed_str(&s, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "an empty body is written with its head");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+    cr_assert_eq(scan_verdict(&s), SCAN_CLOSE);
+    cr_assert_not(scan_in_framed_response(&s), "HTTP/1.0 with its body in full");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "a 304 has no body, whatever its length says");
+}
+
+Test(scan, framed_response_chunked)
+{
+    struct scan_state s;
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    cr_assert(scan_in_framed_response(&s), "before the first chunk");
+    feed_str(&s, "5\r\nhel");
+    cr_assert(scan_in_framed_response(&s), "inside a chunk");
+    feed_str(&s, "lo\r\n0\r\n");
+    cr_assert(scan_in_framed_response(&s), "before the trailers' end");
+    feed_str(&s, "X-Trailer: 1\r\n");
+    cr_assert(scan_in_framed_response(&s), "inside the trailers");
+    feed_str(&s, "\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "after the last chunk and trailers");
+}
+
+Test(scan, framed_response_not_close_delimited_nor_stopped)
+{
+    struct scan_state s;
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody until the close");
+    cr_assert_eq(scan_verdict(&s), SCAN_CLOSE);
+    cr_assert_not(scan_in_framed_response(&s), "the close ends a close-delimited body");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.0 200 OK\r\n\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "HTTP/1.0 without a length: the close ends it");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "not chunked last: the close ends it");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+    cr_assert_not(scan_in_framed_response(&s), "after an upgrade nothing is known");
+    scan_init(&s);
+    feed_str(&s, "\x16\x03\x01 not http");
+    cr_assert_not(scan_in_framed_response(&s), "lost: nothing is known");
+}
+
+Test(scan, framed_response_after_unseen_bytes)
+{
+    struct scan_state s;
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n");
+    cr_assert(scan_skip_unseen(&s, 60));
+    cr_assert(scan_in_framed_response(&s), "sendfile wrote part of the body");
+    cr_assert(scan_skip_unseen(&s, 40));
+    cr_assert_not(scan_in_framed_response(&s), "sendfile wrote the rest of the body");
+    scan_init(&s);
+    feed_str(&s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+    cr_assert_eq(scan_skip_unseen(&s, 11), 0);
+    cr_assert_not(scan_in_framed_response(&s), "ran past the body: scanning stopped, nothing is known");
+}
