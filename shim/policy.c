@@ -372,7 +372,14 @@ static int peek_byte(int fd)
 static enum peer_state peek_peer(int fd, int count)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-    if (poll(&p, 1, 0) < 0 || (p.revents & POLLNVAL))
+    /* even with no wait, poll fails with EINTR when nothing is ready and a
+     * signal is pending: that says nothing of the peer, so ask again (a
+     * storm of signals that never lets it answer: take the peer as open) */
+    int r, tries = 0;
+    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+        if (++tries == 64)
+            return PEER_OPEN;
+    if (r < 0 || (p.revents & POLLNVAL))
         return PEER_BROKEN;
     int ended = (p.revents & (POLLRDHUP | POLLHUP)) != 0, error = (p.revents & POLLERR) != 0;
     if (!ended && (p.revents & POLLIN))
