@@ -162,7 +162,8 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     if (k == FK_UNKNOWN)
         k = fdt_classify(fd, e);
     if (k == FK_ALIAS) {
-        e = fdt_ring_leader(fd);
+        if (!(e = fdt_ring_leader(fd)))
+            return NULL; /* its ring is busy or lost: these bytes go unscanned */
         k = FK_TRACKED;
     }
     if (k != FK_TRACKED)
@@ -289,6 +290,8 @@ int policy_shutdown_how(int fd, int how)
     if (k == FK_ALIAS)
         e = fdt_ring_leader(fd);
     else if (k != FK_TRACKED)
+        return how;
+    if (!e)
         return how;
     /* only a recognised HTTP response (or mode always) changes the app's
      * shutdown: an app that shuts a connection it cannot be known to have
@@ -552,18 +555,25 @@ enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
 
 /* The close decision for a tracked socket or alias fd about to be closed.
  * Returns 1 when it was handed to the drainer; DECIDE_PLAIN for a plain
- * close (the caller forgets fd); DECIDE_BUSY when the exit path in another
- * thread is deciding this socket (the caller closes and leaves the entry). */
+ * close (the caller forgets fd); DECIDE_BUSY when another thread is
+ * deciding this socket (the exit path) or holds its ring (the caller
+ * closes and leaves the entry). */
 static int decide(int fd, struct fd_entry *e, int close_app)
 {
     if (cfg.mode == MODE_OFF)
         return DECIDE_PLAIN;
     /* claimed before the ring is left, so that the exit path cannot take a
      * leader whose scanner is passing to another number */
-    if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e))
+    enum fd_kind held = fdt_settle(e);
+    if (held == FK_TRACKED && !claim_for_close(e))
         return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
-    if (fdt_ring_leave(fd))
-        return DECIDE_PLAIN; /* other numbers still hold the socket */
+    if (held != FK_TRACKED && held != FK_ALIAS)
+        return held == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
+    int left = fdt_ring_leave(fd, held == FK_TRACKED ? FK_DECIDING : FK_ALIAS);
+    if (left == FDT_RING_BUSY)
+        return DECIDE_BUSY;
+    if (left)
+        return DECIDE_PLAIN; /* other numbers still hold the socket, or may */
     if (fdt_kind(e) == FK_TRACKED && !claim_for_close(e)) /* an alias that was the last */
         return fdt_kind(e) == FK_DECIDING ? DECIDE_BUSY : DECIDE_PLAIN;
     if (response_in_flight(e))
