@@ -49,6 +49,7 @@ static _Atomic int running;                /* the thread is up and takes sockets
 static _Atomic int32_t handover_head = NIL; /* lock-free stack of handed-over fds */
 static _Atomic int waiting;                 /* in epoll_wait: a handover must wake it */
 static _Atomic unsigned release_requests;   /* oldest sockets the app wants closed now */
+static _Atomic uint64_t released;           /* closed at the app's request, each once closed */
 static _Atomic int epoll_fd = -1, wake_fd = -1;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int start_failed;  /* set once; a fork child clears it */
@@ -256,12 +257,16 @@ static void take_handovers(uint32_t now)
     }
 }
 
-/* Closes the oldest lingering sockets the app asked to have back. */
-static void release_oldest(void)
+/* Closes the oldest lingering sockets the app asked to have back; the
+ * number closed. Each is counted in `released` once its number is free. */
+static unsigned release_oldest(void)
 {
-    unsigned n = atomic_exchange_explicit(&release_requests, 0, memory_order_relaxed);
-    while (n-- > 0 && by_start_head != NIL)
+    unsigned n = atomic_exchange_explicit(&release_requests, 0, memory_order_relaxed), done = 0;
+    for (; n > 0 && by_start_head != NIL; n--, done++) {
         finish(by_start_head, CR_FD_PRESSURE);
+        atomic_fetch_add_explicit(&released, 1, memory_order_release);
+    }
+    return done;
 }
 
 /* Closes every socket past its idle or total deadline. */
@@ -344,15 +349,20 @@ static void drain_loop(int until_empty)
             if (token == WAKE_TOKEN) {
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
-                release_oldest();
             } else if (slots[token].fd != NIL) {
                 if (still_ours(&slots[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
             }
         }
         take_handovers(now); /* after the events: their sockets free slots */
+        /* after the handovers: a socket still on the stack counts as
+         * lingering, and the app waits for one to go */
+        unsigned gave_back = release_oldest();
         expire(now);
-        maybe_write_stats(now);
+        /* the numbers just given back are the app's: the stats file's
+         * fd would take one before the app's retry (a later round writes) */
+        if (!gave_back)
+            maybe_write_stats(now);
         gather(n);
     }
 }
@@ -434,19 +444,21 @@ static void close_shim_fd(_Atomic int *slot)
     atomic_store(slot, -1);
 }
 
-int drainer_release(unsigned n, unsigned wait_ms)
+int drainer_release(unsigned n, unsigned need, unsigned wait_ms)
 {
-    uint64_t held_before = stat_get(ST_LINGERING_NOW);
-    if (!drainer_accepting() || held_before == 0)
+    if (!drainer_accepting() || stat_get(ST_LINGERING_NOW) == 0)
         return 0;
+    uint64_t before = atomic_load_explicit(&released, memory_order_acquire);
     atomic_fetch_add_explicit(&release_requests, n, memory_order_relaxed);
     uint64_t one = 1;
     (void)!real_write(wake_fd, &one, sizeof one);
+    /* waits for the closes themselves (the lingering gauge drops before
+     * the close): the app's retry must find the numbers free */
     uint64_t deadline = clock_ms() + wait_ms;
     struct timespec nap = { 0, 50000 };
-    while (stat_get(ST_LINGERING_NOW) >= held_before && clock_ms() < deadline)
+    while (atomic_load_explicit(&released, memory_order_acquire) - before < need && clock_ms() < deadline)
         nanosleep(&nap, NULL);
-    return stat_get(ST_LINGERING_NOW) < held_before;
+    return atomic_load_explicit(&released, memory_order_acquire) != before;
 }
 
 /* Creates the epoll set, the wake-up eventfd and the thread (signals

@@ -33,7 +33,8 @@ extern volatile int drainer_detaching;
 void drainer_init(void);
 
 /* Asks the drainer to close its n oldest sockets now and waits up to
- * wait_ms for at least one to go; 1 if one did (an fd number is free). */
-int drainer_release(unsigned n, unsigned wait_ms);
+ * wait_ms for `need` of them to be closed; 1 if at least one was (an fd
+ * number is free). */
+int drainer_release(unsigned n, unsigned need, unsigned wait_ms);
 
 #endif

@@ -11,13 +11,13 @@
 
 /* When accept fails for want of an fd and linger holds some, linger gives
  * the oldest lingering sockets up and the accept is tried once more: the
- * shim must never be why the app cannot accept. */
+ * shim must never be why the app cannot accept (so for the other calls
+ * that make an fd, hooks_newfd.c). */
 
 int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 {
-    int r = real_accept4(fd, a, al, flags);
-    if (r < 0 && policy_relieve_fd_pressure(errno))
-        r = real_accept4(fd, a, al, flags);
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 1, real_accept4(fd, a, al, flags));
     if (r >= 0)
         policy_accepted(r, fd);
     return r;
@@ -25,9 +25,8 @@ int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al)
 {
-    int r = real_accept(fd, a, al);
-    if (r < 0 && policy_relieve_fd_pressure(errno))
-        r = real_accept(fd, a, al);
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 1, real_accept(fd, a, al));
     if (r >= 0)
         policy_accepted(r, fd);
     return r;

@@ -226,14 +226,17 @@ void policy_sent_unseen(int fd, size_t n)
     errno = saved;
 }
 
-int policy_relieve_fd_pressure(int err)
+int policy_relieve_fd_pressure(int err, unsigned need)
 {
-    if ((err != EMFILE && err != ENFILE) || !policy_active())
+    /* a vfork child's (or an unhandled fork copy's) fds are not the ones
+     * our drainer would close: it must not give the parent's sockets up */
+    if ((err != EMFILE && err != ENFILE) || !policy_active() || borrowed_memory())
         return 0;
     int saved = errno;
-    /* a burst of accepts frees a few at a time; each retry needs one */
-    unsigned n = 1 + (unsigned)(stat_get(ST_LINGERING_NOW) / 16);
-    int freed = drainer_release(n, 50);
+    /* a burst of accepts frees a few at a time; each retry needs one (a
+     * pipe or socketpair two) */
+    unsigned n = need + (unsigned)(stat_get(ST_LINGERING_NOW) / 16);
+    int freed = drainer_release(n, need, 50);
     errno = saved;
     return freed;
 }

@@ -6,6 +6,7 @@
 #ifndef LINGER_POLICY_H
 #define LINGER_POLICY_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -58,10 +59,27 @@ void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n);
 /* The app sent n bytes linger cannot see (sendfile) on fd. */
 void policy_sent_unseen(int fd, size_t n);
 
-/* accept failed with err: if it was EMFILE/ENFILE and linger holds fds,
- * frees some (the oldest lingering sockets) and returns 1 to retry once.
- * Keeps errno. */
-int policy_relieve_fd_pressure(int err);
+/* A call that needs `need` new fds failed with err: if it was EMFILE or
+ * ENFILE and linger holds lingering sockets, closes some (the oldest, at
+ * least `need` if it has them) and returns 1 to retry once. Keeps errno.
+ * Never in a child that borrows our memory. */
+int policy_relieve_fd_pressure(int err, unsigned need);
+
+/* r = call (which makes `need` fds), made once more when it failed for want
+ * of an fd and linger gave lingering sockets up. A retry that succeeds
+ * leaves errno as the app had it before the call (as the call alone would);
+ * one that fails sets it as the call does. For the hooks of every call that
+ * makes an fd. */
+#define RETRY_UNDER_FD_PRESSURE(r, need, call)                      \
+    do {                                                            \
+        int errno_before_ = errno;                                  \
+        (r) = (call);                                               \
+        if ((r) < 0 && policy_relieve_fd_pressure(errno, (need))) { \
+            (r) = (call);                                           \
+            if ((r) >= 0)                                           \
+                errno = errno_before_;                              \
+        }                                                           \
+    } while (0)
 
 /* A socket this process accepted (from listener) / connected out. */
 void policy_accepted(int fd, int listener);
