@@ -394,7 +394,7 @@ static int reset_slots(void)
 
 void drainer_run_detached(void)
 {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int ep = real_epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0 || reset_slots() != 0)
         return;
     epoll_fd = ep;
@@ -465,8 +465,8 @@ int drainer_release(unsigned n, unsigned need, unsigned wait_ms)
  * blocked). Returns 0 or an errno value. */
 static int start_thread(void)
 {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    int wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int ep = real_epoll_create1(EPOLL_CLOEXEC);
+    int wk = real_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ep < 0 || wk < 0) {
         int err = errno;
         if (ep >= 0) real_close(ep);

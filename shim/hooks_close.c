@@ -79,9 +79,12 @@ EXPORT int shutdown(int fd, int how)
     return hook_shutdown(fd, how);
 }
 
+/* dup and fcntl(F_DUPFD*) make a new fd: under fd pressure, lingering
+ * sockets are given up and the call is made once more (hooks_newfd.c). */
 EXPORT int dup(int fd)
 {
-    int r = real_dup(fd);
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 1, real_dup(fd));
     if (r >= 0)
         policy_duplicated(fd, r);
     return r;
@@ -101,8 +104,11 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
  * socket's ring. */
 static int fcntl_with_arg(int fd, int cmd, long arg)
 {
-    int r = real_fcntl(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+    if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+        return real_fcntl(fd, cmd, arg);
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 1, real_fcntl(fd, cmd, arg));
+    if (r >= 0)
         policy_duplicated(fd, r);
     return r;
 }

@@ -18,7 +18,7 @@ void log_open(void)
 {
     if (!cfg.log_file || log_file_fd >= 0)
         return;
-    int fd = open(cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = real_open(cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         int err = errno;
         const char *path = cfg.log_file;

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -44,6 +45,27 @@ struct real_fns {
     int (*dup3)(int, int, int);
     int (*fcntl)(int, int, ...);
     int (*close_range)(unsigned, unsigned, int);
+    /* the calls that make a new fd (hooks_newfd.c) */
+    int (*socket)(int, int, int);
+    int (*socketpair)(int, int, int, int *);
+    int (*pipe)(int *);
+    int (*pipe2)(int *, int);
+    int (*open)(const char *, int, ...);
+    int (*lfs_open)(const char *, int, ...);        /* open64 (musl <1.2.4: a macro for open) */
+    int (*openat)(int, const char *, int, ...);
+    int (*lfs_openat)(int, const char *, int, ...); /* openat64 */
+    int (*open_2)(const char *, int);              /* glibc's __open_2 (_FORTIFY_SOURCE) */
+    int (*open64_2)(const char *, int);            /* __open64_2 */
+    int (*openat_2)(int, const char *, int);       /* __openat_2 */
+    int (*openat64_2)(int, const char *, int);     /* __openat64_2 */
+    int (*creat)(const char *, mode_t);
+    int (*lfs_creat)(const char *, mode_t);         /* creat64 */
+    int (*epoll_create)(int);
+    int (*epoll_create1)(int);
+    int (*eventfd)(unsigned, int);
+    int (*timerfd_create)(int, int);
+    int (*signalfd)(int, const sigset_t *, int);
+    int (*memfd_create)(const char *, unsigned);
     int (*fclose)(FILE *);
     long (*syscall)(long, ...);
     int (*clone)(int (*)(void *), void *, int, void *, ...);
@@ -87,6 +109,27 @@ int real_dup2(int fd, int fd2);
 int real_dup3(int fd, int fd2, int flags);
 int real_fcntl(int fd, int cmd, long arg);
 int real_close_range(unsigned first, unsigned last, int flags);
+int real_socket(int domain, int type, int proto);
+int real_socketpair(int domain, int type, int proto, int sv[2]);
+int real_pipe(int fds[2]);
+int real_pipe2(int fds[2], int flags);
+/* mode is passed on always; libc reads it only when flags ask for one */
+int real_open(const char *path, int flags, mode_t mode);
+int real_open64(const char *path, int flags, mode_t mode);
+int real_openat(int dirfd, const char *path, int flags, mode_t mode);
+int real_openat64(int dirfd, const char *path, int flags, mode_t mode);
+int real_open_2(const char *path, int flags);
+int real_open64_2(const char *path, int flags);
+int real_openat_2(int dirfd, const char *path, int flags);
+int real_openat64_2(int dirfd, const char *path, int flags);
+int real_creat(const char *path, mode_t mode);
+int real_creat64(const char *path, mode_t mode);
+int real_epoll_create(int size);
+int real_epoll_create1(int flags);
+int real_eventfd(unsigned count, int flags);
+int real_timerfd_create(int clock, int flags);
+int real_signalfd(int fd, const sigset_t *mask, int flags);
+int real_memfd_create(const char *name, unsigned flags);
 int real_fclose(FILE *f);
 long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 int real_clone(int (*fn)(void *), void *stack, int flags, void *arg, void *ptid, void *tls, void *ctid);

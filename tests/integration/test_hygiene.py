@@ -33,6 +33,10 @@ INTERPOSED = {
     "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "execveat", "fexecve",
     "posix_spawn", "posix_spawnp",
     "syscall",
+    # the calls that make an fd, retried when linger gives lingering sockets up (hooks_newfd.c)
+    "socket", "socketpair", "pipe", "pipe2", "open", "open64", "openat", "openat64", "__open_2",
+    "__open64_2", "__openat_2", "__openat64_2", "creat", "creat64", "epoll_create", "epoll_create1",
+    "eventfd", "timerfd_create", "signalfd", "memfd_create",
 }
 
 
