@@ -528,6 +528,106 @@ def test_fd_limit(t):
     return "; ".join(t.notes)
 
 
+FD_PRESSURE = BUILD / "tests" / "fd_pressure"
+# every call of build/tests/fd_pressure: those that make one fd, then pipe
+# and socketpair (two); open_creat/openat_creat/open_tmpfile/creat pass a mode
+FD_KINDS = ("open", "open_creat", "open_tmpfile", "open64", "openat", "openat_creat", "openat64",
+            "__open_2", "__open64_2", "__openat_2", "__openat64_2", "creat", "creat64", "socket",
+            "dup", "fcntl_dupfd", "fcntl_dupfd_cloexec", "epoll_create", "epoll_create1", "eventfd",
+            "timerfd_create", "signalfd", "memfd_create", "socketpair", "pipe", "pipe2")
+FD_LINGERING = 10
+DRAINER_FDS = 2  # the drainer thread's epoll set and wake-up eventfd, kept while it runs
+RELIEF_WAIT_US = 50000  # how long a call waits for the drainer's closes (policy_relieve_fd_pressure)
+
+
+def fd_pressure_run(t, kind, shim, stats=False, again=False):
+    """build/tests/fd_pressure KIND at RLIMIT_NOFILE 64 after FD_LINGERING
+    closes with unread uploads: its report as a dict, with the closes for
+    fd_pressure its debug log counts. With stats, LINGER_STATS is set and
+    the program pauses 1.1 s before its calls, so that the drainer's next
+    rewrite of the file (at most one a second) falls among them."""
+    side = "with" if shim else "without"
+    d = t.subdir("%s%s-%s%s" % (kind, "-stats" if stats else "", side, "-again" if again else ""))
+    env = clean_env(shim, {"LINGER_TIME": "60s", "LINGER_TIMEOUT": "60s", "LINGER_LOG": "debug"})
+    argv = ["prlimit", "--nofile=64:64", "--", str(FD_PRESSURE), kind, str(d), str(FD_LINGERING)]
+    if stats:
+        env["LINGER_STATS"] = str(d / "stats-%p.prom")
+        argv.append("1100")
+    p = subprocess.Popen(argv,
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()  # by pid: the process this test started
+        p.communicate()
+        raise AssertionError("fd_pressure %s %s the shim: timed out | %s" % (kind, side, "; ".join(t.notes)))
+    m = re.search(r"^kind=.*$", out, re.M)
+    if p.returncode != 0 or not m:
+        raise AssertionError("fd_pressure %s %s the shim: exit %s, %r %r" % (kind, side, p.returncode,
+                                                                           out[-300:], err[-300:]))
+    rep = dict(kv.split("=", 1) for kv in m.group(0).split())
+    for k in ("calls", "fds", "held_before", "held_after", "errno_changed", "mode_bad", "slowest_us", "last_us"):
+        rep[k] = int(rep[k])
+    rep["fd_pressure"] = len(re.findall(r"closed after lingering: closed_fd_pressure", err))
+    return rep
+
+
+@test("fault_fd_limit_every_call_relieved", timeout=240, needs=("prlimit",))
+def test_fd_limit_calls(t):
+    """Lingering sockets hold fds; when any call that makes an fd fails with
+    EMFILE while some linger, linger gives them up and the call is made once
+    more. build/tests/fd_pressure, at RLIMIT_NOFILE 64, closes 10 sockets
+    with their uploads unread (with the shim they linger), then makes fds of
+    one kind (open, openat, __open_2, creat, socket, socketpair, pipe, dup,
+    fcntl F_DUPFD, epoll_create, eventfd, timerfd, signalfd, memfd_create...)
+    until the call fails; open once more with LINGER_STATS set (the
+    drainer's rewrite of that file must not take a number just given back).
+    Without the shim it gets N fds; with it, every fd it lacks must be one
+    the shim still holds, and that is at most the drainer's epoll set and
+    eventfd: all 10 sockets given up (counted as fd_pressure), the last
+    call's errno EMFILE, errno untouched by each call that succeeded (a
+    retried one included), files created with the mode asked for."""
+    if not FD_PRESSURE.exists():
+        raise AssertionError("%s is missing (run make servers)" % FD_PRESSURE)
+    need_shim(t)
+    bad, figures, slowest = [], [], 0
+    for kind, stats in [(k, False) for k in FD_KINDS] + [("open", True)]:
+        wo = fd_pressure_run(t, kind, False, stats)
+        wi = fd_pressure_run(t, kind, True, stats)
+        short = wi["fds"] + wi["held_after"] - wo["held_after"] != wo["fds"] or wi["fd_pressure"] != FD_LINGERING
+        if short and wi["last_us"] >= RELIEF_WAIT_US:
+            # the failing call waited out the shim's bound: the drainer thread
+            # got no CPU for that long (a busy machine); once more
+            t.note("%s: the last call waited %.0f ms for the drainer, ran again" % (kind, wi["last_us"] / 1000))
+            wi = fd_pressure_run(t, kind, True, stats, again=True)
+        if stats:
+            kind += "+LINGER_STATS"
+        lingered = wi["held_before"] - wo["held_before"]
+        kept = wi["held_after"] - wo["held_after"]
+        figures.append("%s %d/%d+%d" % (kind, wo["fds"], wi["fds"], kept))
+        slowest = max(slowest, wi["slowest_us"])
+        why = []
+        if wo["err"] != "EMFILE" or wi["err"] != "EMFILE":
+            why.append("last errno %s without, %s with" % (wo["err"], wi["err"]))
+        if lingered != FD_LINGERING + DRAINER_FDS:
+            why.append("the shim held %d fds before (not %d lingering + %d)" % (lingered, FD_LINGERING, DRAINER_FDS))
+        if wi["fds"] + kept != wo["fds"] or kept > DRAINER_FDS:
+            why.append("%d fds without, %d with while the shim still held %d" % (wo["fds"], wi["fds"], kept))
+        if wi["fd_pressure"] != FD_LINGERING:
+            why.append("%d closed for fd_pressure" % wi["fd_pressure"])
+        if wo["errno_changed"] or wi["errno_changed"] or wo["mode_bad"] or wi["mode_bad"]:
+            why.append("errno changed after %d/%d successes, wrong mode on %d/%d files (without/with)" % (
+                wo["errno_changed"], wi["errno_changed"], wo["mode_bad"], wi["mode_bad"]))
+        if why:
+            bad.append("%s: %s" % (kind, ", ".join(why)))
+    t.note("fds made until EMFILE without/with the shim+still held by it: %s; slowest call with the shim "
+           "(a retry after the drainer gave sockets up) %.1f ms" % (", ".join(figures), slowest / 1000))
+    if bad:
+        raise AssertionError("; ".join(bad) + " | " + "; ".join(t.notes))
+    return "; ".join(t.notes)
+
+
 def read_counts(path):
     with open(path, "rb") as f:
         return struct.unpack("5Q", f.read(40))
