@@ -140,10 +140,11 @@ int stats_write_file(const char *template, int pid)
         return -1;
     int ok = real_write(fd, text, len) == (ssize_t)len;
     int err = errno;
-    /* the public close, as for the open: a sanitizer's fd tracking (TSAN's)
-     * must see this number closed, or the app's next fd that gets it looks
-     * like a race with this thread */
-    close(fd);
+    /* the real close, as for the open: a sanitizer's fd tracking (TSAN's)
+     * sees neither, so this number's brief use is not taken for a race
+     * with the app's last use of it (TSAN, seeing only the close, reported
+     * one) */
+    real_close(fd);
     if (!ok || rename(tmp, path) != 0) {
         err = ok ? errno : err;
         unlink(tmp);
