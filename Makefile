@@ -79,7 +79,7 @@ $(BUILD)/linger-ab-client: scripts/linger-ab-client.c
 $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
 
-$(BUILD)/tests/lib%.so: tests/servers/lib%.c | $(BUILD)/tests
+$(BUILD)/tests/lib%.so: tests/servers/lib%.c tests/servers/from_linger.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -shared -o $@ $< -ldl
 
 servers: $(SERVER_BINS) $(SERVER_LIBS)

@@ -14,15 +14,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static const char ANSWER[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\none ";
 
 int main(void)
 {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t al = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4) || getsockname(l, (struct sockaddr *)&a, &al))
-        return 1;
+    struct sockaddr_in a;
+    int l = kit_listen_loopback(&a, 4);
     int client = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(client, (struct sockaddr *)&a, sizeof a))
         return 1;

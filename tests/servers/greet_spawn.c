@@ -96,13 +96,7 @@ int main(int argc, char **argv)
     struct sockaddr_in a;
     int l = kit_listen_loopback(&a, 16);
     fcntl(l, F_SETFD, FD_CLOEXEC);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *pf = fopen(tmp, "w");
-    if (!pf || fprintf(pf, "%d\n", ntohs(a.sin_port)) < 0 || fclose(pf) != 0 || rename(tmp, port_file) != 0) {
-        perror("port file");
-        return 2;
-    }
+    kit_write_port_file(port_file, &a);
     signal(SIGCHLD, SIG_IGN); /* handlers reap themselves */
     for (;;) {
         int c = kit_accept(l);

@@ -1,8 +1,8 @@
 /* kit.h - what the in-process test servers (stress, signal_storm,
- * exit_midflight; the benches' listeners) share: a loopback listener, an
- * accept that outlasts signals, reading a request head, writing it all, the
- * early-413 server loops (one thread, or several until told to stop), and
- * a client upload.
+ * exit_midflight; the benches' listeners) share: a loopback listener and
+ * its port file, an accept that outlasts signals, reading a request head,
+ * writing it all, the early-413 server loops (one thread, or several until
+ * told to stop), and a client upload.
  * Header-only: each server is one C file built on its own. Every call
  * restarts after EINTR, so signal handlers in a test do not end loops. */
 #ifndef LINGER_TEST_KIT_H
@@ -29,6 +29,19 @@ static inline int kit_listen_loopback(struct sockaddr_in *addr, int backlog)
         exit(2);
     }
     return l;
+}
+
+/* Writes addr's port to path, through path.tmp renamed over it (a reader
+ * never sees it half-written); exits 2 on failure. */
+static inline void kit_write_port_file(const char *path, const struct sockaddr_in *addr)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", ntohs(addr->sin_port)) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        perror("port file");
+        exit(2);
+    }
 }
 
 /* The next connection on listener l, or -1 when accepting fails for good. */

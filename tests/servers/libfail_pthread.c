@@ -15,25 +15,14 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+#include "from_linger.h"
 
-static int from_linger(void)
-{
-    void *frames[32];
-    int n = backtrace(frames, 32);
-    for (int i = 1; i < n; i++) {
-        Dl_info info;
-        if (dladdr(frames[i], &info) && info.dli_fname && strstr(info.dli_fname, "liblinger"))
-            return 1;
-    }
-    return 0;
-}
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {

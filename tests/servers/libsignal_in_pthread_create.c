@@ -3,31 +3,19 @@
  *
  *   LD_PRELOAD="build/liblinger.so build/tests/libsignal_in_pthread_create.so" program
  *
- * When liblinger calls pthread_create (any frame of the caller's stack in
- * an object whose file name contains "liblinger", as libfail_pthread.c
- * tells), this one raises SIGUSR1 on the calling thread first - once - and
- * then creates the thread. The program's SIGUSR1 handler thus runs while
+ * When liblinger calls pthread_create (from_linger.h tells), this one
+ * raises SIGUSR1 on the calling thread first - once - and then creates the
+ * thread. The program's SIGUSR1 handler thus runs while
  * linger is in the middle of starting its drainer, on the same thread.
  */
 #include <dlfcn.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
-typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+#include "from_linger.h"
 
-static int from_linger(void)
-{
-    void *frames[32];
-    int n = backtrace(frames, 32);
-    for (int i = 1; i < n; i++) {
-        Dl_info info;
-        if (dladdr(frames[i], &info) && info.dli_fname && strstr(info.dli_fname, "liblinger"))
-            return 1;
-    }
-    return 0;
-}
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {

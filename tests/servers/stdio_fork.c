@@ -116,13 +116,7 @@ static int fdopen_server(const char *port_file, int greet)
 {
     struct sockaddr_in a;
     int l = kit_listen_loopback(&a, 16);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *pf = fopen(tmp, "w");
-    if (!pf || fprintf(pf, "%d\n", ntohs(a.sin_port)) < 0 || fclose(pf) != 0 || rename(tmp, port_file) != 0) {
-        perror("port file");
-        return 2;
-    }
+    kit_write_port_file(port_file, &a);
     signal(SIGCHLD, SIG_IGN); /* handlers reap themselves */
     for (;;) {
         int c = kit_accept(l);
@@ -147,13 +141,7 @@ static int dup2_stdout_server(const char *port_file)
 {
     struct sockaddr_in a;
     int l = kit_listen_loopback(&a, 16);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *pf = fopen(tmp, "w");
-    if (!pf || fprintf(pf, "%d\n", ntohs(a.sin_port)) < 0 || fclose(pf) != 0 || rename(tmp, port_file) != 0) {
-        perror("port file");
-        return 2;
-    }
+    kit_write_port_file(port_file, &a);
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
         int c = kit_accept(l);

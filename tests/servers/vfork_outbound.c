@@ -21,17 +21,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static const char REQUEST[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 static const char RESPONSE[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
 int main(int argc, char **argv)
 {
     int with_child = !(argc > 1 && !strcmp(argv[1], "--no-child"));
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t al = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 4) || getsockname(l, (struct sockaddr *)&a, &al))
-        return 1;
+    struct sockaddr_in a;
+    int l = kit_listen_loopback(&a, 4);
     int out = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(out, (struct sockaddr *)&a, sizeof a))
         return 1;
