@@ -21,7 +21,10 @@ BUILD    := build
 comma    := ,
 CFLAGS_COMMON := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC
 SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing
-SHIM_LDFLAGS  := -shared -Wl,-z,relro,-z,now -Wl,--no-undefined
+# shim/exports.map: the one list of the symbols the library exports (the
+# interposed calls), as a version script
+EXPORTS_MAP   := shim/exports.map
+SHIM_LDFLAGS  := -shared -Wl,-z,relro,-z,now -Wl,--no-undefined -Wl,--version-script=$(EXPORTS_MAP)
 SHIM_LIBS     := -ldl -lpthread
 
 # SANITIZE=address,undefined or SANITIZE=thread builds the library and the
@@ -33,7 +36,7 @@ ifneq ($(SANITIZE),)
 SAN_FLAGS    := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 OUT          := $(BUILD)/sanitize-$(subst $(comma),-,$(SANITIZE))
 SHIM_CFLAGS  += $(SAN_FLAGS) -O1
-SHIM_LDFLAGS := -shared -Wl,-z,relro,-z,now $(SAN_FLAGS)
+SHIM_LDFLAGS := -shared -Wl,-z,relro,-z,now -Wl,--version-script=$(EXPORTS_MAP) $(SAN_FLAGS)
 SAN_RUNTIMES := $(foreach s,$(subst $(comma), ,$(SANITIZE)),$(shell $(CC) -print-file-name=lib$(patsubst undefined,ubsan,$(patsubst address,asan,$(patsubst thread,tsan,$(s)))).so))
 # criterion cannot start under TSAN (its shared arena clashes with TSAN's
 # memory layout); the unit tests cover single-threaded pure code, so under
@@ -48,8 +51,10 @@ endif
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 PURE_SRCS := shim/scan.c shim/config_parse.c
-# the stats file's writers, with real_write and log_msg stood in for by the test
-UNIT_SHIM_SRCS := shim/stats.c
+# shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
+# what they call of the rest (real_write, log_msg, raw_syscall...) the tests
+# stand in for
+UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SERVER_SRCS := $(filter-out tests/servers/lib%.c,$(wildcard tests/servers/*.c))
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
@@ -62,8 +67,8 @@ all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client
 $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
 
-$(OUT)/liblinger.so: $(SHIM_OBJS)
-	$(CC) $(SHIM_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+$(OUT)/liblinger.so: $(SHIM_OBJS) $(EXPORTS_MAP)
+	$(CC) $(SHIM_LDFLAGS) -o $@ $(SHIM_OBJS) $(SHIM_LIBS)
 
 $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 	mkdir -p $@
@@ -195,8 +200,8 @@ $(BUILD)/musl:
 $(BUILD)/musl/%.o: shim/%.c $(wildcard shim/*.h) | $(BUILD)/musl
 	$(MUSL_CC) $(MUSL_CFLAGS) -c $< -o $@
 
-$(BUILD)/liblinger-musl.so: $(MUSL_OBJS)
-	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+$(BUILD)/liblinger-musl.so: $(MUSL_OBJS) $(EXPORTS_MAP)
+	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJS) $(SHIM_LIBS)
 
 # The musl library is installed too when it has been built (and is rebuilt
 # first if the sources changed).

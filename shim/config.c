@@ -77,7 +77,9 @@ void config_load(void)
         cfg.log_file = kept_path("LINGER_LOG_FILE", v, log_path, sizeof log_path);
     if ((v = env("LINGER_LOG")) && parse_log_level(v, &cfg.log_level) != 0)
         log_msg(LOG_ERROR, "LINGER_LOG='%s' is not one of error, warn, info, debug; using warn", v);
-    log_open();
+    log_set_level(cfg.log_level);
+    if (cfg.log_file && log_open(cfg.log_file) != 0)
+        cfg.log_file = NULL;
 
     if ((v = env("LINGER_MODE")) && parse_mode(v, &cfg.mode) != 0)
         log_msg(LOG_ERROR, "LINGER_MODE='%s' is not one of on, always, off, observe; using on", v);

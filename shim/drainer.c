@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,30 +18,18 @@
 
 #include "clock.h"
 #include "config.h"
+#include "drainslots.h"
 #include "fdtable.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
 #include "stats.h"
 
-#define NIL (-1)
+#define NIL (-1)                   /* the handover stack's end */
 #define EVENTS_PER_WAIT 256
 #define RECV_CHUNK (1u << 20)      /* bytes discarded per recv at most */
 #define RECVS_PER_EVENT 8          /* fairness: then back to epoll */
 #define GATHER_US 1000             /* a round that drained nothing is followed by this pause */
-
-/* One lingering socket, as the drainer sees it. Slots live in the drainer's
- * own array, so an fd number reused behind its back cannot corrupt them. */
-struct drain_slot {
-    int32_t fd;
-    int32_t next, prev;            /* list ordered by handover (total cap) */
-    int32_t idle_next, idle_prev;  /* list ordered by last activity (idle timeout) */
-    uint32_t start_ms, last_ms;    /* monotonic milliseconds, truncated */
-    uint8_t flags;                 /* FE_UNIX and FE_COUNT_FIRST_BYTES of the socket */
-    uint8_t registered;            /* in the drainer's epoll set */
-    uint64_t ino;                  /* the socket's inode */
-    uint64_t drained;              /* bytes discarded so far */
-};
 
 /* Shared with the close path. */
 static _Atomic int running;                /* the thread is up and takes sockets */
@@ -58,12 +45,7 @@ static _Atomic int start_failed;  /* set once; a fork child clears it */
 static _Atomic unsigned long start_owner;
 
 /* Owned by the drainer thread only. */
-static struct drain_slot *slots;          /* capacity entries */
-static int32_t capacity;
-static int32_t free_head = NIL;           /* free slots, linked through next */
-static int32_t never_used;                /* slots [never_used, capacity) were never taken */
-static int32_t by_start_head = NIL, by_start_tail = NIL; /* oldest first */
-static int32_t by_idle_head = NIL, by_idle_tail = NIL;   /* least recently active first */
+static struct drain_slots ds = DRAIN_SLOTS_EMPTY; /* the lingering sockets */
 static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
 static uint64_t round_bytes;              /* drained since the last epoll_wait */
 
@@ -75,40 +57,6 @@ static const enum stat_id reason_stat[] = {
     [CR_BYTES] = ST_CLOSED_BYTES, [CR_CAP] = ST_CLOSED_CAP, [CR_ERROR] = ST_CLOSED_ERROR,
     [CR_FD_PRESSURE] = ST_CLOSED_FD_PRESSURE,
 };
-
-/* ---- the two intrusive lists, O(1) each ---- */
-
-static void start_list_append(int32_t i)
-{
-    struct drain_slot *s = &slots[i];
-    s->next = NIL;
-    s->prev = by_start_tail;
-    if (by_start_tail != NIL) slots[by_start_tail].next = i; else by_start_head = i;
-    by_start_tail = i;
-}
-
-static void start_list_remove(int32_t i)
-{
-    struct drain_slot *s = &slots[i];
-    if (s->prev != NIL) slots[s->prev].next = s->next; else by_start_head = s->next;
-    if (s->next != NIL) slots[s->next].prev = s->prev; else by_start_tail = s->prev;
-}
-
-static void idle_list_append(int32_t i)
-{
-    struct drain_slot *s = &slots[i];
-    s->idle_next = NIL;
-    s->idle_prev = by_idle_tail;
-    if (by_idle_tail != NIL) slots[by_idle_tail].idle_next = i; else by_idle_head = i;
-    by_idle_tail = i;
-}
-
-static void idle_list_remove(int32_t i)
-{
-    struct drain_slot *s = &slots[i];
-    if (s->idle_prev != NIL) slots[s->idle_prev].idle_next = s->idle_next; else by_idle_head = s->idle_next;
-    if (s->idle_next != NIL) slots[s->idle_next].idle_prev = s->idle_prev; else by_idle_tail = s->idle_prev;
-}
 
 /* ---- closing ---- */
 
@@ -122,10 +70,8 @@ static int still_ours(const struct drain_slot *s)
 /* Really closes a lingering socket and frees its slot. */
 static void finish(int32_t i, enum close_reason why)
 {
-    struct drain_slot *s = &slots[i];
+    struct drain_slot *s = &ds.slot[i];
     struct fd_entry *e = &fdt[s->fd];
-    start_list_remove(i);
-    idle_list_remove(i);
     stat_add(reason_stat[why], 1);
     stat_sub(ST_LINGERING_NOW, 1);
     if (log_enabled(LOG_DEBUG))
@@ -143,9 +89,7 @@ static void finish(int32_t i, enum close_reason why)
         expect = FK_CLOSING;
         atomic_compare_exchange_strong(&e->kind, &expect, (uint8_t)FK_UNKNOWN);
     }
-    s->fd = NIL;
-    s->next = free_head;
-    free_head = i;
+    slots_put(&ds, i);
 }
 
 /* ---- draining ---- */
@@ -153,7 +97,7 @@ static void finish(int32_t i, enum close_reason why)
 /* Discards what the peer sent; closes on EOF, error or byte cap. */
 static void drain(int32_t i, uint32_t now)
 {
-    struct drain_slot *s = &slots[i];
+    struct drain_slot *s = &ds.slot[i];
     uint64_t got = 0;
     enum close_reason why = CR_EOF;
     int done = 0;
@@ -184,23 +128,16 @@ static void drain(int32_t i, uint32_t now)
     if (done) {
         finish(i, why);
     } else if (got) {
-        s->last_ms = now;
-        idle_list_remove(i);
-        idle_list_append(i);
+        slots_active(&ds, i, now);
     }
 }
 
 /* A free slot, evicting the oldest lingering socket when none is left. */
 static int32_t take_slot(void)
 {
-    if (free_head == NIL && never_used == capacity && by_start_head != NIL)
-        finish(by_start_head, CR_CAP);
-    int32_t i = free_head;
-    if (i != NIL)
-        free_head = slots[i].next;
-    else if (never_used < capacity)
-        i = never_used++;
-    return i;
+    if (slots_full(&ds) && ds.oldest != SLOT_NIL)
+        finish(ds.oldest, CR_CAP);
+    return slots_take(&ds);
 }
 
 /* Starts draining one handed-over fd. */
@@ -210,21 +147,19 @@ static void take_one(int32_t fd, uint32_t now)
     if (fdt_kind(e) != FK_LINGERING)
         return; /* the app took the number back (dup2) before we got here */
     int32_t i = take_slot();
-    if (i == NIL) { /* cannot happen: capacity >= 1 */
+    if (i == SLOT_NIL) { /* cannot happen: capacity >= 1 */
         real_close(fd);
         stat_sub(ST_LINGERING_NOW, 1);
         stat_add(ST_CLOSED_CAP, 1);
         return;
     }
-    struct drain_slot *s = &slots[i];
+    struct drain_slot *s = &ds.slot[i];
     s->fd = fd;
     s->ino = e->ino;
     s->flags = e->flags & (FE_UNIX | FE_COUNT_FIRST_BYTES);
-    s->start_ms = s->last_ms = now;
     s->drained = 0;
     s->registered = 0;
-    start_list_append(i);
-    idle_list_append(i);
+    slots_start(&ds, i, now);
     /* the peer has often closed by now: then the socket is done without
      * ever joining the epoll set */
     drain(i, now);
@@ -262,8 +197,8 @@ static void take_handovers(uint32_t now)
 static unsigned release_oldest(void)
 {
     unsigned n = atomic_exchange_explicit(&release_requests, 0, memory_order_relaxed), done = 0;
-    for (; n > 0 && by_start_head != NIL; n--, done++) {
-        finish(by_start_head, CR_FD_PRESSURE);
+    for (; n > 0 && ds.oldest != SLOT_NIL; n--, done++) {
+        finish(ds.oldest, CR_FD_PRESSURE);
         atomic_fetch_add_explicit(&released, 1, memory_order_release);
     }
     return done;
@@ -272,10 +207,10 @@ static unsigned release_oldest(void)
 /* Closes every socket past its idle or total deadline. */
 static void expire(uint32_t now)
 {
-    while (by_start_head != NIL && now - slots[by_start_head].start_ms >= cfg.time_ms)
-        finish(by_start_head, CR_TIME);
-    while (by_idle_head != NIL && now - slots[by_idle_head].last_ms >= cfg.timeout_ms)
-        finish(by_idle_head, CR_IDLE);
+    while (ds.oldest != SLOT_NIL && now - ds.slot[ds.oldest].start_ms >= cfg.time_ms)
+        finish(ds.oldest, CR_TIME);
+    while (ds.idlest != SLOT_NIL && now - ds.slot[ds.idlest].last_ms >= cfg.timeout_ms)
+        finish(ds.idlest, CR_IDLE);
 }
 
 /* Rewrites LINGER_STATS at most once a second, and only after a change. */
@@ -291,22 +226,6 @@ static void maybe_write_stats(uint32_t now)
     last_ms = now;
     last_print = print;
     stats_update_file(cfg.stats_file, getpid());
-}
-
-/* Milliseconds until the next deadline, for epoll_wait (-1: none). */
-static int next_timeout(uint32_t now)
-{
-    int64_t best = -1;
-    if (by_start_head != NIL)
-        best = (int64_t)cfg.time_ms - (int64_t)(uint32_t)(now - slots[by_start_head].start_ms);
-    if (by_idle_head != NIL) {
-        int64_t idle = (int64_t)cfg.timeout_ms - (int64_t)(uint32_t)(now - slots[by_idle_head].last_ms);
-        if (by_start_head == NIL || idle < best) best = idle; /* -1 can be a real (overdue) value */
-    }
-    if (best < 0 && by_start_head != NIL)
-        best = 0;
-    int cap = cfg.stats_file ? 1000 : 60000;
-    return (best < 0 || best > cap) ? (best < 0 && !cfg.stats_file ? -1 : cap) : (int)best;
 }
 
 /* Pauses after a round of events that drained nothing (closes handed over,
@@ -340,8 +259,9 @@ static int wait_events(struct epoll_event *events, int timeout)
 static void drain_loop(int until_empty)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
-    while (!until_empty || by_start_head != NIL) {
-        int n = wait_events(events, next_timeout((uint32_t)clock_ms()));
+    while (!until_empty || ds.oldest != SLOT_NIL) {
+        int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
+                                                       cfg.stats_file != NULL));
         uint32_t now = (uint32_t)clock_ms();
         round_bytes = 0;
         for (int k = 0; k < n; k++) {
@@ -349,8 +269,8 @@ static void drain_loop(int until_empty)
             if (token == WAKE_TOKEN) {
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
-            } else if (slots[token].fd != NIL) {
-                if (still_ours(&slots[token])) drain((int32_t)token, now);
+            } else if (ds.slot[token].fd != SLOT_NIL) {
+                if (still_ours(&ds.slot[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
             }
         }
@@ -374,28 +294,10 @@ static void *drainer_main(void *arg)
     return NULL;
 }
 
-/* Fresh, empty slot array and lists (a new drainer, in this process). */
-static int reset_slots(void)
-{
-    if (slots)
-        munmap(slots, (size_t)capacity * sizeof *slots);
-    capacity = (int32_t)cfg.max_sockets;
-    slots = mmap(NULL, (size_t)capacity * sizeof *slots, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (slots == MAP_FAILED) {
-        slots = NULL;
-        return -1;
-    }
-    free_head = NIL;
-    never_used = 0;  /* slots are set up as they are first taken */
-    by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
-    return 0;
-}
-
 void drainer_run_detached(void)
 {
     int ep = real_epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0 || reset_slots() != 0)
+    if (ep < 0 || slots_init(&ds, (int32_t)cfg.max_sockets) != 0)
         return;
     epoll_fd = ep;
     wake_fd = -1;
@@ -473,7 +375,7 @@ static int start_thread(void)
         if (wk >= 0) real_close(wk);
         return err;
     }
-    if (!slots && reset_slots() != 0) {
+    if (!ds.slot && slots_init(&ds, (int32_t)cfg.max_sockets) != 0) {
         real_close(ep);
         real_close(wk);
         return ENOMEM;
@@ -540,7 +442,7 @@ int drainer_ensure_started(void)
  * drainer: the lock is this thread's already, and must stay so. */
 static _Atomic unsigned long fork_inside_start;
 
-static void before_fork(void)
+void drainer_before_fork(void)
 {
     unsigned long self = (unsigned long)pthread_self();
     if (atomic_load(&start_owner) == self) {
@@ -550,7 +452,7 @@ static void before_fork(void)
     pthread_mutex_lock(&start_lock);
 }
 
-static void after_fork_parent(void)
+void drainer_after_fork_parent(void)
 {
     if (atomic_load(&fork_inside_start) == (unsigned long)pthread_self()) {
         atomic_store(&fork_inside_start, 0);
@@ -559,15 +461,8 @@ static void after_fork_parent(void)
     pthread_mutex_unlock(&start_lock);
 }
 
-/* The child has no drainer thread: it drops its copies of the parent's
- * lingering sockets and shim fds (the parent still drains them), forgets
- * what the parent wrote, and may start a drainer of its own later. */
-volatile int drainer_detaching;
-
-static void after_fork_child(void)
+void drainer_after_fork_child(void)
 {
-    if (drainer_detaching)
-        return;
     for (int fd = fdt_next_own(-1); fd >= 0; fd = fdt_next_own(fd)) {
         enum fd_kind k = fdt_kind(&fdt[fd]);
         if (k == FK_LINGERING || k == FK_CLOSING) {
@@ -581,19 +476,9 @@ static void after_fork_child(void)
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
     stats_begin_fork_child();
-    if (slots) { /* rebuilt by the child's own drainer, if it ever needs one */
-        munmap(slots, (size_t)capacity * sizeof *slots);
-        slots = NULL;
-    }
-    free_head = NIL;
-    by_start_head = by_start_tail = by_idle_head = by_idle_tail = NIL;
+    slots_drop(&ds); /* rebuilt by the child's own drainer, if it ever needs one */
     start_failed = 0;
     atomic_store(&start_owner, 0);
     atomic_store(&fork_inside_start, 0);
     pthread_mutex_init(&start_lock, NULL);
-}
-
-void drainer_init(void)
-{
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }

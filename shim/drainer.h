@@ -24,13 +24,14 @@ void drainer_adopt(int fd);
  * FK_LINGERING fd in the table until none is left, then returns. */
 void drainer_run_detached(void);
 
-/* Set while handoff.c forks its drainer process through libc's fork (a
- * TSAN build does, so TSAN sees the child start): the child keeps every
- * lingering fd, so the fork handlers must leave it alone. */
-extern volatile int drainer_detaching;
-
-/* Registers the fork handlers. */
-void drainer_init(void);
+/* The fork handlers (process.c runs them): before a fork, the start lock
+ * is taken, and the parent gives it back. The child has no drainer thread:
+ * it drops its copies of the parent's lingering sockets and shim fds (the
+ * parent still drains them), forgets what the parent wrote (a new writer
+ * generation), and may start a drainer of its own later. */
+void drainer_before_fork(void);
+void drainer_after_fork_parent(void);
+void drainer_after_fork_child(void);
 
 /* Asks the drainer to close its n oldest sockets now and waits up to
  * wait_ms for `need` of them to be closed; 1 if at least one was (an fd

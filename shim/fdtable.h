@@ -251,8 +251,8 @@ static inline void fdt_scanner_catch_up(struct fd_entry *e)
 /* In a fork child: a new writer generation. Every socket's scanner catches
  * up and its skip count drops to 0, so this process's first write on each
  * goes through the slow path, which records it as the writer; a claim made
- * by a parent's thread (FK_DECIDING) goes back to FK_TRACKED, and ring
- * locks held by the parent's other threads are free again. */
+ * by a parent's thread (FK_DECIDING) goes back to FK_TRACKED. (The ring
+ * locks: fdt_ring_locks_reset.) */
 void fdt_new_generation(void);
 
 /* In the parent, after it made a child that copies its fds: counts it. */
@@ -286,32 +286,14 @@ int fdt_same_socket(int fd, const struct fd_entry *e);
 /* True when fd holds the file whose inode the entry recorded (any type). */
 int fdt_same_file(int fd, const struct fd_entry *e);
 
-/* Duplicates of a tracked socket form a ring of numbers. The TRACKED member
- * (the leader) holds the scanner state; the others are FK_ALIAS. Members
- * closed behind linger's back are dropped when the ring is next walked.
- * Threads and signal handlers may change one ring at once: each change
- * takes the ring's try-lock, and never waits for it long (fdtable.c). */
-
-/* newfd becomes another number for oldfd's tracked socket. When the ring
- * is busy, both are marked so that no number of the socket lingers. */
-void fdt_ring_join(int oldfd, int newfd);
-
-/* The leader entry of fd's socket (fd's own entry when it leads), or NULL
- * (the ring is busy or its members cannot be known: leave the scanner be). */
-struct fd_entry *fdt_ring_leader(int fd);
-
-/* Takes fd out of its ring; held is the kind of fd's entry that the caller
- * owns: FK_ALIAS, or FK_DECIDING for a leader it claimed. Returns 1 when
- * other numbers still hold the socket, or may (the ring's members cannot be
- * known): a plain close; 0 when fd was the last, and its entry now carries
- * the socket's full state as FK_TRACKED; FDT_RING_BUSY when the ring is
- * busy: a plain close, and the caller leaves the entry be (it is cleared
- * already but for its link, which the ring still needs). When fd leaves
- * others behind and its number is in an epoll set, every remaining member
- * is marked FE_EPOLL_LOST: the registration stays in the set while the
- * socket is open, and no number is left to remove it by. */
-#define FDT_RING_BUSY 2
-int fdt_ring_leave(int fd, enum fd_kind held);
+/* For fdring.c: clears what an entry says about its socket, but for its
+ * kind and link; clears it all for a new life of its number (kind
+ * FK_UNKNOWN); the i-th pause of a bounded wait (16 yields, then naps of
+ * 100 us), FDT_PAUSES at most (about 10 ms in all). */
+void fdt_clear_state(struct fd_entry *e);
+void fdt_reset_entry(struct fd_entry *e);
+void fdt_pause(int i);
+#define FDT_PAUSES 64
 
 #pragma GCC visibility pop
 

@@ -22,11 +22,11 @@
 #include "holders.h"
 #include "log.h"
 #include "policy.h"
+#include "process.h"
 #include "real.h"
 #include "stats.h"
 #include "stdio_out.h"
 
-static pid_t owner;            /* the process the table describes */
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
 /* linger_lingered_total when an exec last handed sockets over: a failed
  * exec, then another (execvp tries each PATH directory), hands them over
@@ -37,26 +37,12 @@ static uint64_t lingered_at_exec_handoff;
  * writes). */
 static int stdout_flushed_at_fork, stderr_flushed_at_fork;
 
-static pid_t current_pid(void)
+void handoff_after_fork_child(void)
 {
-    return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
-}
-
-static void after_fork_child(void)
-{
-    if (drainer_detaching)
-        return;
-    owner = current_pid();
     atomic_store(&handed_off, 0);
     lingered_at_exec_handoff = 0; /* the child counts its own, from zero */
     stdout_flushed_at_fork = stdio_output(stdout) == STDIO_EARLIER;
     stderr_flushed_at_fork = stdio_output(stderr) == STDIO_EARLIER;
-}
-
-void handoff_init(void)
-{
-    owner = current_pid();
-    pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 /* stdout/stderr written through stdio onto a socket count as writes - if
@@ -186,7 +172,7 @@ __attribute__((noreturn)) static void become_drainer(void)
 int handoff_claim_exit(void)
 {
     /* a vfork child sharing our memory is not us; and only once */
-    return current_pid() == owner && !atomic_exchange(&handed_off, 1);
+    return process_is_owner() && !atomic_exchange(&handed_off, 1);
 }
 
 /* The middle process's clone: under TSAN libc's fork (with linger's own
@@ -197,10 +183,10 @@ int handoff_claim_exit(void)
 static long clone_middle(void)
 {
 #if defined(__SANITIZE_THREAD__)
-    drainer_detaching = 1;
+    process_detaching = 1;
     long pid = fork();
     if (pid != 0)
-        drainer_detaching = 0;
+        process_detaching = 0;
     return pid;
 #else
     return raw_syscall(SYS_clone, 0, 0, 0, 0, 0, 0);
@@ -258,7 +244,7 @@ static void hand_lingering_to_process(int count, const char *when)
 
 void handoff_before_exec(void)
 {
-    if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || current_pid() != owner)
+    if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || !process_is_owner())
         return; /* a vfork child's exec closes nothing of ours */
     int saved = errno;
     uint64_t lingered = stat_get(ST_LINGERED);

@@ -27,7 +27,8 @@ void handoff_at_exit(int flush_stdio);
  * client closes or its own limits. */
 void handoff_before_exec(void);
 
-/* Records the owning process (at load and in fork children). */
-void handoff_init(void);
+/* In a fork child (process.c runs it): the child's own exit state, and what
+ * its stdout and stderr had flushed before the fork. */
+void handoff_after_fork_child(void);
 
 #endif

@@ -2,7 +2,7 @@
  *
  * Lingering shuts a socket down for every process that holds it, so a
  * process may linger a socket only when its close is the last one. A socket
- * it accepted is shared only with its own fork children (policy.c tells
+ * it accepted is shared only with its own fork children (decide.c tells
  * those apart by writer generation); one it inherited at exec (inetd style,
  * or a command a shell script runs with the connection as its stdout) may
  * still be held by the parent that passed it on.

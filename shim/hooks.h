@@ -9,12 +9,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* vfork is hooked (by a jump, hooks_process.c) on x86-64 only. */
-#if defined(__x86_64__)
-#define LINGER_HOOKS_VFORK 1
-#else
-#define LINGER_HOOKS_VFORK 0
-#endif
+#include "process.h" /* LINGER_HOOKS_VFORK */
 
 /* The slow paths stay out of line, so each exported hook's fast path is a
  * bounds check, a byte load and a tail call, with no stack frame. */

@@ -1,8 +1,7 @@
-/* hooks_socket.c - where sockets come from (accept, connect), where the app
- * watches them (epoll_ctl), and how it asks for an abortive close
- * (setsockopt SO_LINGER). */
+/* hooks_socket.c - where sockets come from (socket, socketpair, accept,
+ * accept4, connect) and how the app asks for an abortive close (setsockopt
+ * SO_LINGER). */
 #include <errno.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "hooks.h"
@@ -12,7 +11,21 @@
 /* When accept fails for want of an fd and linger holds some, linger gives
  * the oldest lingering sockets up and the accept is tried once more: the
  * shim must never be why the app cannot accept (so for the other calls
- * that make an fd, hooks_newfd.c). */
+ * that make an fd, hooks_open.c). */
+
+EXPORT int socket(int domain, int type, int proto)
+{
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 1, real_socket(domain, type, proto));
+    return r;
+}
+
+EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    int r;
+    RETRY_UNDER_FD_PRESSURE(r, 2, real_socketpair(domain, type, proto, sv));
+    return r;
+}
 
 int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 {
@@ -57,12 +70,4 @@ int hook_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 {
     return hook_setsockopt(fd, level, name, v, len);
-}
-
-EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
-{
-    int r = real_epoll_ctl(epfd, op, fd, ev);
-    if (r == 0)
-        policy_epoll_ctl(epfd, op, fd);
-    return r;
 }

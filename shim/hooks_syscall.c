@@ -8,10 +8,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fdtable.h"
 #include "hooks.h"
 #include "linger.h"
 #include "policy.h"
+#include "process.h"
 #include "real.h"
 
 EXPORT long syscall(long nr, ...)
@@ -54,12 +54,12 @@ EXPORT long syscall(long nr, ...)
     case SYS_clone3:
 #endif
     case SYS_clone:
-        policy_memory_may_be_shared(); /* whatever the flags: a child may share our memory */
-        fdt_note_fork();               /* or have a copy of our fds */
+        /* whatever the flags: a child may share our memory, or have a copy of our fds */
+        process_before_shared_child();
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
 #ifdef SYS_fork
     case SYS_fork:
-        fdt_note_fork();
+        process_note_fork();
         return real_syscall(nr, a1, a2, a3, a4, a5, a6);
 #endif
     case SYS_exit_group:

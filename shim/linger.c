@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ownfd.h"
 #include "policy.h"
+#include "process.h"
 #include "real.h"
 #include "stats.h"
 
@@ -34,10 +35,9 @@ __attribute__((constructor)) static void linger_load(void)
         log_msg(LOG_ERROR, "cannot map the fd table; linger stays inactive in this process");
         return;
     }
-    ownfd_init();
-    log_protect();
-    drainer_init();
-    handoff_init();
+    ownfd_init(cfg.max_sockets);
+    log_protect(); /* after ownfd_init: the high range is known */
+    process_init();
     policy_init();
     if (cfg.stats_file) /* the file exists, with zeros, from the start */
         stats_update_file(cfg.stats_file, getpid());

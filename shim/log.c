@@ -8,26 +8,29 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "ownfd.h"
 #include "real.h"
 
 static _Atomic int log_file_fd = -1;
+static enum log_level log_level = LOG_WARN;
 
-void log_open(void)
+void log_set_level(enum log_level level)
 {
-    if (!cfg.log_file || log_file_fd >= 0)
-        return;
-    int fd = real_open(cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    log_level = level;
+}
+
+int log_open(const char *path)
+{
+    if (log_file_fd >= 0)
+        return 0;
+    int fd = real_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        int err = errno;
-        const char *path = cfg.log_file;
-        cfg.log_file = NULL;
         log_msg(LOG_ERROR, "LINGER_LOG_FILE='%s' cannot be opened for append (%s); logging to stderr",
-                path, strerror(err));
-        return;
+                path, strerror(errno));
+        return -1;
     }
     log_file_fd = fd;
+    return 0;
 }
 
 void log_protect(void)
@@ -38,7 +41,7 @@ void log_protect(void)
 
 int log_enabled(enum log_level level)
 {
-    return level <= cfg.log_level;
+    return level <= log_level;
 }
 
 /* Makes line[0, n) printable: a control byte (a newline in a bad

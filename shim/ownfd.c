@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "config.h"
 #include "fdtable.h"
 #include "real.h"
 
@@ -15,7 +14,7 @@
 static int base = 3;
 static _Atomic int *slots[MAX_SLOTS];
 
-void ownfd_init(void)
+void ownfd_init(uint64_t max_sockets)
 {
     /* The top (cap + 16) numbers under the soft limit, but never the lower
      * half: the app's lowest-free numbering must not meet the shim's fds. */
@@ -25,11 +24,23 @@ void ownfd_init(void)
         soft = rl.rlim_cur;
     if (soft > fdt_size)
         soft = fdt_size;
-    uint64_t reserve = cfg.max_sockets + 16;
+    uint64_t reserve = max_sockets + 16;
     base = (int)(soft > 2 * reserve ? soft - reserve : soft / 2);
     if (base < 3)
         base = 3;
     fdt_own_base = (unsigned)base;
+}
+
+/* Closes fd through the public, interposed close - linger's own close hook,
+ * or a sanitizer's interceptor ahead of it - rather than real_close: the
+ * number goes back to the app, and whatever tracks fds above linger (ASan,
+ * TSan) must see it closed, or it would take the app's next fd of that
+ * number for a stale one. (stats.c's fds never reach the app: it closes
+ * them with real_close.) The one call of an interposed name outside the
+ * hook files: test_hygiene.py allows it in this function only. */
+static void close_seen_by_interposers(int fd)
+{
+    close(fd);
 }
 
 int ownfd_base(void)
@@ -61,10 +72,7 @@ int ownfd_protect(_Atomic int *slot)
     int high = move_high(fd);
     if (high >= 0) {
         atomic_store(slot, high);
-        /* through the public close (our own hook, or a sanitizer's first):
-         * the low number goes back to the app, and whatever tracks fds
-         * above us must see it closed */
-        close(fd);
+        close_seen_by_interposers(fd); /* the low number goes back to the app */
     } else {
         (void)real_fcntl(fd, F_SETFD, FD_CLOEXEC);
     }

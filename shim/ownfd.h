@@ -10,8 +10,11 @@
 
 #include <stdatomic.h>
 
-/* Computes the base from RLIMIT_NOFILE and the socket cap. */
-void ownfd_init(void);
+#include <stdint.h>
+
+/* Computes the base from RLIMIT_NOFILE and the socket cap (max_sockets,
+ * LINGER_MAX_SOCKETS): room for that many lingering copies and a few more. */
+void ownfd_init(uint64_t max_sockets);
 
 /* Lowest fd number the shim uses for its own fds. */
 int ownfd_base(void);

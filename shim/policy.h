@@ -1,7 +1,10 @@
 /* policy.h - decides what linger does with each fd event the hooks report.
  *
  * The hooks translate libc calls into these questions and then call the real
- * function. Everything here keeps errno as it found it.
+ * function. Everything here keeps errno as it found it. policy.c answers
+ * the events of a socket's life, closing.c those of its end (policy_close,
+ * policy_close_range, policy_before_implicit_close, policy_shutdown_how,
+ * policy_linger_at_exit).
  */
 #ifndef LINGER_POLICY_H
 #define LINGER_POLICY_H
@@ -85,10 +88,6 @@ int policy_relieve_fd_pressure(int err, unsigned need);
 void policy_accepted(int fd, int listener);
 void policy_connected(int fd);
 
-/* A child that shares this process's memory (vfork, clone with CLONE_VM)
- * may start now: from here on each close-family call asks the pid. */
-void policy_memory_may_be_shared(void);
-
 /* The app is about to set socket option (level, name) on some socket. */
 void policy_setting_option(int level, int name);
 
@@ -144,7 +143,7 @@ int policy_linger_at_exit(int fd, int alone);
  * serving the socket now. */
 void policy_sent_via_stdio(int fd, enum stdio_output out);
 
-/* Records the owning process and registers its fork handler (at load). */
+/* Marks the fds open at load as inherited (at load, once). */
 void policy_init(void);
 
 /* Whether linger is active in this process (a valid table and mode != off). */

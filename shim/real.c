@@ -55,27 +55,8 @@ void real_resolve(void)
     if (!atomic_compare_exchange_strong(&resolve_state, &expected, 1))
         return; /* done, or another call is resolving: raw syscalls meanwhile */
     int saved = errno;
-#define RESOLVE(name) *(void **)&real.name = dlsym(RTLD_NEXT, #name)
-    RESOLVE(close); RESOLVE(shutdown); RESOLVE(write); RESOLVE(writev);
-    RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg); RESOLVE(sendfile);
-    RESOLVE(sendfile64); RESOLVE(sendmmsg); RESOLVE(splice); RESOLVE(accept); RESOLVE(accept4); RESOLVE(connect); RESOLVE(setsockopt);
-    RESOLVE(epoll_ctl); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl);
-    RESOLVE(close_range); RESOLVE(fclose); RESOLVE(syscall); RESOLVE(clone); RESOLVE(vfork);
-    RESOLVE(execve); RESOLVE(execvpe); RESOLVE(fexecve); RESOLVE(execveat);
-    RESOLVE(posix_spawn); RESOLVE(posix_spawnp);
-    RESOLVE(socket); RESOLVE(socketpair); RESOLVE(pipe); RESOLVE(pipe2);
-    RESOLVE(open); RESOLVE(openat); RESOLVE(creat);
-    RESOLVE(epoll_create); RESOLVE(epoll_create1); RESOLVE(eventfd); RESOLVE(timerfd_create);
-    RESOLVE(signalfd); RESOLVE(memfd_create);
-    /* by string: musl before 1.2.4 defines the 64 names as macros */
-    *(void **)&real.lfs_open = dlsym(RTLD_NEXT, "open64");
-    *(void **)&real.lfs_openat = dlsym(RTLD_NEXT, "openat64");
-    *(void **)&real.lfs_creat = dlsym(RTLD_NEXT, "creat64");
-    *(void **)&real.open_2 = dlsym(RTLD_NEXT, "__open_2");
-    *(void **)&real.open64_2 = dlsym(RTLD_NEXT, "__open64_2");
-    *(void **)&real.openat_2 = dlsym(RTLD_NEXT, "__openat_2");
-    *(void **)&real.openat64_2 = dlsym(RTLD_NEXT, "__openat64_2");
-    *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
+#define RESOLVE(field, symbol, ret, params) *(void **)&real.field = dlsym(RTLD_NEXT, symbol);
+    LINGER_REAL_FNS(RESOLVE)
 #undef RESOLVE
     errno = saved;
     atomic_store_explicit(&resolve_state, 2, memory_order_release);

@@ -20,66 +20,75 @@
 
 #pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
 
-/* The real functions, filled once by real_resolve() (NULL until then, and
- * NULL means "use the raw syscall"). Hooks may call them directly whenever
- * the fd table exists: the constructor resolves them before mapping it. */
+/* The real functions, resolved by name once by real_resolve() (NULL until
+ * then, and NULL means "use the raw syscall"). Hooks may call them
+ * directly whenever the fd table exists: the constructor resolves them
+ * before mapping it. One list makes both the struct and its resolution,
+ * so that no field can go unresolved:
+ *   X(field, symbol, return type, (parameter types))
+ * The symbol differs from the field where the name is a macro somewhere
+ * (musl before 1.2.4 defines open64, openat64, creat64 as macros) or not a
+ * C name for a function pointer field (__open_2, _exit). Adding one: see
+ * HACKING.md, "Adding an interposed call". */
+#define LINGER_REAL_FNS(X) \
+    X(close, "close", int, (int)) \
+    X(shutdown, "shutdown", int, (int, int)) \
+    X(write, "write", ssize_t, (int, const void *, size_t)) \
+    X(writev, "writev", ssize_t, (int, const struct iovec *, int)) \
+    X(send, "send", ssize_t, (int, const void *, size_t, int)) \
+    X(sendto, "sendto", ssize_t, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+    X(sendmsg, "sendmsg", ssize_t, (int, const struct msghdr *, int)) \
+    X(sendfile, "sendfile", ssize_t, (int, int, off_t *, size_t)) \
+    X(sendfile64, "sendfile64", ssize_t, (int, int, off64_t *, size_t)) \
+    X(sendmmsg, "sendmmsg", int, (int, struct mmsghdr *, unsigned, int)) \
+    X(splice, "splice", ssize_t, (int, loff_t *, int, loff_t *, size_t, unsigned)) \
+    X(accept, "accept", int, (int, struct sockaddr *, socklen_t *)) \
+    X(accept4, "accept4", int, (int, struct sockaddr *, socklen_t *, int)) \
+    X(connect, "connect", int, (int, const struct sockaddr *, socklen_t)) \
+    X(setsockopt, "setsockopt", int, (int, int, int, const void *, socklen_t)) \
+    X(epoll_ctl, "epoll_ctl", int, (int, int, int, struct epoll_event *)) \
+    X(dup, "dup", int, (int)) \
+    X(dup2, "dup2", int, (int, int)) \
+    X(dup3, "dup3", int, (int, int, int)) \
+    X(fcntl, "fcntl", int, (int, int, ...)) \
+    X(close_range, "close_range", int, (unsigned, unsigned, int)) \
+    X(socket, "socket", int, (int, int, int)) \
+    X(socketpair, "socketpair", int, (int, int, int, int *)) \
+    X(pipe, "pipe", int, (int *)) \
+    X(pipe2, "pipe2", int, (int *, int)) \
+    X(open, "open", int, (const char *, int, ...)) \
+    X(lfs_open, "open64", int, (const char *, int, ...)) \
+    X(openat, "openat", int, (int, const char *, int, ...)) \
+    X(lfs_openat, "openat64", int, (int, const char *, int, ...)) \
+    X(open_2, "__open_2", int, (const char *, int)) \
+    X(open64_2, "__open64_2", int, (const char *, int)) \
+    X(openat_2, "__openat_2", int, (int, const char *, int)) \
+    X(openat64_2, "__openat64_2", int, (int, const char *, int)) \
+    X(creat, "creat", int, (const char *, mode_t)) \
+    X(lfs_creat, "creat64", int, (const char *, mode_t)) \
+    X(epoll_create, "epoll_create", int, (int)) \
+    X(epoll_create1, "epoll_create1", int, (int)) \
+    X(eventfd, "eventfd", int, (unsigned, int)) \
+    X(timerfd_create, "timerfd_create", int, (int, int)) \
+    X(signalfd, "signalfd", int, (int, const sigset_t *, int)) \
+    X(memfd_create, "memfd_create", int, (const char *, unsigned)) \
+    X(fclose, "fclose", int, (FILE *)) \
+    X(syscall, "syscall", long, (long, ...)) \
+    X(clone, "clone", int, (int (*)(void *), void *, int, void *, ...)) \
+    X(vfork, "vfork", pid_t, (void)) \
+    X(posix_spawn, "posix_spawn", int, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, char *const[], char *const[])) \
+    X(posix_spawnp, "posix_spawnp", int, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, char *const[], char *const[])) \
+    X(execve, "execve", int, (const char *, char *const[], char *const[])) \
+    X(execvpe, "execvpe", int, (const char *, char *const[], char *const[])) \
+    X(fexecve, "fexecve", int, (int, char *const[], char *const[])) \
+    X(execveat, "execveat", int, (int, const char *, char *const[], char *const[], int)) \
+    X(exit_now, "_exit", void, (int))
+
+#define LINGER_REAL_FIELD(field, symbol, ret, params) ret(*field) params;
 struct real_fns {
-    int (*close)(int);
-    int (*shutdown)(int, int);
-    ssize_t (*write)(int, const void *, size_t);
-    ssize_t (*writev)(int, const struct iovec *, int);
-    ssize_t (*send)(int, const void *, size_t, int);
-    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-    ssize_t (*sendmsg)(int, const struct msghdr *, int);
-    ssize_t (*sendfile)(int, int, off_t *, size_t);
-    ssize_t (*sendfile64)(int, int, off64_t *, size_t);
-    int (*sendmmsg)(int, struct mmsghdr *, unsigned, int);
-    ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
-    int (*accept)(int, struct sockaddr *, socklen_t *);
-    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    int (*setsockopt)(int, int, int, const void *, socklen_t);
-    int (*epoll_ctl)(int, int, int, struct epoll_event *);
-    int (*dup)(int);
-    int (*dup2)(int, int);
-    int (*dup3)(int, int, int);
-    int (*fcntl)(int, int, ...);
-    int (*close_range)(unsigned, unsigned, int);
-    /* the calls that make a new fd (hooks_newfd.c) */
-    int (*socket)(int, int, int);
-    int (*socketpair)(int, int, int, int *);
-    int (*pipe)(int *);
-    int (*pipe2)(int *, int);
-    int (*open)(const char *, int, ...);
-    int (*lfs_open)(const char *, int, ...);        /* open64 (musl <1.2.4: a macro for open) */
-    int (*openat)(int, const char *, int, ...);
-    int (*lfs_openat)(int, const char *, int, ...); /* openat64 */
-    int (*open_2)(const char *, int);              /* glibc's __open_2 (_FORTIFY_SOURCE) */
-    int (*open64_2)(const char *, int);            /* __open64_2 */
-    int (*openat_2)(int, const char *, int);       /* __openat_2 */
-    int (*openat64_2)(int, const char *, int);     /* __openat64_2 */
-    int (*creat)(const char *, mode_t);
-    int (*lfs_creat)(const char *, mode_t);         /* creat64 */
-    int (*epoll_create)(int);
-    int (*epoll_create1)(int);
-    int (*eventfd)(unsigned, int);
-    int (*timerfd_create)(int, int);
-    int (*signalfd)(int, const sigset_t *, int);
-    int (*memfd_create)(const char *, unsigned);
-    int (*fclose)(FILE *);
-    long (*syscall)(long, ...);
-    int (*clone)(int (*)(void *), void *, int, void *, ...);
-    void *vfork;                  /* only jumped to (hooks_process.c) */
-    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-                       const posix_spawnattr_t *, char *const[], char *const[]);
-    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-                        const posix_spawnattr_t *, char *const[], char *const[]);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
-    int (*execveat)(int, const char *, char *const[], char *const[], int);
-    void (*exit_now)(int);
+    LINGER_REAL_FNS(LINGER_REAL_FIELD)
 };
+#undef LINGER_REAL_FIELD
 extern struct real_fns real;
 
 /* Resolves every real symbol; safe to call many times and from any thread. */

@@ -7,7 +7,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from lib import (BUILD, MiB, PYTHON, SHIM, clean_env, count_status, fmt, need_shim, one_shot_uploads, start_server,
+from lib import (BUILD, REPO, MiB, PYTHON, SHIM, clean_env, count_status, fmt, need_shim, one_shot_uploads, start_server,
                  test, upload_once)
 
 EPOLL_DUP2 = BUILD / "tests" / "epoll_dup2"
@@ -24,20 +24,35 @@ BAD_VALUES = {
 }
 
 
-# What the library may export: the calls it interposes (README, "What it
-# interposes"), nothing of its own.
-INTERPOSED = {
-    "write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile", "sendfile64", "splice",
-    "close", "shutdown", "dup", "dup2", "dup3", "fcntl", "fcntl64", "close_range", "closefrom", "fclose",
-    "accept", "accept4", "connect", "epoll_ctl", "setsockopt", "vfork", "__vfork", "clone", "__clone", "_exit",
-    "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "execveat", "fexecve",
-    "posix_spawn", "posix_spawnp",
-    "syscall",
-    # the calls that make an fd, retried when linger gives lingering sockets up (hooks_newfd.c)
-    "socket", "socketpair", "pipe", "pipe2", "open", "open64", "openat", "openat64", "__open_2",
-    "__open64_2", "__openat_2", "__openat64_2", "creat", "creat64", "epoll_create", "epoll_create1",
-    "eventfd", "timerfd_create", "signalfd", "memfd_create",
-}
+# What the library may export: the calls it interposes, as shim/exports.map
+# declares them (the link uses that list as its version script), nothing of
+# its own.
+EXPORTS_MAP = REPO / "shim" / "exports.map"
+
+
+def strip_c(text):
+    """C source (or a version script) without its comments and string and
+    character literals (each kept as an empty literal), so that a name in
+    them is not taken for code; a comment keeps its line breaks."""
+    return re.sub(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'',
+                  lambda m: " " + "\n" * m.group(0).count("\n") if m.group(0).startswith("/") else m.group(0)[0] * 2,
+                  text, flags=re.S)
+
+
+def interposed_names():
+    """The names shim/exports.map exports: its global: section."""
+    text = strip_c(EXPORTS_MAP.read_text())
+    m = re.search(r"global:(.*?)local:", text, re.S)
+    if not m:
+        raise AssertionError("%s has no global: ... local: section" % EXPORTS_MAP)
+    return {name.strip() for name in m.group(1).split(";") if name.strip()}
+
+
+INTERPOSED = interposed_names()
+
+# The one deliberate call of an interposed name outside the hook files: its
+# function, its file, the name (see the function's comment).
+INTERPOSED_ON_PURPOSE = ("close_seen_by_interposers", "ownfd.c", "close")
 
 
 @test("exports_only_the_interposed_calls", timeout=30)
@@ -51,6 +66,35 @@ def test_exports(t):
     if names != INTERPOSED:
         raise AssertionError("extra: %s; missing: %s" % (sorted(names - INTERPOSED), sorted(INTERPOSED - names)))
     return "%d symbols, all interposed calls" % len(names)
+
+
+@test("shim_calls_no_interposed_name_bare", timeout=30)
+def test_no_bare_interposed_calls(t):
+    """No file in shim/ but the hook files (hooks_*.c) calls an interposed
+    name (shim/exports.map) bare: each goes through real_NAME() or real.NAME,
+    or it would run linger's own hook from inside linger (or miss the raw
+    fallback before resolution). The one deliberate case has a function of
+    its own, named in INTERPOSED_ON_PURPOSE; the check fails when that
+    function is gone too, so that the exception cannot outlive its reason."""
+    func, home, name = INTERPOSED_ON_PURPOSE
+    calls = re.compile(r"(?<![\w.>])(%s)\s*\(" % "|".join(sorted(map(re.escape, INTERPOSED))))
+    found, allowed = [], 0
+    for path in sorted((REPO / "shim").glob("*.[ch]")):
+        if path.name.startswith("hooks_"):
+            continue
+        text = strip_c(path.read_text())
+        if path.name == home:
+            body = re.compile(r"\b%s\s*\([^)]*\)\s*\{(?:[^{}]|\{[^{}]*\})*\}" % func)
+            allowed = len(re.findall(r"(?<![\w.>])%s\s*\(" % name, "".join(body.findall(text))))
+            text = body.sub(" ", text)
+        for m in calls.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            found.append("%s:%d: %s()" % (path.relative_to(REPO), line, m.group(1)))
+    if found:
+        raise AssertionError("interposed names called bare outside the hooks: %s" % "; ".join(found))
+    if allowed != 1:
+        raise AssertionError("%s in shim/%s should call %s() once, calls it %d times" % (func, home, name, allowed))
+    return "%d interposed names, no bare call outside the hooks but %s's %s()" % (len(INTERPOSED), func, name)
 
 
 @test("config_bad_values_one_line_each", timeout=60)

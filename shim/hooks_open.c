@@ -1,9 +1,12 @@
-/* hooks_newfd.c - the calls with which a server commonly makes a new fd,
- * besides accept (hooks_socket.c), dup and fcntl(F_DUPFD*) (hooks_close.c).
- * Lingering sockets hold fds: when one of these fails with EMFILE or ENFILE
- * while sockets linger, linger gives the oldest up and the call is made
- * once more (RETRY_UNDER_FD_PRESSURE), so that the app gets an fd whenever
- * it would have without the shim. Otherwise each is the real call.
+/* hooks_open.c - open, openat, creat and their 64-bit and _FORTIFY_SOURCE
+ * names. Lingering sockets hold fds: when one of the calls that make an fd
+ * fails with EMFILE or ENFILE while sockets linger, linger gives the oldest
+ * up and the call is made once more (RETRY_UNDER_FD_PRESSURE, policy.h), so
+ * that the app gets an fd whenever it would have without the shim. So do
+ * the other hooks that make an fd: socket, socketpair and accept
+ * (hooks_socket.c), pipe (hooks_pipe.c), epoll_create (hooks_epoll.c),
+ * eventfd, timerfd, signalfd and memfd (hooks_anonfd.c), dup and
+ * fcntl(F_DUPFD*) (hooks_dup.c). Otherwise each is the real call.
  *
  * Only calls through the PLT are seen: libc's own opens (fopen, opendir,
  * tmpfile, popen, posix_spawn's file actions...) are not, nor are fds made
@@ -11,15 +14,8 @@
 #undef _FORTIFY_SOURCE /* its inline open() and friends would clash below */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -51,34 +47,6 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags);
             va_end(ap);                        \
         }                                      \
     } while (0)
-
-EXPORT int socket(int domain, int type, int proto)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_socket(domain, type, proto));
-    return r;
-}
-
-EXPORT int socketpair(int domain, int type, int proto, int sv[2])
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 2, real_socketpair(domain, type, proto, sv));
-    return r;
-}
-
-EXPORT int pipe(int fds[2])
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 2, real_pipe(fds));
-    return r;
-}
-
-EXPORT int pipe2(int fds[2], int flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 2, real_pipe2(fds, flags));
-    return r;
-}
 
 EXPORT int open(const char *path, int flags, ...)
 {
@@ -157,49 +125,5 @@ EXPORT int creat64(const char *path, mode_t mode)
 {
     int r;
     RETRY_UNDER_FD_PRESSURE(r, 1, real_creat64(path, mode));
-    return r;
-}
-
-EXPORT int epoll_create(int size)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_epoll_create(size));
-    return r;
-}
-
-EXPORT int epoll_create1(int flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_epoll_create1(flags));
-    return r;
-}
-
-EXPORT int eventfd(unsigned count, int flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_eventfd(count, flags));
-    return r;
-}
-
-EXPORT int timerfd_create(int clock, int flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_timerfd_create(clock, flags));
-    return r;
-}
-
-/* signalfd on an existing fd makes none; its EMFILE can only come from a
- * new one */
-EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_signalfd(fd, mask, flags));
-    return r;
-}
-
-EXPORT int memfd_create(const char *name, unsigned flags)
-{
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_memfd_create(name, flags));
     return r;
 }
