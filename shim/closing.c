@@ -19,7 +19,7 @@
 #include "holders.h"
 #include "ownfd.h"
 #include "probe.h"
-#include "process.h"
+#include "owner.h"
 #include "real.h"
 #include "stats.h"
 
@@ -242,7 +242,7 @@ int policy_close(int fd, int *rc)
         return 0;
     /* first: a vfork child's close must not touch its parent's entries,
      * even to forget one (the parent's number stays open) */
-    if (process_borrowed_memory())
+    if (owner_borrowed_memory())
         return 0;
     enum fd_kind k0 = fdt_kind(e);
     if (k0 == FK_UNKNOWN || k0 == FK_IGNORED) {
@@ -273,7 +273,7 @@ int policy_close(int fd, int *rc)
 void policy_before_implicit_close(int fd, enum stdio_output stdio)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e || process_borrowed_memory())
+    if (!e || owner_borrowed_memory())
         return;
     int saved = errno;
     enum fd_kind k = fdt_kind(e);
@@ -304,7 +304,7 @@ void policy_before_implicit_close(int fd, enum stdio_output stdio)
 int policy_close_range(unsigned first, unsigned last, int flags)
 {
     if ((flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
-        || process_borrowed_memory())
+        || owner_borrowed_memory())
         return real_close_range(first, last, flags);
     /* Nothing lingers, nor is forgotten, unless the kernel will close the
      * range: ask it first with a range that holds no fd. It fails as the

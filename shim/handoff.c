@@ -22,11 +22,12 @@
 #include "holders.h"
 #include "log.h"
 #include "policy.h"
-#include "process.h"
+#include "owner.h"
 #include "real.h"
 #include "stats.h"
 #include "stdio_out.h"
 
+volatile int handoff_forking;
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
 /* linger_lingered_total when an exec last handed sockets over: a failed
  * exec, then another (execvp tries each PATH directory), hands them over
@@ -172,7 +173,7 @@ __attribute__((noreturn)) static void become_drainer(void)
 int handoff_claim_exit(void)
 {
     /* a vfork child sharing our memory is not us; and only once */
-    return process_is_owner() && !atomic_exchange(&handed_off, 1);
+    return owner_is_current() && !atomic_exchange(&handed_off, 1);
 }
 
 /* The middle process's clone: under TSAN libc's fork (with linger's own
@@ -183,10 +184,10 @@ int handoff_claim_exit(void)
 static long clone_middle(void)
 {
 #if defined(__SANITIZE_THREAD__)
-    process_detaching = 1;
+    handoff_forking = 1;
     long pid = fork();
     if (pid != 0)
-        process_detaching = 0;
+        handoff_forking = 0;
     return pid;
 #else
     return raw_syscall(SYS_clone, 0, 0, 0, 0, 0, 0);
@@ -244,7 +245,7 @@ static void hand_lingering_to_process(int count, const char *when)
 
 void handoff_before_exec(void)
 {
-    if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || !process_is_owner())
+    if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE || !owner_is_current())
         return; /* a vfork child's exec closes nothing of ours */
     int saved = errno;
     uint64_t lingered = stat_get(ST_LINGERED);

@@ -9,7 +9,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#include "process.h" /* LINGER_HOOKS_VFORK */
 
 /* The slow paths stay out of line, so each exported hook's fast path is a
  * bounds check, a byte load and a tail call, with no stack frame. */

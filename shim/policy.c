@@ -14,7 +14,7 @@
 #include "fdring.h"
 #include "holders.h"
 #include "probe.h"
-#include "process.h"
+#include "owner.h"
 #include "stats.h"
 
 int policy_active(void)
@@ -149,7 +149,7 @@ int policy_relieve_fd_pressure(int err, unsigned need)
 {
     /* a vfork child's (or an unhandled fork copy's) fds are not the ones
      * our drainer would close: it must not give the parent's sockets up */
-    if ((err != EMFILE && err != ENFILE) || !policy_active() || process_borrowed_memory())
+    if ((err != EMFILE && err != ENFILE) || !policy_active() || owner_borrowed_memory())
         return 0;
     int saved = errno;
     /* a burst of accepts frees a few at a time; each retry needs one (a
@@ -216,7 +216,7 @@ void policy_epoll_ctl(int epfd, int op, int fd)
 void policy_duplicated(int oldfd, int newfd)
 {
     struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
-    if (!dst || oldfd == newfd || process_borrowed_memory())
+    if (!dst || oldfd == newfd || owner_borrowed_memory())
         return;
     int saved = errno;
     enum fd_kind k = src ? fdt_kind(src) : FK_UNKNOWN;

@@ -97,6 +97,53 @@ def test_no_bare_interposed_calls(t):
     return "%d interposed names, no bare call outside the hooks but %s's %s()" % (len(INTERPOSED), func, name)
 
 
+def shim_includes():
+    """{module: modules it includes}, a module being a shim/ file's name
+    without .c or .h (shim/x.c and shim/x.h are module x)."""
+    graph = {}
+    for path in sorted((REPO / "shim").glob("*.[ch]")):
+        deps = graph.setdefault(path.stem, set())
+        deps.update(m for m in re.findall(r'^#include "(\w+)\.h"', re.sub(r"/\*.*?\*/", " ", path.read_text(), flags=re.S), re.M)
+                    if m != path.stem)
+    return graph
+
+
+def include_cycle(graph):
+    """A cycle in graph as a list of modules (first == last), or None."""
+    state = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == "open":
+                return path[path.index(d):] + [d]
+            if d not in state:
+                found = visit(d, path + [d])
+                if found:
+                    return found
+        state[m] = "done"
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m, [m])
+            if found:
+                return found
+    return None
+
+
+@test("shim_includes_point_down", timeout=30)
+def test_includes_point_down(t):
+    """The arrows between shim/ files go down (HACKING.md, "Layers"): no
+    file includes, directly or not, one that includes it. A cycle is
+    printed, so that its upward arrow can be found."""
+    graph = shim_includes()
+    cycle = include_cycle(graph)
+    if cycle:
+        raise AssertionError("an include cycle in shim/: %s" % " -> ".join(cycle))
+    return "%d modules, %d arrows, no cycle" % (len(graph), sum(map(len, graph.values())))
+
+
 @test("config_bad_values_one_line_each", timeout=60)
 def test_bad_values(t):
     """Each bad LINGER_* value: exactly one line on stderr naming the
