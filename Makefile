@@ -44,6 +44,10 @@ SAN_RUNTIMES := $(foreach s,$(subst $(comma), ,$(SANITIZE)),$(shell $(CC) -print
 # the integration suite.
 UNIT_SAN_FLAGS := $(if $(findstring thread,$(SANITIZE)),,$(SAN_FLAGS))
 SAN_ENV      := LINGER_IT_SHIM=$(OUT)/liblinger.so LINGER_IT_PRELOAD_FIRST="$(SAN_RUNTIMES)" LINGER_IT_SANITIZE=$(SANITIZE)
+# The linger-ab tests run scripts/linger-ab as a user does, with the library
+# it finds beside it (build/liblinger.so): a sanitizer's suite builds the
+# plain library too, so that it passes on a fresh clone.
+PLAIN_LIB    := $(BUILD)/liblinger.so
 else
 OUT          := $(BUILD)
 endif
@@ -54,7 +58,8 @@ PURE_SRCS := shim/scan.c shim/config_parse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (real_write, log_msg, raw_syscall...) the tests
 # stand in for
-UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c
+UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
+                  shim/owner.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SERVER_SRCS := $(filter-out tests/servers/lib%.c,$(wildcard tests/servers/*.c))
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
@@ -95,12 +100,18 @@ deps:
 unit: $(OUT)/tests/unit
 	$(OUT)/tests/unit
 
-integration: all servers
+integration: all servers $(PLAIN_LIB)
 	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
+
+# The plain library, built by a sanitizer's suite (see PLAIN_LIB).
+ifneq ($(SANITIZE),)
+$(PLAIN_LIB): $(SHIM_SRCS) $(wildcard shim/*.h) $(EXPORTS_MAP)
+	$(MAKE) --no-print-directory SANITIZE= $@
+endif
 
 # The default suite (or, with SANITIZE=..., that sanitizer's suite).
 check:
-	$(MAKE) all servers $(OUT)/tests/unit
+	$(MAKE) all servers $(OUT)/tests/unit $(PLAIN_LIB)
 	$(OUT)/tests/unit
 	$(SAN_ENV) /usr/bin/python3 tests/integration/run.py
 
