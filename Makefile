@@ -56,10 +56,9 @@ SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 PURE_SRCS := shim/scan.c shim/config_parse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
-# what they call of the rest (real_write, log_msg, raw_syscall...) the tests
-# stand in for
+# what they call of the rest (log_msg) the tests stand in for
 UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
-                  shim/owner.c
+                  shim/owner.c shim/real.c shim/holders.c shim/config.c shim/ownfd.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SERVER_SRCS := $(filter-out tests/servers/lib%.c,$(wildcard tests/servers/*.c))
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
@@ -79,7 +78,7 @@ $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 	mkdir -p $@
 
 $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -lpthread
+	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -ldl -lpthread
 
 # the client of scripts/linger-ab: sends each whole request, then reads the response
 $(BUILD)/linger-ab-client: scripts/linger-ab-client.c

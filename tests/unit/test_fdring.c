@@ -1,8 +1,7 @@
 /* test_fdring.c - criterion tests of the rings of numbers of one socket
  * (shim/fdring.c), on real socketpairs: who leads, who is last, numbers
  * closed behind linger's back, and epoll registrations that outlive their
- * number. fdring.c and fdtable.c pause through raw_syscall (real.c): this
- * file stands in for it. */
+ * number. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -11,11 +10,6 @@
 
 #include "fdring.h"
 #include "real.h"
-
-long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-    return syscall(nr, a1, a2, a3, a4, a5, a6);
-}
 
 static void setup(void)
 {

@@ -1,8 +1,7 @@
 /* test_owner.c - criterion tests of which process owns the fd table
  * (shim/owner.c): the owner itself, a child that borrows its memory (a
  * CLONE_VM child, as vfork makes), and a copy made without the fork
- * handlers (its owner mark wiped by the kernel). raw_syscall is
- * test_fdring.c's stand-in. */
+ * handlers (its owner mark wiped by the kernel). */
 #include <criterion/criterion.h>
 #include <sched.h>
 #include <signal.h>
