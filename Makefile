@@ -23,6 +23,12 @@ CFLAGS_COMMON := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC
 SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing
 SHIM_LDFLAGS  := -shared -Wl,-z,relro,-z,now -Wl,--no-undefined
 SHIM_LIBS     := -ldl -lpthread
+# One build for old hosts: the plain glibc build binds no glibc symbol newer
+# than GLIBC_2.17 (shim/glibc_compat.h pins the versions; objdump -T shows
+# them), and names libdl.so.2 and libpthread.so.0, where dlsym and the
+# threads functions lived before glibc 2.34.
+COMPAT_CFLAGS := -include shim/glibc_compat.h
+COMPAT_LIBS   := -Wl,--push-state,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--pop-state
 
 # SANITIZE=address,undefined or SANITIZE=thread builds the library and the
 # unit tests with that sanitizer into build/sanitize-NAME/ (the test servers,
@@ -43,6 +49,8 @@ UNIT_SAN_FLAGS := $(if $(findstring thread,$(SANITIZE)),,$(SAN_FLAGS))
 SAN_ENV      := LINGER_IT_SHIM=$(OUT)/liblinger.so LINGER_IT_PRELOAD_FIRST="$(SAN_RUNTIMES)" LINGER_IT_SANITIZE=$(SANITIZE)
 else
 OUT          := $(BUILD)
+SHIM_CFLAGS  += $(COMPAT_CFLAGS)
+SHIM_LIBS    := $(COMPAT_LIBS) $(SHIM_LIBS)
 endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
@@ -177,7 +185,7 @@ clean:
 # ---- musl build, install (scripts/linger-run, docs/linger-run.1)
 MUSL_CC      ?= musl-gcc
 MUSL_OBJS    := $(patsubst shim/%.c,$(BUILD)/musl/%.o,$(SHIM_SRCS))
-MUSL_CFLAGS   = $(filter-out $(SAN_FLAGS),$(SHIM_CFLAGS))
+MUSL_CFLAGS   = $(filter-out $(SAN_FLAGS) $(COMPAT_CFLAGS),$(SHIM_CFLAGS))
 MUSL_LDFLAGS  = $(filter-out $(SAN_FLAGS),$(SHIM_LDFLAGS))
 PREFIX       ?= /usr/local
 DESTDIR      ?=
@@ -196,7 +204,7 @@ $(BUILD)/musl/%.o: shim/%.c $(wildcard shim/*.h) | $(BUILD)/musl
 	$(MUSL_CC) $(MUSL_CFLAGS) -c $< -o $@
 
 $(BUILD)/liblinger-musl.so: $(MUSL_OBJS)
-	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $^ -ldl -lpthread
 
 # The musl library is installed too when it has been built (and is rebuilt
 # first if the sources changed).
