@@ -84,7 +84,7 @@ $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*
 # the client of scripts/linger-ab: sends each whole request, then reads the response
 $(BUILD)/linger-ab-client: scripts/linger-ab-client.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
+	$(CC) $(CFLAGS_COMMON) -Wl,-z,relro,-z,now -o $@ $< -lpthread
 
 $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
