@@ -219,3 +219,53 @@ def test_deb(t):
         raise AssertionError("left after apt-get purge: %s" % left)
     return "%s (%s); installed %d paths; %s; linger-ab via /usr/bin found its client and library; " \
            "purged, nothing left" % (deb.name, lint, len(listed), seed)
+
+
+# ------------------------------------------------------------ an old glibc
+
+OLD_ROOT = REPO / "build" / "oldglibc" / "bullseye"
+OLD_LIBDIR = OLD_ROOT / "lib" / "x86_64-linux-gnu"
+
+
+@test("install_old_glibc_runs_the_library", timeout=300, needs=("gcc",))
+def test_old_glibc(t):
+    """The library built here (glibc 2.36) loads and fixes the seed scenario
+    on Debian 11's glibc 2.31, which lacks every version the unpinned build
+    needed (2.32, 2.33, 2.34): legacy_server, built to run on an old glibc
+    (shim/glibc_compat.h and tests/oldglibc/start.c), runs under Debian 11's
+    own loader and libc; 10 x 16 MiB uploads fail without the library and all
+    get 413 with it. The libc comes from tests/oldglibc/fetch (run by
+    scripts/install-test-deps as root): skipped without it."""
+    if SANITIZE:
+        raise Skip("the sanitizer builds are exempt from the glibc ceiling")
+    loader = OLD_LIBDIR / "ld-linux-x86-64.so.2"
+    if not loader.exists():
+        raise Skip("no old glibc in %s (sh tests/oldglibc/fetch downloads Debian 11's libc6)"
+                   % OLD_ROOT.relative_to(REPO))
+    need_shim(t)
+    server = t.path("legacy_server_oldglibc")
+    r = sh(["gcc", "-std=gnu11", "-O2", "-D_GNU_SOURCE", "-fPIE", "-pie", "-nostartfiles",
+            "-include", str(REPO / "shim" / "glibc_compat.h"), "-o", str(server),
+            str(REPO / "tests" / "servers" / "legacy_server.c"), str(REPO / "tests" / "oldglibc" / "start.c"),
+            "-Wl,--push-state,--no-as-needed", "-l:libpthread.so.0", "-Wl,--pop-state", "-lpthread"])
+    if r.returncode != 0:
+        raise AssertionError("building the old-glibc legacy_server: %s" % r.stderr[-1500:])
+    old = max(glibc_versions(server).values())
+    if old > (2, 31):
+        raise AssertionError("the test server itself needs GLIBC_%s" % ".".join(map(str, old)))
+
+    def start(shim):
+        argv = [loader, "--library-path", OLD_LIBDIR, server, "--model", "threads", "--limit", 65536,
+                "--port", 0]
+        return start_server(t, argv, shim=shim, label="oldglibc-%s" % ("shim" if shim else "plain"))
+
+    def after(srv, shim):
+        with open("/proc/%d/maps" % srv.pid) as f:
+            maps = f.read()
+        libc = sorted({ln.split()[-1] for ln in maps.splitlines() if "/libc" in ln.split()[-1]})
+        if not libc or not all(p.startswith(str(OLD_ROOT)) for p in libc):
+            raise AssertionError("the server's libc is %s, not Debian 11's" % libc)
+        if (str(SHIM) in maps) != shim:
+            raise AssertionError("%s %smapped %s the shim" % (SHIM, "" if shim else "not ", "with" if shim else "without"))
+        return "libc %s%s" % (os.path.basename(libc[0]), ", liblinger.so mapped" if shim else "")
+    return direct_case(t, start, 10, after=after)
