@@ -210,9 +210,10 @@ def test_posix_sh(t):
 
 @test("wrapper_needs_only_listed_tools", timeout=60)
 def test_listed_tools(t):
-    """The README's list is true: with a PATH of links to od, dd, tr, sed,
-    head, id, ls and readlink alone (coreutils), --help, --check, a check of
-    a LINGER_* variable and a run all work, under dash and busybox sh."""
+    """The list in linger-run(1) and docs/tools.md is true: with a PATH of
+    links to od, dd, tr, sed, head, id, ls and readlink alone (coreutils),
+    --help, --check, a check of a LINGER_* variable and a run all work, under
+    dash and busybox sh."""
     need_shim(t)
     only = t.subdir("only-tools")
     for tool in ("od", "dd", "tr", "sed", "head", "id", "ls", "readlink"):
