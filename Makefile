@@ -12,7 +12,9 @@
 #   make unit       criterion unit tests of the pure modules
 #   make integration  real servers and clients, with and without the shim
 #   make musl       build build/liblinger-musl.so with musl-gcc (for musl/Alpine programs)
-#   make install    install the library, linger-run and its man page under $(DESTDIR)$(PREFIX)
+#   make install    install the library, the three scripts, linger-ab's client and the four
+#                   man pages under $(DESTDIR)$(PREFIX) (PREFIX, BINDIR, LIBDIR, MANDIR)
+#   make deb        build/linger_VERSION_amd64.deb (dpkg-deb, from make install)
 #   make uninstall  remove what make install installed
 #   make clean      remove build/
 
@@ -26,6 +28,12 @@ SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing
 EXPORTS_MAP   := shim/exports.map
 SHIM_LDFLAGS  := -shared -Wl,-z,relro,-z,now -Wl,--no-undefined -Wl,--version-script=$(EXPORTS_MAP)
 SHIM_LIBS     := -ldl -lpthread
+# One build for old hosts: the plain glibc build binds no glibc symbol newer
+# than GLIBC_2.17 (shim/glibc_compat.h pins the versions; objdump -T shows
+# them), and names libdl.so.2 and libpthread.so.0, where dlsym and the
+# threads functions lived before glibc 2.34.
+COMPAT_CFLAGS := -include shim/glibc_compat.h
+COMPAT_LIBS   := -Wl,--push-state,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--pop-state
 
 # SANITIZE=address,undefined or SANITIZE=thread builds the library and the
 # unit tests with that sanitizer into build/sanitize-NAME/ (the test servers,
@@ -50,6 +58,8 @@ SAN_ENV      := LINGER_IT_SHIM=$(OUT)/liblinger.so LINGER_IT_PRELOAD_FIRST="$(SA
 PLAIN_LIB    := $(BUILD)/liblinger.so
 else
 OUT          := $(BUILD)
+SHIM_CFLAGS  += $(COMPAT_CFLAGS)
+SHIM_LIBS    := $(COMPAT_LIBS) $(SHIM_LIBS)
 endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
@@ -83,7 +93,7 @@ $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*
 # the client of scripts/linger-ab: sends each whole request, then reads the response
 $(BUILD)/linger-ab-client: scripts/linger-ab-client.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
+	$(CC) $(CFLAGS_COMMON) -Wl,-z,relro,-z,now -o $@ $< -lpthread
 
 $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -lpthread
@@ -189,17 +199,11 @@ bench:
 clean:
 	rm -rf $(BUILD)
 
-# ---- musl build, install (scripts/linger-run, docs/linger-run.1)
+# ---- musl build
 MUSL_CC      ?= musl-gcc
 MUSL_OBJS    := $(patsubst shim/%.c,$(BUILD)/musl/%.o,$(SHIM_SRCS))
-MUSL_CFLAGS   = $(filter-out $(SAN_FLAGS),$(SHIM_CFLAGS))
+MUSL_CFLAGS   = $(filter-out $(SAN_FLAGS) $(COMPAT_CFLAGS),$(SHIM_CFLAGS))
 MUSL_LDFLAGS  = $(filter-out $(SAN_FLAGS),$(SHIM_LDFLAGS))
-PREFIX       ?= /usr/local
-DESTDIR      ?=
-INST_BIN      = $(DESTDIR)$(PREFIX)/bin
-INST_LIB      = $(DESTDIR)$(PREFIX)/lib/linger
-INST_MAN1     = $(DESTDIR)$(PREFIX)/share/man/man1
-
 .PHONY: musl install uninstall
 musl: $(BUILD)/liblinger-musl.so
 
@@ -211,20 +215,58 @@ $(BUILD)/musl/%.o: shim/%.c $(wildcard shim/*.h) | $(BUILD)/musl
 	$(MUSL_CC) $(MUSL_CFLAGS) -c $< -o $@
 
 $(BUILD)/liblinger-musl.so: $(MUSL_OBJS) $(EXPORTS_MAP)
-	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJS) $(SHIM_LIBS)
+	$(MUSL_CC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJS) -ldl -lpthread
 
+# ---- make install, make uninstall, make deb
+# PREFIX (/usr/local), BINDIR, LIBDIR and MANDIR as usual; the library, its
+# VERSION and the helper executables go to $(LIBDIR)/linger (PKGLIBDIR), where
+# the installed linger-run and linger-ab find them: install rewrites their
+# PKGLIBDIR line to that directory as seen from BINDIR, so a staged tree
+# (DESTDIR) works where it lies and can be moved as a whole. The Debian
+# package: PREFIX=/usr LIBDIR=/usr/lib/<triplet> (make deb).
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+PKGLIBDIR    ?= $(LIBDIR)/linger
+MANDIR       ?= $(PREFIX)/share/man
+# What install installs. HELPERS: executables the scripts run, kept next to
+# the library (add a program here and to all: install, uninstall and the
+# package follow).
+SCRIPTS      := linger-run linger-ab linger-stat
+HELPERS      := $(BUILD)/linger-ab-client
+MAN1         := linger-run.1 linger-ab.1 linger-stat.1
+MAN7         := liblinger.7
 # The musl library is installed too when it has been built (and is rebuilt
-# first if the sources changed).
-install: all
-	@if [ -f $(BUILD)/liblinger-musl.so ]; then $(MAKE) --no-print-directory musl; fi
-	install -d "$(INST_BIN)" "$(INST_LIB)" "$(INST_MAN1)"
-	install -m 0644 $(BUILD)/liblinger.so "$(INST_LIB)/liblinger.so"
-	if [ -f $(BUILD)/liblinger-musl.so ]; then install -m 0644 $(BUILD)/liblinger-musl.so "$(INST_LIB)/liblinger-musl.so"; fi
-	install -m 0644 VERSION "$(INST_LIB)/VERSION"
-	install -m 0755 scripts/linger-run "$(INST_BIN)/linger-run"
-	install -m 0644 docs/linger-run.1 "$(INST_MAN1)/linger-run.1"
+# first if the sources changed); INSTALL_MUSL=no leaves it out.
+INSTALL_MUSL ?= auto
+PKGLIBDIR_REL = $(shell realpath -m --relative-to="$(BINDIR)" "$(PKGLIBDIR)")
+
+install: all $(HELPERS)
+	@if [ "$(INSTALL_MUSL)" != no ] && [ -f $(BUILD)/liblinger-musl.so ]; then $(MAKE) --no-print-directory musl; fi
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(PKGLIBDIR)" "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man7"
+	install -m 0644 $(BUILD)/liblinger.so "$(DESTDIR)$(PKGLIBDIR)/liblinger.so"
+	if [ "$(INSTALL_MUSL)" != no ] && [ -f $(BUILD)/liblinger-musl.so ]; then install -m 0644 $(BUILD)/liblinger-musl.so "$(DESTDIR)$(PKGLIBDIR)/liblinger-musl.so"; fi
+	install -m 0644 VERSION "$(DESTDIR)$(PKGLIBDIR)/VERSION"
+	install -m 0755 $(HELPERS) "$(DESTDIR)$(PKGLIBDIR)/"
+	for s in $(SCRIPTS); do \
+	    sed -e 's|^lr_pkglibdir=.*|lr_pkglibdir=$(PKGLIBDIR_REL)|' \
+	        -e 's|^PKGLIBDIR = .*|PKGLIBDIR = "$(PKGLIBDIR_REL)"|' scripts/$$s >"$(DESTDIR)$(BINDIR)/$$s.tmp" && \
+	    chmod 0755 "$(DESTDIR)$(BINDIR)/$$s.tmp" && mv -f "$(DESTDIR)$(BINDIR)/$$s.tmp" "$(DESTDIR)$(BINDIR)/$$s" || exit 1; \
+	done
+	install -m 0644 $(addprefix docs/,$(MAN1)) "$(DESTDIR)$(MANDIR)/man1/"
+	install -m 0644 $(addprefix docs/,$(MAN7)) "$(DESTDIR)$(MANDIR)/man7/"
 
 uninstall:
-	rm -f "$(INST_LIB)/liblinger.so" "$(INST_LIB)/liblinger-musl.so" "$(INST_LIB)/VERSION" \
-	      "$(INST_BIN)/linger-run" "$(INST_MAN1)/linger-run.1"
-	if [ -d "$(INST_LIB)" ]; then rmdir "$(INST_LIB)" 2>/dev/null || echo "kept $(INST_LIB): not empty"; fi
+	rm -f "$(DESTDIR)$(PKGLIBDIR)/liblinger.so" "$(DESTDIR)$(PKGLIBDIR)/liblinger-musl.so" \
+	      "$(DESTDIR)$(PKGLIBDIR)/VERSION" $(foreach h,$(HELPERS),"$(DESTDIR)$(PKGLIBDIR)/$(notdir $(h))") \
+	      $(foreach s,$(SCRIPTS),"$(DESTDIR)$(BINDIR)/$(s)") \
+	      $(foreach m,$(MAN1),"$(DESTDIR)$(MANDIR)/man1/$(m)") $(foreach m,$(MAN7),"$(DESTDIR)$(MANDIR)/man7/$(m)")
+	if [ -d "$(DESTDIR)$(PKGLIBDIR)" ]; then rmdir "$(DESTDIR)$(PKGLIBDIR)" 2>/dev/null || echo "kept $(DESTDIR)$(PKGLIBDIR): not empty"; fi
+
+# build/linger_VERSION_ARCH.deb, from `make install` into a staging tree
+# (scripts/build-deb: Debian's places, compressed man pages, copyright,
+# changelog, Depends from dpkg-shlibdeps; lintian when installed).
+.PHONY: deb
+deb:
+	@sh scripts/build-deb "$(MAKE)" $(BUILD)

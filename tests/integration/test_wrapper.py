@@ -210,9 +210,10 @@ def test_posix_sh(t):
 
 @test("wrapper_needs_only_listed_tools", timeout=60)
 def test_listed_tools(t):
-    """The README's list is true: with a PATH of links to od, dd, tr, sed,
-    head, id, ls and readlink alone (coreutils), --help, --check, a check of
-    a LINGER_* variable and a run all work, under dash and busybox sh."""
+    """The list in linger-run(1) and docs/tools.md is true: with a PATH of
+    links to od, dd, tr, sed, head, id, ls and readlink alone (coreutils),
+    --help, --check, a check of a LINGER_* variable and a run all work, under
+    dash and busybox sh."""
     need_shim(t)
     only = t.subdir("only-tools")
     for tool in ("od", "dd", "tr", "sed", "head", "id", "ls", "readlink"):
@@ -884,9 +885,11 @@ def test_od_reader(t):
 @test("wrapper_install_uninstall", timeout=300)
 def test_install(t):
     """make install DESTDIR=... PREFIX=/usr puts the library, VERSION,
-    linger-run and its man page in place; the installed wrapper finds the
-    installed library; make uninstall removes every file it installed.
-    The default PREFIX is /usr/local."""
+    linger-ab's client, the three scripts and the four man pages in place;
+    the installed wrapper (and linger-ab) find the installed library; make
+    uninstall removes every file it installed. The default PREFIX is
+    /usr/local; LIBDIR=/usr/lib/TRIPLET (as for the Debian package) moves the
+    library directory, and the installed scripts follow it."""
     need_shim(t)
     dest = t.subdir("dest")
     r = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "install",
@@ -894,9 +897,15 @@ def test_install(t):
     expect(r, 0, "make install")
     usr = dest / "usr"
     want = {usr / "bin" / "linger-run": 0o755,
+            usr / "bin" / "linger-ab": 0o755,
+            usr / "bin" / "linger-stat": 0o755,
             usr / "lib" / "linger" / "liblinger.so": 0o644,
             usr / "lib" / "linger" / "VERSION": 0o644,
-            usr / "share" / "man" / "man1" / "linger-run.1": 0o644}
+            usr / "lib" / "linger" / "linger-ab-client": 0o755,
+            usr / "share" / "man" / "man1" / "linger-run.1": 0o644,
+            usr / "share" / "man" / "man1" / "linger-ab.1": 0o644,
+            usr / "share" / "man" / "man1" / "linger-stat.1": 0o644,
+            usr / "share" / "man" / "man7" / "liblinger.7": 0o644}
     if MUSL_SHIM.exists():
         want[usr / "lib" / "linger" / "liblinger-musl.so"] = 0o644
     files = sorted(p for p in dest.rglob("*") if p.is_file())
@@ -915,6 +924,10 @@ def test_install(t):
         r = run(["--version"], shell=shell, wrapper=usr / "bin" / "linger-run")
         if r.stdout.strip() != "linger-run " + (REPO / "VERSION").read_text().strip():
             raise AssertionError("installed --version: %r" % r.stdout)
+    ab = subprocess.run([str(usr / "bin" / "linger-ab"), "--version"], capture_output=True, text=True,
+                        timeout=60, env=clean_env(), cwd="/")
+    if ab.stdout.strip() != "linger-ab " + (REPO / "VERSION").read_text().strip():
+        raise AssertionError("installed linger-ab --version: %r %r" % (ab.stdout, ab.stderr))
     # Run from a copy far away from the source tree: only the installed files.
     r = run(["--log", "info", "true"], wrapper=usr / "bin" / "linger-run", cwd="/")
     if r.returncode != 0 or "info: active:" not in r.stderr:
@@ -946,8 +959,26 @@ def test_install(t):
     expect(r, 0, "make uninstall (default PREFIX)")
     if any(not p.is_dir() for p in dest2.rglob("*")):
         raise AssertionError("default PREFIX: files left after uninstall")
-    return "%d files installed and found by the installed wrapper, all removed; %s; PREFIX default /usr/local" % (
-        len(want), man)
+    # LIBDIR as the Debian package has it: the scripts look there.
+    dest3 = t.subdir("dest3")
+    mk = ["make", "-C", str(REPO), "--no-print-directory", "DESTDIR=%s" % dest3, "PREFIX=/usr",
+          "LIBDIR=/usr/lib/x86_64-linux-gnu"]
+    r = subprocess.run(mk + ["install"], capture_output=True, text=True, timeout=600)
+    expect(r, 0, "make install LIBDIR=/usr/lib/x86_64-linux-gnu")
+    lib3 = dest3 / "usr" / "lib" / "x86_64-linux-gnu" / "linger" / "liblinger.so"
+    r = run(["printenv", "LD_PRELOAD"], wrapper=dest3 / "usr" / "bin" / "linger-run", cwd="/")
+    if r.stdout.strip() != str(lib3):
+        raise AssertionError("LIBDIR=/usr/lib/x86_64-linux-gnu: linger-run preloads %r, want %s" % (r.stdout, lib3))
+    ab = subprocess.run([str(dest3 / "usr" / "bin" / "linger-ab"), "--version"], capture_output=True,
+                        text=True, timeout=60, env=clean_env(), cwd="/")
+    if ab.stdout.strip() != "linger-ab " + (REPO / "VERSION").read_text().strip():
+        raise AssertionError("LIBDIR: installed linger-ab --version: %r %r" % (ab.stdout, ab.stderr))
+    r = subprocess.run(mk + ["uninstall"], capture_output=True, text=True, timeout=120)
+    expect(r, 0, "make uninstall LIBDIR=...")
+    if any(not p.is_dir() for p in dest3.rglob("*")) or lib3.parent.exists():
+        raise AssertionError("LIBDIR: files left after uninstall")
+    return "%d files installed and found by the installed wrapper, all removed; %s; PREFIX default /usr/local; " \
+        "LIBDIR=/usr/lib/x86_64-linux-gnu followed" % (len(want), man)
 
 
 def musl_legacy(t):

@@ -188,6 +188,18 @@ int fstat(int fd, struct stat *st)
     return fstatat(fd, "", st, AT_EMPTY_PATH);
 }
 
+#if defined(__GLIBC__) && defined(__x86_64__)
+/* The shim's glibc x86-64 build calls fstat as __fxstat(1, fd, st), which
+ * every glibc exports (shim/glibc_compat.h: fstat@GLIBC_2.33 is newer than
+ * the library may need); its calls come here, and go on to fstat above. */
+int __fxstat(int ver, int fd, struct stat *st);
+int __fxstat(int ver, int fd, struct stat *st)
+{
+    (void)ver;
+    return fstat(fd, st);
+}
+#endif
+
 static void on_signal(int sig)
 {
     (void)sig;
