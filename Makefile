@@ -57,7 +57,7 @@ SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
 SERVER_LIBS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%.so,$(wildcard tests/servers/lib*.c))
 
 .PHONY: all clean test unit integration deps servers check fuzz soak
-all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client
+all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client $(BUILD)/linger-supervise
 
 $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
@@ -71,6 +71,27 @@ $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
 	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -lpthread
 
+# linger-supervise: the seccomp user-notification supervisor linger-run
+# uses for static programs (supervise/; docs/static.md). It reuses the
+# library's pure parsers and its stats file format, not its hooks. Always a
+# plain build, like the test servers.
+SUPERVISE_SRCS := $(wildcard supervise/*.c)
+SUPERVISE_OBJS := $(patsubst supervise/%.c,$(BUILD)/supervise/%.o,$(SUPERVISE_SRCS)) \
+                  $(BUILD)/supervise/shim_stats.o $(BUILD)/supervise/shim_config_parse.o
+SUPERVISE_HDRS := $(wildcard supervise/*.h) shim/config_parse.h shim/stats.h shim/log.h shim/real.h
+
+$(BUILD)/supervise:
+	mkdir -p $@
+
+$(BUILD)/supervise/%.o: supervise/%.c $(SUPERVISE_HDRS) | $(BUILD)/supervise
+	$(CC) $(CFLAGS_COMMON) -Ishim -c $< -o $@
+
+$(BUILD)/supervise/shim_%.o: shim/%.c $(SUPERVISE_HDRS) | $(BUILD)/supervise
+	$(CC) $(CFLAGS_COMMON) -Ishim -c $< -o $@
+
+$(BUILD)/linger-supervise: $(SUPERVISE_OBJS)
+	$(CC) -o $@ $^
+
 # the client of scripts/linger-ab: sends each whole request, then reads the response
 $(BUILD)/linger-ab-client: scripts/linger-ab-client.c
 	@mkdir -p $(BUILD)
@@ -82,7 +103,23 @@ $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 $(BUILD)/tests/lib%.so: tests/servers/lib%.c tests/servers/from_linger.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -shared -o $@ $< -ldl
 
-servers: $(SERVER_BINS) $(SERVER_LIBS)
+# Static builds of test servers, for linger-run's supervised path
+# (tests/integration/test_static.py): glibc -static always, musl-gcc
+# -static when musl-gcc is installed.
+STATIC_SERVER_NAMES := legacy_server
+STATIC_SERVERS := $(patsubst %,$(BUILD)/tests/static/%-glibc,$(STATIC_SERVER_NAMES)) \
+                  $(if $(shell command -v musl-gcc 2>/dev/null),$(patsubst %,$(BUILD)/tests/static/%-musl,$(STATIC_SERVER_NAMES)))
+
+$(BUILD)/tests/static:
+	mkdir -p $@
+
+$(BUILD)/tests/static/%-glibc: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests/static
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $< -lpthread
+
+$(BUILD)/tests/static/%-musl: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests/static
+	musl-gcc $(CFLAGS_COMMON) -static -o $@ $<
+
+servers: $(SERVER_BINS) $(SERVER_LIBS) $(STATIC_SERVERS)
 
 deps:
 	@sh scripts/install-test-deps
@@ -206,10 +243,11 @@ install: all
 	install -m 0644 $(BUILD)/liblinger.so "$(INST_LIB)/liblinger.so"
 	if [ -f $(BUILD)/liblinger-musl.so ]; then install -m 0644 $(BUILD)/liblinger-musl.so "$(INST_LIB)/liblinger-musl.so"; fi
 	install -m 0644 VERSION "$(INST_LIB)/VERSION"
+	install -m 0755 $(BUILD)/linger-supervise "$(INST_LIB)/linger-supervise"
 	install -m 0755 scripts/linger-run "$(INST_BIN)/linger-run"
 	install -m 0644 docs/linger-run.1 "$(INST_MAN1)/linger-run.1"
 
 uninstall:
-	rm -f "$(INST_LIB)/liblinger.so" "$(INST_LIB)/liblinger-musl.so" "$(INST_LIB)/VERSION" \
+	rm -f "$(INST_LIB)/liblinger.so" "$(INST_LIB)/liblinger-musl.so" "$(INST_LIB)/VERSION" "$(INST_LIB)/linger-supervise" \
 	      "$(INST_BIN)/linger-run" "$(INST_MAN1)/linger-run.1"
 	if [ -d "$(INST_LIB)" ]; then rmdir "$(INST_LIB)" 2>/dev/null || echo "kept $(INST_LIB): not empty"; fi

@@ -1,0 +1,224 @@
+/* procscan.c - other holders and epoll registrations, from /proc (see
+ * procscan.h). */
+#include "procscan.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PROCS 65536            /* more processes: the scan gives up (plain close) */
+#define MAX_FDINFO (4u << 20)      /* an epoll set's fdinfo longer than this: kept */
+
+/* The decimal number name spells, or -1. */
+static long number_of(const char *name)
+{
+    long v = 0;
+    if (!*name)
+        return -1;
+    for (; *name; name++) {
+        if (*name < '0' || *name > '9' || v > 100000000)
+            return -1;
+        v = v * 10 + (*name - '0');
+    }
+    return v;
+}
+
+/* The whole of a small /proc file into buf (NUL-terminated); its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+/* The parent of process pid, from /proc/PID/stat, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[48], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_small(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *p = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
+    int ppid;
+    char state;
+    return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 ? ppid : -1;
+}
+
+pid_t procscan_tgid(pid_t tid)
+{
+    char path[48], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+    if (read_small(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *p = strstr(buf, "\nTgid:");
+    return p ? (pid_t)atoi(p + 6) : -1;
+}
+
+/* Every process in /proc with its parent. */
+struct proc_list {
+    int n;
+    pid_t pid[MAX_PROCS], ppid[MAX_PROCS];
+    unsigned char in_family[MAX_PROCS];
+};
+
+/* Fills l from /proc; -1 when it cannot be read or has too many processes. */
+static int list_processes(struct proc_list *l)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    l->n = 0;
+    int ok = 0;
+    while ((e = readdir(d))) {
+        long pid = number_of(e->d_name);
+        if (pid <= 0)
+            continue;
+        if (l->n == MAX_PROCS) {
+            ok = -1;
+            break;
+        }
+        l->pid[l->n] = (pid_t)pid;
+        l->ppid[l->n] = parent_of((pid_t)pid);
+        l->in_family[l->n] = 0;
+        l->n++;
+    }
+    closedir(d);
+    return ok;
+}
+
+/* Marks pid in l (if listed); 1 when it was not marked before. */
+static int mark(struct proc_list *l, pid_t pid)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->pid[i] == pid && !l->in_family[i])
+            return l->in_family[i] = 1;
+    return 0;
+}
+
+/* Marks the descendants of every marked process (parent links only go
+ * up, so repeating until nothing changes reaches every depth). */
+static void mark_descendants(struct proc_list *l)
+{
+    for (int changed = 1, rounds = 0; changed && rounds < 4096; rounds++) {
+        changed = 0;
+        for (int i = 0; i < l->n; i++) {
+            if (l->in_family[i])
+                continue;
+            for (int j = 0; j < l->n; j++)
+                if (l->in_family[j] && l->pid[j] == l->ppid[i]) {
+                    l->in_family[i] = 1;
+                    changed = 1;
+                    break;
+                }
+        }
+    }
+}
+
+/* Marks targets registered in the epoll set whose fdinfo is at path (the
+ * lines "tfd: N events: E data: D pos:P ino:HEX sdev:S"); all of them when
+ * it cannot be read in full. */
+static void mark_registered(const char *path, struct scan_target *t, int n)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int ok = buf && fd >= 0;
+    while (ok) {
+        if (len + 4096 >= cap) {
+            char *bigger = cap * 2 <= MAX_FDINFO ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                ok = 0;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r < 0)
+            ok = 0;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (ok) {
+        buf[len] = '\0';
+        for (int i = 0; i < n; i++) {
+            char want[40];
+            snprintf(want, sizeof want, " ino:%llx ", (unsigned long long)t[i].ino);
+            if (strstr(buf, want))
+                t[i].kept |= KEPT_EPOLL;
+        }
+    } else {
+        for (int i = 0; i < n; i++)
+            t[i].kept |= KEPT_EPOLL;
+    }
+    free(buf);
+}
+
+/* Looks at every fd of process pid: marks the targets it holds (but under
+ * fds c says are closing, when pid is c's process) and the targets its
+ * epoll sets have. -1 when its fd list cannot be read. */
+static int scan_process(pid_t pid, pid_t closing_pid, const struct closing *c, struct scan_target *t, int n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1; /* gone since the listing: it holds nothing now */
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long fd = number_of(e->d_name);
+        if (fd < 0)
+            continue;
+        char target[64];
+        ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strncmp(target, "socket:[", 8) == 0) {
+            if (pid == closing_pid && fd >= c->first && fd <= c->last)
+                continue;
+            unsigned long long ino = strtoull(target + 8, NULL, 10);
+            for (int i = 0; i < n; i++)
+                if (t[i].ino == ino)
+                    t[i].kept |= KEPT_HELD;
+        } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
+            char info[80];
+            snprintf(info, sizeof info, "/proc/%d/fdinfo/%ld", (int)pid, fd);
+            mark_registered(info, t, n);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+int procscan_mark_kept(pid_t root, const struct closing *c, struct scan_target *t, int n)
+{
+    static struct proc_list l; /* large: not on the stack; one scan at a time */
+    pid_t closing_pid = c->tid ? procscan_tgid(c->tid) : 0;
+    if (closing_pid < 0 || list_processes(&l) != 0)
+        return -1;
+    mark(&l, root);
+    if (closing_pid)
+        mark(&l, closing_pid);
+    mark_descendants(&l);
+    for (int i = 0; i < l.n; i++)
+        if (l.pid[i] == root && l.ppid[i] > 1)
+            mark(&l, l.ppid[i]);
+    pid_t self = getpid();
+    for (int i = 0; i < l.n; i++)
+        if (l.in_family[i] && l.pid[i] != self)
+            scan_process(l.pid[i], closing_pid, c, t, n);
+    return 0;
+}
