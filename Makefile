@@ -106,7 +106,7 @@ $(BUILD)/tests/lib%.so: tests/servers/lib%.c tests/servers/from_linger.h | $(BUI
 # Static builds of test servers, for linger-run's supervised path
 # (tests/integration/test_static.py): glibc -static always, musl-gcc
 # -static when musl-gcc is installed.
-STATIC_SERVER_NAMES := legacy_server
+STATIC_SERVER_NAMES := legacy_server static_probe
 STATIC_SERVERS := $(patsubst %,$(BUILD)/tests/static/%-glibc,$(STATIC_SERVER_NAMES)) \
                   $(if $(shell command -v musl-gcc 2>/dev/null),$(patsubst %,$(BUILD)/tests/static/%-musl,$(STATIC_SERVER_NAMES)))
 

@@ -41,7 +41,7 @@ const char *filter_probe(void)
 {
     unsigned action = SECCOMP_RET_USER_NOTIF;
     if (sys_seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0)
-        return errno == ENOSYS || errno == EINVAL ? "the kernel has no seccomp user notification (Linux 5.5 or later)"
+        return errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ? "the kernel has no seccomp user notification (Linux 5.5 or later)"
                                                   : "seccomp cannot be used here";
     struct seccomp_notif_sizes sizes;
     if (sys_seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "drain.h"
+#include "guardian.h"
 #include "log.h"
 #include "procscan.h"
 #include "sockcheck.h"
@@ -175,6 +176,8 @@ static void on_closing(int listener, pid_t root, const int *fds, int n, int firs
         drain_add(cand[i].copy, cand[i].facts.unread);
 }
 
+static void answer(int listener, pid_t root);
+
 /* The open fds of thread tid within [first, last], at most max, into fds;
  * how many. */
 static int open_fds(pid_t tid, unsigned first, unsigned last, int *fds, int max)
@@ -274,11 +277,24 @@ void notify_recheck_deferred(pid_t root)
             drain_settle(fds[i], t[i].kept != 0);
 }
 
-int notify_handle_one(int listener, pid_t root)
+int notify_handle_one(int listener, pid_t root, struct inflight *in)
 {
     memset(req, 0, sizeof *req);
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0)
         return -1; /* ENOENT: the caller died before we got it; EINTR */
+    if (in) { /* the guardian answers it if the supervisor dies before it does */
+        in->id = req->id;
+        in->busy = 1;
+    }
+    answer(listener, root);
+    if (in)
+        in->busy = 0;
+    return 0;
+}
+
+/* Answers the notification in req. */
+static void answer(int listener, pid_t root)
+{
     const unsigned long long *a = req->data.args;
     switch (req->data.nr) {
     case __NR_close:
@@ -307,5 +323,4 @@ int notify_handle_one(int listener, pid_t root)
     default:
         reply_continue(listener, req->id);
     }
-    return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "drain.h"
+#include "guardian.h"
 #include "log.h"
 #include "notify.h"
 #include "sockcheck.h"
@@ -149,6 +150,14 @@ void supervisor_run(int sock, pid_t root)
         log_msg(LOG_ERROR, "cannot start (%s)", strerror(errno));
         _exit(1); /* no acknowledgement: the launcher refuses to run the program */
     }
+    struct inflight *in = guardian_shared();
+    int guardian = in ? guardian_start(listener, in) : -1;
+    if (guardian < 0)
+        log_msg(LOG_WARN, "no guardian process (%s): if the supervisor dies, the program's closes fail", strerror(errno));
+    else {
+        struct epoll_event g = { .events = EPOLLIN, .data.fd = guardian };
+        epoll_ctl(ep, EPOLL_CTL_ADD, guardian, &g);
+    }
     if (sockcheck_init() < 0)
         log_msg(LOG_WARN, "no sock_diag netlink socket (%s): no close will linger", strerror(errno));
     (void)!write(sock, "k", 1);
@@ -166,9 +175,18 @@ void supervisor_run(int sock, pid_t root)
         int n = epoll_wait(ep, evs, 64, timeout);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (trapping && fd == listener) {
+            if (fd == guardian) {
+                /* the guardian died (killed): start another */
+                epoll_ctl(ep, EPOLL_CTL_DEL, guardian, NULL);
+                guardian_reap(guardian);
+                guardian = trapping ? guardian_start(listener, in) : -1;
+                struct epoll_event g = { .events = EPOLLIN, .data.fd = guardian };
+                if (guardian >= 0)
+                    epoll_ctl(ep, EPOLL_CTL_ADD, guardian, &g);
+                log_msg(LOG_WARN, "the guardian process died; %s", guardian >= 0 ? "started another" : "none now");
+            } else if (trapping && fd == listener) {
                 if (evs[i].events & EPOLLIN)
-                    notify_handle_one(listener, root);
+                    notify_handle_one(listener, root, in);
                 else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
                     /* every process of the program has exited */
                     trapping = 0;

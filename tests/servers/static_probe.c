@@ -1,0 +1,64 @@
+/* static_probe.c - a small program for the static (supervised) path of
+ * linger-run, built with gcc -static and musl-gcc -static.
+ *
+ *   static_probe exit N         exits with status N
+ *   static_probe signal N       kills itself with signal N
+ *   static_probe closes PIDFILE REPORT
+ *       writes its PID to PIDFILE, then every 2 ms opens /dev/null and
+ *       closes it, until killed; REPORT always holds one line
+ *       "ok=N failed=N errno=E" (E: the last failed close's errno), written
+ *       in place with pwrite (no close of its own)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int closes(const char *pidfile, const char *report)
+{
+    int out = open(report, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0)
+        return 2;
+    char line[128];
+    int n = snprintf(line, sizeof line, "%d\n", (int)getpid());
+    int p = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (p < 0 || write(p, line, (size_t)n) != n)
+        return 2;
+    /* p stays open: this program's only closes are the loop's */
+    long ok = 0, failed = 0, last = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            if (close(fd) == 0) {
+                ok++;
+            } else {
+                failed++;
+                last = errno;
+            }
+        }
+        n = snprintf(line, sizeof line, "ok=%ld failed=%ld errno=%ld          \n", ok, failed, last);
+        if (pwrite(out, line, (size_t)n, 0) != n)
+            return 2;
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "exit") == 0)
+        return atoi(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "signal") == 0) {
+        signal(atoi(argv[2]), SIG_DFL);
+        raise(atoi(argv[2]));
+        return 99;
+    }
+    if (argc == 4 && strcmp(argv[1], "closes") == 0)
+        return closes(argv[2], argv[3]);
+    fprintf(stderr, "usage: static_probe exit N | signal N | closes PIDFILE REPORT\n");
+    return 2;
+}
