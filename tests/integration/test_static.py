@@ -1,0 +1,322 @@
+"""Static programs under linger-run: linger-supervise, the seccomp
+user-notification supervisor (supervise/, docs/static.md).
+
+Each server test runs the same static binary (tests/servers/legacy_server.c
+built with gcc -static and musl-gcc -static) without linger-run and under it
+in the same run. Also: a fork-per-connection server, exit status / signals /
+PID passed through, the epoll decision, the refusals, and what happens when
+the supervisor is killed."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from lib import (BUILD, REPO, RESETTING_UPLOAD, Proc, Skip, clean_env, connect, fmt, need_shim,
+                 start_server, stats_of, test, uploads, wait_for)
+
+WRAPPER = REPO / "scripts" / "linger-run"
+STATIC = BUILD / "tests" / "static"
+SUPERVISE = BUILD / "linger-supervise"
+NO_NOTIFY = BUILD / "tests" / "no_user_notify"
+
+
+# ---------------------------------------------------------------- helpers
+
+def static_bin(name, libc):
+    """build/tests/static/NAME-LIBC; skips when musl-gcc could not build it."""
+    p = STATIC / ("%s-%s" % (name, libc))
+    if not p.exists():
+        if libc == "musl" and not shutil.which("musl-gcc"):
+            raise Skip("musl-gcc is not installed")
+        raise AssertionError("%s is missing (run make servers)" % p.relative_to(REPO))
+    need_shim()
+    if not SUPERVISE.exists():
+        raise AssertionError("build/linger-supervise is missing (run make)")
+    return p
+
+
+def wrapped(argv):
+    return ["dash", str(WRAPPER), "--"] + [str(a) for a in argv]
+
+
+def static_server(t, libc, model, supervised, extra=(), env=None):
+    argv = [static_bin("legacy_server", libc), "--model", model, "--port", 0] + list(extra)
+    label = "%s-%s-%s" % (libc, model, "supervised" if supervised else "plain")
+    return start_server(t, wrapped(argv) if supervised else argv, env=env, label=label)
+
+
+def gets(server, n):
+    """n GET / requests, each on its own connection; Counter of statuses."""
+    import collections
+    out = collections.Counter()
+    for _ in range(n):
+        c = connect(server, 10)
+        try:
+            c.request("GET", "/")
+            r = c.getresponse()
+            r.read()
+            out[r.status] += 1
+        except Exception as e:  # noqa: BLE001
+            out[type(e).__name__] += 1
+        finally:
+            c.close()
+    return out
+
+
+def processes():
+    """{pid: (ppid, comm, cmdline)} of every process now."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        out[int(d)] = (ppid, comm, cmd)
+    return out
+
+
+def supervisors_of(marker):
+    """(supervisor pid, [guardian pids]) of the linger-supervise started for
+    a command line containing marker (a path unique to the test)."""
+    procs = processes()
+    mine = [p for p, (pp, comm, cmd) in procs.items()
+            if comm.startswith("linger-supervis") and marker in cmd and procs.get(pp, (0, "", ""))[1] != comm]
+    if len(mine) != 1:
+        raise AssertionError("want one supervisor for %s, found %s" % (marker, mine))
+    sup = mine[0]
+    return sup, [p for p, (pp, comm, cmd) in procs.items() if pp == sup and comm.startswith("linger-supervis")]
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+def report(path):
+    """static_probe's report: {"ok": N, "failed": N, "errno": E}."""
+    text = path.read_text() if path.exists() else ""
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text)}
+
+
+def advanced(path, key, beyond, timeout=5):
+    return wait_for(lambda: report(path).get(key, 0) > beyond, timeout)
+
+
+# ---------------------------------------------------------------- tests
+
+def early_413(t, libc):
+    plain = static_server(t, libc, "threads", False)
+    without = uploads(plain, 20, RESETTING_UPLOAD)
+    plain.stop()
+    stats = t.path("stats-%s" % libc)
+    sup = static_server(t, libc, "threads", True, env={"LINGER_STATS": stats})
+    got = uploads(sup, 20, RESETTING_UPLOAD)
+    counted = wait_for(lambda: stats_of(stats).get("linger_lingered_total", 0) >= 20, 5)
+    s = stats_of(stats)
+    sup.stop()
+    if got["status 413"] != 20:
+        raise AssertionError("under linger-run: %s (want 20 x 413)" % fmt(got))
+    if without["status 413"] != 0:
+        raise AssertionError("without linger-run: %s (want no 413: the test cannot fail)" % fmt(without))
+    if not counted or s.get("linger_resets_avoided_total", 0) < 1:
+        raise AssertionError("LINGER_STATS does not count the lingering closes: %s" % s)
+    return "without: %s; under linger-run: %s; stats lingered=%d resets_avoided=%d" % (
+        fmt(without), fmt(got), s["linger_lingered_total"], s["linger_resets_avoided_total"])
+
+
+@test("static_early_413_glibc", timeout=240)
+def test_413_glibc(t):
+    """gcc -static early-413 server (threads): 20/20 413s to http.client
+    under linger-run, 0/20 without; the stats file counts them."""
+    return early_413(t, "glibc")
+
+
+@test("static_early_413_musl", timeout=240)
+def test_413_musl(t):
+    """The same with musl-gcc -static."""
+    return early_413(t, "musl")
+
+
+@test("static_fork_per_connection", timeout=240)
+def test_fork(t):
+    """A static fork-per-connection server (glibc and musl) answers 200/200
+    GETs under linger-run, and its early 413s (the child answers and
+    closes; the parent closes its copy after the fork, in either order)
+    reach the client 10/10."""
+    notes = []
+    for libc in ("glibc", "musl"):
+        try:
+            s = static_server(t, libc, "fork", True)
+        except Skip:
+            continue
+        got = gets(s, 200)
+        up = uploads(s, 10, RESETTING_UPLOAD)
+        s.stop()
+        if got[200] != 200:
+            raise AssertionError("%s: GETs %s (want 200 x 200)" % (libc, dict(got)))
+        if up["status 413"] != 10:
+            raise AssertionError("%s: uploads %s (want 10 x 413)" % (libc, fmt(up)))
+        notes.append("%s: 200/200 GETs, 10/10 413s" % libc)
+    return "; ".join(notes)
+
+
+@test("static_exec_status_signals", timeout=60)
+def test_exec(t):
+    """As for dynamic programs (wrapper_exec_status_signals): the exit status
+    is the program's; death by its own signal shows as that signal; the
+    program keeps the wrapper's PID, is under the filter (Seccomp: 2), has
+    no child of ours (the supervisor is not its child), and SIGTERM sent to
+    that PID reaches it."""
+    probe = static_bin("static_probe", "glibc")
+    env = clean_env()
+    for code in (0, 7, 255):
+        r = subprocess.run(wrapped([probe, "exit", code]), env=env, capture_output=True, timeout=30)
+        if r.returncode != code:
+            raise AssertionError("exit %d came out as %s (%r)" % (code, r.returncode, r.stderr))
+    r = subprocess.run(wrapped([probe, "signal", int(signal.SIGTERM)]), env=env, capture_output=True, timeout=30)
+    if r.returncode != -signal.SIGTERM:
+        raise AssertionError("death by SIGTERM came out as %s (%r)" % (r.returncode, r.stderr))
+    pidfile, rep = t.path("pid"), t.path("report")
+    p = Proc(t, wrapped([probe, "closes", pidfile, rep]), env, "closes.log")
+    if not wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10):
+        raise AssertionError("the program never wrote its PID: %s" % p.log_tail())
+    pid = int(pidfile.read_text())
+    if pid != p.pid:
+        raise AssertionError("program PID %d, wrapper PID %d: no exec" % (pid, p.pid))
+    with open("/proc/%d/status" % pid) as f:
+        seccomp = re.search(r"^Seccomp:\s+(\d+)", f.read(), re.M)
+    if not seccomp or seccomp.group(1) != "2":
+        raise AssertionError("the program is not under a seccomp filter: %s" % (seccomp and seccomp.group(0)))
+    kids = [q for q, (pp, _, _) in processes().items() if pp == pid]
+    if kids:
+        raise AssertionError("the program has children %s" % kids)
+    if not advanced(rep, "ok", 20) or report(rep).get("failed"):
+        raise AssertionError("the program's closes: %s" % report(rep))
+    os.kill(pid, signal.SIGTERM)
+    rc = p.popen.wait(10)
+    if rc != -signal.SIGTERM:
+        raise AssertionError("SIGTERM to the PID gave %s" % rc)
+    return "exit 0/7/255 kept, own SIGTERM -> -15, PID %d kept, Seccomp: 2, no children, closes work" % pid
+
+
+@test("static_epoll_registrations", timeout=240)
+def test_epoll(t):
+    """A static epoll server that closes without EPOLL_CTL_DEL (relying on
+    close to end the registration) is not lingered: the supervisor's copy
+    would keep the socket in the program's epoll set under a number the
+    program may reuse, so those closes stay plain (resets, as without
+    linger-run) and the server keeps answering. With --epoll-del (what Go
+    and tokio do) its 413s reach the client."""
+    stats = t.path("stats")
+    s = static_server(t, "glibc", "epoll", True, env={"LINGER_STATS": stats})
+    up = uploads(s, 5, RESETTING_UPLOAD)
+    after = gets(s, 20)
+    s.stop()
+    if up["status 413"] != 0 or after[200] != 20:
+        raise AssertionError("without EPOLL_CTL_DEL: uploads %s, then GETs %s (want plain closes, 20 x 200)"
+                             % (fmt(up), dict(after)))
+    s = static_server(t, "glibc", "epoll", True, extra=["--epoll-del"])
+    up2 = uploads(s, 10, RESETTING_UPLOAD)
+    after2 = gets(s, 20)
+    s.stop()
+    if up2["status 413"] != 10 or after2[200] != 20:
+        raise AssertionError("with EPOLL_CTL_DEL: uploads %s, GETs %s (want 10 x 413, 20 x 200)"
+                             % (fmt(up2), dict(after2)))
+    return "registered at close: %s, GETs 20/20; deregistered first: %s, GETs 20/20" % (fmt(up), fmt(up2))
+
+
+@test("static_check_and_refusals", timeout=120)
+def test_refusals(t):
+    """--check: supervised for a static program, preload for a dynamic one.
+    Refused in one line: a setuid static program (4), and any static
+    program on a kernel without seccomp user notification (3, simulated by
+    no_user_notify), where --force runs it unsupervised."""
+    probe = static_bin("static_probe", "glibc")
+    env = clean_env()
+
+    def run(argv, pre=()):
+        return subprocess.run(list(pre) + wrapped(argv)[:2] + [str(a) for a in argv], env=env,
+                              capture_output=True, text=True, timeout=30)
+    r = run(["--check", probe])
+    if r.returncode != 0 or "ok: supervised:" not in r.stdout:
+        raise AssertionError("--check static: %s %r" % (r.returncode, r.stdout))
+    r = run(["--check", shutil.which("printenv")])
+    if r.returncode != 0 or "ok: preload:" not in r.stdout:
+        raise AssertionError("--check dynamic: %s %r" % (r.returncode, r.stdout))
+    notes = ["--check: supervised / preload"]
+    r = run([probe, "exit", 5], pre=[NO_NOTIFY])
+    lines = r.stderr.splitlines()
+    if r.returncode != 3 or len(lines) != 1 or "no seccomp user notification" not in lines[0]:
+        raise AssertionError("no user notification: %s %r" % (r.returncode, r.stderr))
+    r = run(["--force", probe, "exit", 5], pre=[NO_NOTIFY])
+    if r.returncode != 5 or "warning" not in r.stderr:
+        raise AssertionError("--force without user notification: %s %r" % (r.returncode, r.stderr))
+    notes.append("no user notification: 3 (%s); --force runs it" % lines[0])
+    if os.geteuid() == 0:
+        suid = t.path("suid-static")
+        shutil.copy(probe, suid)
+        os.chown(suid, 65534, 65534)
+        os.chmod(suid, 0o4755)
+        r = run([suid, "exit", 0], pre=["setpriv", "--reuid=1", "--regid=1", "--clear-groups"])
+        lines = r.stderr.splitlines()
+        if r.returncode != 4 or len(lines) != 1 or "setuid" not in lines[0]:
+            raise AssertionError("setuid static: %s %r" % (r.returncode, r.stderr))
+        notes.append("setuid static: 4 (%s)" % lines[0])
+    return "; ".join(notes)
+
+
+@test("static_supervisor_killed", timeout=60)
+def test_killed(t):
+    """The supervisor ignores SIGTERM, SIGINT and SIGHUP. Killed with
+    SIGKILL, its guardian answers for it: the program's closes keep
+    working (plain closes). Only when supervisor and guardian are killed
+    together does the kernel fail the trapped calls with ENOSYS (38): the
+    documented residual risk (docs/static.md)."""
+    probe = static_bin("static_probe", "glibc")
+    pidfile, rep = t.path("pid"), t.path("report")
+    p = Proc(t, wrapped([probe, "closes", pidfile, rep]), clean_env(), "closes.log")
+    if not advanced(rep, "ok", 20, 10):
+        raise AssertionError("the program does not run: %s" % p.log_tail())
+    sup, guards = supervisors_of(str(pidfile))
+    if len(guards) != 1:
+        raise AssertionError("want one guardian, found %s" % guards)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        os.kill(sup, sig)
+    time.sleep(0.2)
+    if not alive(sup):
+        raise AssertionError("the supervisor died of SIGTERM/SIGINT/SIGHUP")
+    os.kill(sup, signal.SIGKILL)
+    wait_for(lambda: not alive(sup), 5)
+    n = report(rep)["ok"]
+    if not advanced(rep, "ok", n + 50) or report(rep)["failed"]:
+        raise AssertionError("after SIGKILL of the supervisor: %s" % report(rep))
+    ok_after = report(rep)["ok"] - n
+    # the second run: both killed at once
+    pidfile2, rep2 = t.path("pid2"), t.path("report2")
+    p2 = Proc(t, wrapped([probe, "closes", pidfile2, rep2]), clean_env(), "closes2.log")
+    if not advanced(rep2, "ok", 20, 10):
+        raise AssertionError("the second program does not run: %s" % p2.log_tail())
+    sup2, guards2 = supervisors_of(str(pidfile2))
+    for q in [sup2] + guards2:
+        os.kill(q, signal.SIGKILL)
+    if not advanced(rep2, "failed", 10):
+        raise AssertionError("with supervisor and guardian killed the closes still work: %s" % report(rep2))
+    r2 = report(rep2)
+    p.stop()
+    p2.stop()
+    if r2["errno"] != 38:
+        raise AssertionError("closes failed with errno %d, want ENOSYS (38)" % r2["errno"])
+    return ("SIGTERM/INT/HUP ignored; supervisor SIGKILLed: %d more closes, 0 failed; both killed: "
+            "closes fail with ENOSYS (documented)" % ok_after)
