@@ -200,12 +200,16 @@ $(BUILD)/bench:
 $(BUILD)/bench/scanbench: bench/scanbench.c shim/scan.c shim/scan.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c shim/scan.c
 
+# static: it measures the supervised path of linger-run (figure "static")
+$(BUILD)/bench/staticclose: bench/staticclose.c bench/bench.h | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 $(BUILD)/bench/%: bench/%.c bench/bench.h tests/servers/kit.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -ldl -lpthread
 
 bench:
 	@sh scripts/install-bench-deps
-	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server $(BENCH_BINS)
+	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server $(BENCH_BINS) $(BUILD)/tests/static/legacy_server-glibc
 	@/usr/bin/python3 bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 clean:

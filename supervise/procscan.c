@@ -69,6 +69,29 @@ struct proc_list {
     unsigned char in_family[MAX_PROCS];
 };
 
+/* What the last listing learned: the parent of each process, keyed by its
+ * pid and the inode of its /proc/PID directory, which a new process with a
+ * reused pid does not share (its directory is a new inode). A parent that
+ * changes later (reparenting to a subreaper) is missed: docs/static.md. */
+#define CACHE_SLOTS (1 << 16)
+static struct { pid_t pid; ino_t ino; pid_t ppid; } cache[CACHE_SLOTS];
+
+/* The parent of pid whose /proc entry has inode ino: from the cache, or
+ * read (and cached). */
+static pid_t cached_parent(pid_t pid, ino_t ino)
+{
+    unsigned slot = (unsigned)pid % CACHE_SLOTS;
+    if (cache[slot].pid == pid && cache[slot].ino == ino && ino != 0)
+        return cache[slot].ppid;
+    pid_t ppid = parent_of(pid);
+    if (ppid >= 0) {
+        cache[slot].pid = pid;
+        cache[slot].ino = ino;
+        cache[slot].ppid = ppid;
+    }
+    return ppid;
+}
+
 /* Fills l from /proc; -1 when it cannot be read or has too many processes. */
 static int list_processes(struct proc_list *l)
 {
@@ -87,40 +110,67 @@ static int list_processes(struct proc_list *l)
             break;
         }
         l->pid[l->n] = (pid_t)pid;
-        l->ppid[l->n] = parent_of((pid_t)pid);
+        l->ppid[l->n] = cached_parent((pid_t)pid, e->d_ino);
         l->in_family[l->n] = 0;
         l->n++;
     }
     closedir(d);
+    for (int i = 1; i < l->n; i++)
+        if (l->pid[i] <= l->pid[i - 1])
+            return -1; /* /proc lists pids in ascending order; if not, in doubt */
     return ok;
 }
 
-/* Marks pid in l (if listed); 1 when it was not marked before. */
-static int mark(struct proc_list *l, pid_t pid)
+/* The index of pid in l, or -1 (l->pid is ascending: /proc lists
+ * processes in pid order). */
+static int index_of(const struct proc_list *l, pid_t pid)
 {
-    for (int i = 0; i < l->n; i++)
-        if (l->pid[i] == pid && !l->in_family[i])
-            return l->in_family[i] = 1;
-    return 0;
+    int lo = 0, hi = l->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (l->pid[mid] == pid)
+            return mid;
+        if (l->pid[mid] < pid)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
 }
 
-/* Marks the descendants of every marked process (parent links only go
- * up, so repeating until nothing changes reaches every depth). */
+/* Marks pid in l, if listed. */
+static void mark(struct proc_list *l, pid_t pid)
+{
+    int i = index_of(l, pid);
+    if (i >= 0)
+        l->in_family[i] = 1;
+}
+
+/* Marks the descendants of every marked process: for each process, walks
+ * up its parents until a marked one (then all of the walk is family) or
+ * the top (then none of it is). At most 1024 levels up. */
 static void mark_descendants(struct proc_list *l)
 {
-    for (int changed = 1, rounds = 0; changed && rounds < 4096; rounds++) {
-        changed = 0;
-        for (int i = 0; i < l->n; i++) {
-            if (l->in_family[i])
-                continue;
-            for (int j = 0; j < l->n; j++)
-                if (l->in_family[j] && l->pid[j] == l->ppid[i]) {
-                    l->in_family[i] = 1;
-                    changed = 1;
-                    break;
-                }
+    enum { UNKNOWN = 0, IN = 1, OUT = 2 };
+    static unsigned char seen[MAX_PROCS];
+    static int walk[1024];
+    for (int i = 0; i < l->n; i++)
+        seen[i] = l->in_family[i] ? IN : UNKNOWN;
+    for (int i = 0; i < l->n; i++) {
+        int depth = 0, at = i, verdict = OUT;
+        while (at >= 0 && depth < 1024) {
+            if (seen[at] != UNKNOWN) {
+                verdict = seen[at];
+                break;
+            }
+            walk[depth++] = at;
+            at = l->ppid[at] > 0 ? index_of(l, l->ppid[at]) : -1;
         }
+        for (int k = 0; k < depth; k++)
+            seen[walk[k]] = (unsigned char)verdict;
     }
+    for (int i = 0; i < l->n; i++)
+        l->in_family[i] = seen[i] == IN;
 }
 
 /* Marks targets registered in the epoll set whose fdinfo is at path (the
@@ -216,7 +266,9 @@ int procscan_mark_kept(pid_t root, const struct closing *c, struct scan_target *
     for (int i = 0; i < l.n; i++)
         if (l.pid[i] == root && l.ppid[i] > 1)
             mark(&l, l.ppid[i]);
-    pid_t self = getpid();
+    static pid_t self;
+    if (!self)
+        self = getpid();
     for (int i = 0; i < l.n; i++)
         if (l.in_family[i] && l.pid[i] != self)
             scan_process(l.pid[i], closing_pid, c, t, n);
