@@ -13,7 +13,9 @@ import signal
 import subprocess
 import time
 
-from lib import (BUILD, REPO, RESETTING_UPLOAD, Proc, Skip, clean_env, connect, fmt, need_shim,
+import collections
+
+from lib import (BUILD, REPO, RESETTING_UPLOAD, Proc, Skip, clean_env, connect, fmt, need_shim, parallel,
                  start_server, stats_of, test, uploads, wait_for)
 
 WRAPPER = REPO / "scripts" / "linger-run"
@@ -49,7 +51,6 @@ def static_server(t, libc, model, supervised, extra=(), env=None):
 
 def gets(server, n):
     """n GET / requests, each on its own connection; Counter of statuses."""
-    import collections
     out = collections.Counter()
     for _ in range(n):
         c = connect(server, 10)
@@ -170,6 +171,51 @@ def test_fork(t):
             raise AssertionError("%s: uploads %s (want 10 x 413)" % (libc, fmt(up)))
         notes.append("%s: 200/200 GETs, 10/10 413s" % libc)
     return "; ".join(notes)
+
+
+@test("static_concurrent_closes", timeout=240)
+def test_concurrent(t):
+    """Closes from many threads at once (threads model: a thread per
+    connection) and from several processes at once (prefork: workers
+    forked before accepting, each under the inherited filter, one
+    listener for all): 8 clients x 4 uploads each get 32/32 413s, and GETs
+    mixed in are all answered."""
+    notes = []
+    for model in ("threads", "prefork"):
+        extra = ["--workers", 4] if model == "prefork" else []
+        s = static_server(t, "glibc", model, True, extra=extra)
+        jobs = [(s, 4, RESETTING_UPLOAD)] * 8
+        got = collections.Counter()
+        for c in parallel(uploads, jobs):
+            got.update(c)
+        g = collections.Counter()
+        for c in parallel(gets, [(s, 25)] * 4):
+            g.update(c)
+        s.stop()
+        if got["status 413"] != 32 or g[200] != 100:
+            raise AssertionError("%s: uploads %s, GETs %s (want 32 x 413, 100 x 200)" % (model, fmt(got), dict(g)))
+        notes.append("%s: 32/32 413s, 100/100 GETs" % model)
+    return "; ".join(notes)
+
+
+@test("static_exit_without_close", timeout=120)
+def test_exit(t):
+    """An inetd-style static program writes its 413 and exits without
+    closing (the kernel closes at exit_group): under linger-run the exit's
+    close lingers and 3/3 413s arrive; without, 0/3."""
+    probe = static_bin("static_probe", "glibc")
+    res = {}
+    for sup in (False, True):
+        got = collections.Counter()
+        for i in range(3):
+            argv = [probe, "exit413"]
+            s = start_server(t, wrapped(argv) if sup else argv, label="exit413-%d-%d" % (sup, i))
+            got.update(uploads(s, 1, RESETTING_UPLOAD))
+            s.stop()
+        res[sup] = got
+    if res[True]["status 413"] != 3 or res[False]["status 413"] != 0:
+        raise AssertionError("without: %s, under linger-run: %s (want 0 and 3 x 413)" % (fmt(res[False]), fmt(res[True])))
+    return "without: %s; under linger-run: %s" % (fmt(res[False]), fmt(res[True]))
 
 
 @test("static_exec_status_signals", timeout=60)

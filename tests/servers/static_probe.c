@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kit.h"
+
 static int closes(const char *pidfile, const char *report)
 {
     int out = open(report, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -48,6 +50,20 @@ static int closes(const char *pidfile, const char *report)
     }
 }
 
+static int exit_413(const char *port_file)
+{
+    static const char answer[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    struct sockaddr_in addr;
+    int l = kit_listen_loopback(&addr, 8);
+    kit_write_port_file(port_file, &addr);
+    int c = kit_accept(l);
+    if (c < 0)
+        return 2;
+    kit_read_head(c);
+    kit_write_all(c, answer, sizeof answer - 1);
+    exit(0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "exit") == 0)
@@ -59,6 +75,8 @@ int main(int argc, char **argv)
     }
     if (argc == 4 && strcmp(argv[1], "closes") == 0)
         return closes(argv[2], argv[3]);
-    fprintf(stderr, "usage: static_probe exit N | signal N | closes PIDFILE REPORT\n");
+    if (argc == 4 && strcmp(argv[1], "exit413") == 0 && strcmp(argv[2], "--port-file") == 0)
+        return exit_413(argv[3]);
+    fprintf(stderr, "usage: static_probe exit N | signal N | closes PIDFILE REPORT | exit413 --port-file PATH\n");
     return 2;
 }
