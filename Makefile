@@ -47,7 +47,7 @@ endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
-PURE_SRCS := shim/scan.c shim/config_parse.c
+PURE_SRCS := shim/scan.c shim/config_parse.c supervise/procparse.c
 # the stats file's writers, with real_write and log_msg stood in for by the test
 UNIT_SHIM_SRCS := shim/stats.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -68,8 +68,8 @@ $(OUT)/liblinger.so: $(SHIM_OBJS)
 $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 	mkdir -p $@
 
-$(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -lpthread
+$(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) supervise/procparse.h | $(OUT)/tests
+	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -Isupervise -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -lpthread
 
 # linger-supervise: the seccomp user-notification supervisor linger-run
 # uses for static programs (supervise/; docs/static.md). It reuses the

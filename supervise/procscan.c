@@ -1,6 +1,7 @@
 /* procscan.c - other holders and epoll registrations, from /proc (see
  * procscan.h). */
 #include "procscan.h"
+#include "procparse.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,20 +12,6 @@
 
 #define MAX_PROCS 65536            /* more processes: the scan gives up (plain close) */
 #define MAX_FDINFO (4u << 20)      /* an epoll set's fdinfo longer than this: kept */
-
-/* The decimal number name spells, or -1. */
-static long number_of(const char *name)
-{
-    long v = 0;
-    if (!*name)
-        return -1;
-    for (; *name; name++) {
-        if (*name < '0' || *name > '9' || v > 100000000)
-            return -1;
-        v = v * 10 + (*name - '0');
-    }
-    return v;
-}
 
 /* The whole of a small /proc file into buf (NUL-terminated); its length or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
@@ -46,10 +33,7 @@ static pid_t parent_of(pid_t pid)
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (read_small(path, buf, sizeof buf) <= 0)
         return -1;
-    char *p = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
-    int ppid;
-    char state;
-    return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 ? ppid : -1;
+    return (pid_t)procparse_ppid(buf);
 }
 
 pid_t procscan_tgid(pid_t tid)
@@ -102,7 +86,7 @@ static int list_processes(struct proc_list *l)
     l->n = 0;
     int ok = 0;
     while ((e = readdir(d))) {
-        long pid = number_of(e->d_name);
+        long pid = procparse_number(e->d_name);
         if (pid <= 0)
             continue;
         if (l->n == MAX_PROCS) {
@@ -203,12 +187,9 @@ static void mark_registered(const char *path, struct scan_target *t, int n)
         close(fd);
     if (ok) {
         buf[len] = '\0';
-        for (int i = 0; i < n; i++) {
-            char want[40];
-            snprintf(want, sizeof want, " ino:%llx ", (unsigned long long)t[i].ino);
-            if (strstr(buf, want))
+        for (int i = 0; i < n; i++)
+            if (procparse_epoll_has(buf, t[i].ino))
                 t[i].kept |= KEPT_EPOLL;
-        }
     } else {
         for (int i = 0; i < n; i++)
             t[i].kept |= KEPT_EPOLL;
@@ -228,7 +209,7 @@ static int scan_process(pid_t pid, pid_t closing_pid, const struct closing *c, s
         return -1; /* gone since the listing: it holds nothing now */
     struct dirent *e;
     while ((e = readdir(d))) {
-        long fd = number_of(e->d_name);
+        long fd = procparse_number(e->d_name);
         if (fd < 0)
             continue;
         char target[64];
