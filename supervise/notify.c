@@ -99,7 +99,17 @@ struct candidate {
     struct sock_facts facts;
 };
 
-/* Copies each fd of fds[0..n) and keeps those whose close should linger. */
+/* True when socket ino is among out[0..k). */
+static int picked(const struct candidate *out, int k, uint64_t ino)
+{
+    for (int i = 0; i < k; i++)
+        if (out[i].facts.ino == ino)
+            return 1;
+    return 0;
+}
+
+/* Copies each fd of fds[0..n) and keeps those whose close should linger,
+ * one copy per socket (an exit closes a socket's dups together). */
 static int pick(int pidfd, const int *fds, int n, struct candidate *out)
 {
     int k = 0;
@@ -107,7 +117,7 @@ static int pick(int pidfd, const int *fds, int n, struct candidate *out)
         int copy = copy_of(pidfd, fds[i]);
         if (copy < 0)
             continue;
-        if (sock_should_linger(copy, &out[k].facts))
+        if (sock_should_linger(copy, &out[k].facts) && !picked(out, k, out[k].facts.ino))
             out[k++].copy = copy;
         else
             close(copy);
