@@ -772,19 +772,17 @@ def supervisor_pid(marker):
     return sups[0] if len(sups) == 1 else None
 
 
-def cpu_ticks(pid):
-    """utime + stime of pid in clock ticks (0 when it is gone)."""
+def cpu_ns(pid):
+    """CPU time pid has used, in ns (/proc/PID/schedstat; 0 when it is gone)."""
     try:
-        f = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-        return int(f[11]) + int(f[12])
-    except (OSError, IndexError):
+        return int(Path("/proc/%d/schedstat" % pid).read_text().split()[0])
+    except (OSError, IndexError, ValueError):
         return 0
 
 
 def fig_static(a):
     rounds = 2 if a.quick else 5
     n_close, reqs, ka_reqs = (500, 100, 1000) if a.quick else (2000, 300, 5000)
-    hz = os.sysconf("SC_CLK_TCK")
     out("== 7. Static programs under linger-supervise (linger-run's path for binaries that ignore LD_PRELOAD)")
     out("   a) build/bench/staticclose %d (gcc -static): close() timed alone, plain vs under the supervisor," % n_close)
     out("      %d interleaved pairs: an fd of /dev/null (trapped and let go) and an accepted TCP socket that" % rounds)
@@ -820,14 +818,14 @@ def fig_static(a):
             for r in range(rounds):
                 for sup in ((False, True) if r % 2 == 0 else (True, False)):
                     spid = srvs[sup][2]
-                    c0 = cpu_ticks(spid) if spid else 0
+                    c0 = cpu_ns(spid) if spid else 0
                     res2 = run([BIN / "client", mode, srvs[sup][1], n], stdout=subprocess.PIPE,
                                text=True, check=True).stdout.split()
                     if int(res2[2]) != n:
                         out("   (only %s of %d answers)" % (res2[2], n))
                     per[sup].append(float(res2[3]) / n * 1e6)
                     if spid:
-                        sup_cpu.append((cpu_ticks(spid) - c0) / hz / n * 1e6)
+                        sup_cpu.append((cpu_ns(spid) - c0) / 1e3 / n)
             for srv, _, _ in srvs.values():
                 stop(srv)
             ratios = [b / x for x, b in zip(per[False], per[True])]
