@@ -286,9 +286,10 @@ def test_epoll(t):
 @test("static_check_and_refusals", timeout=120)
 def test_refusals(t):
     """--check: supervised for a static program, preload for a dynamic one.
-    Refused in one line: a setuid static program (4), and any static
-    program on a kernel without seccomp user notification (3, simulated by
-    no_user_notify), where --force runs it unsupervised."""
+    Refused in one line: a setuid static program (4), a static program of
+    another architecture (5), and any static program on a kernel without
+    seccomp user notification (3, simulated by no_user_notify), where
+    --force runs it unsupervised."""
     probe = static_bin("static_probe", "glibc")
     env = clean_env()
 
@@ -310,6 +311,17 @@ def test_refusals(t):
     if r.returncode != 5 or "warning" not in r.stderr:
         raise AssertionError("--force without user notification: %s %r" % (r.returncode, r.stderr))
     notes.append("no user notification: 3 (%s); --force runs it" % lines[0])
+    # a static program of another architecture (the ELF machine field set
+    # to aarch64): the filter would let its calls through, so no claim
+    arm = t.path("static-aarch64")
+    data = bytearray(probe.read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")
+    arm.write_bytes(bytes(data))
+    os.chmod(arm, 0o755)
+    r = run(["--check", arm])
+    if r.returncode != 5 or "aarch64 program and linger-supervise is built for" not in r.stdout:
+        raise AssertionError("static aarch64 --check: %s %r" % (r.returncode, r.stdout))
+    notes.append("static aarch64: 5")
     if os.geteuid() == 0:
         suid = t.path("suid-static")
         shutil.copy(probe, suid)
