@@ -218,6 +218,30 @@ def test_exit(t):
     return "without: %s; under linger-run: %s" % (fmt(res[False]), fmt(res[True]))
 
 
+@test("static_close_family", timeout=240)
+def test_close_family(t):
+    """Each trapped way of ending a connection lingers: close, dup2 and
+    dup3 over it (the implicit close of the target), close_range, and
+    shutdown(SHUT_RDWR) then close (Linux resets a connection whose read
+    side is shut as soon as data arrives: the supervisor keeps the read
+    side open, as the library does). 4/4 413s each under linger-run, 0/4
+    without."""
+    probe = static_bin("static_probe", "glibc")
+    notes = []
+    for how in ("close", "dup2", "dup3", "close_range", "shutdown"):
+        res = {}
+        for sup in (False, True):
+            argv = [probe, "closepath", how]
+            s = start_server(t, wrapped(argv) if sup else argv, label="%s-%d" % (how, sup))
+            res[sup] = uploads(s, 4, RESETTING_UPLOAD)
+            s.stop()
+        if res[True]["status 413"] != 4 or res[False]["status 413"] != 0:
+            raise AssertionError("%s: without %s, under linger-run %s (want 0 and 4 x 413)"
+                                 % (how, fmt(res[False]), fmt(res[True])))
+        notes.append("%s 4/4 (without 0/4)" % how)
+    return "; ".join(notes)
+
+
 @test("static_exec_status_signals", timeout=60)
 def test_exec(t):
     """As for dynamic programs (wrapper_exec_status_signals): the exit status
