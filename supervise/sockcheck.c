@@ -71,12 +71,15 @@ static int listener_exists(const struct sockaddr_storage *local)
 
 int sock_should_linger(int fd, struct sock_facts *f)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-        return 0;
+    /* getsockopt first: on anything but a socket it fails at once
+     * (ENOTSOCK), where fstat could wait on a file system (a FUSE mount
+     * the program itself serves, blocked in this very close) */
     int domain = 0, protocol = 0;
     socklen_t len = sizeof domain;
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || (domain != AF_INET && domain != AF_INET6))
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
         return 0;
     len = sizeof protocol;
     if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != IPPROTO_TCP)
