@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fdspace.h"
 #include "log.h"
 #include "stats.h"
 
@@ -20,15 +21,17 @@ struct lingerer {
     int on;             /* an enum slot_state */
     uint64_t ino;       /* DEFERRED: the socket */
     int unread;         /* DEFERRED: bytes unread at the close */
-    uint64_t start_ms;  /* when the close lingered */
+    uint64_t start_ms;  /* when the close lingered (or was deferred) */
     uint64_t last_ms;   /* when bytes last came */
     uint64_t bytes;     /* bytes drained */
     int reset_counted;  /* counted in resets_avoided */
 };
 
-static struct lingerer *slots; /* indexed by the supervisor's fd */
-static int slot_limit, epoll_fd, lingering, deferred;
-static int high_water; /* every lingering fd is below it (fds are reused lowest first) */
+/* Slot i is fd slot_base + i: the drain's fds live in the supervisor's
+ * high range (fdspace.h), allocated lowest first, so high_water (every
+ * slot in use is below it) stays near the number in use. */
+static struct lingerer *slots;
+static int slot_base, slot_count, epoll_fd, lingering, deferred, high_water;
 
 static uint64_t now_ms(void)
 {
@@ -37,19 +40,37 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* fd's slot, or NULL when fd is outside the drain's range. */
+static struct lingerer *slot_of(int fd)
+{
+    int i = fd - slot_base;
+    return i >= 0 && i < slot_count ? &slots[i] : NULL;
+}
+
+/* Takes slot s (of fd) into use. */
+static void take(int fd, struct lingerer value)
+{
+    int i = fd - slot_base;
+    if (i + 1 > high_water)
+        high_water = i + 1;
+    slots[i] = value;
+}
+
 int drain_init(int epfd, int limit)
 {
-    slots = calloc((size_t)limit, sizeof *slots);
+    slot_base = fdspace_base();
+    slot_count = limit - slot_base;
+    slots = calloc((size_t)slot_count, sizeof *slots);
     if (!slots)
         return -1;
-    slot_limit = limit;
     epoll_fd = epfd;
     return 0;
 }
 
 int drain_owns(int fd)
 {
-    return fd >= 0 && fd < slot_limit && slots[fd].on == LINGERING;
+    struct lingerer *l = slot_of(fd);
+    return l && l->on == LINGERING;
 }
 
 int drain_count(void)
@@ -57,32 +78,39 @@ int drain_count(void)
     return lingering;
 }
 
+int drain_deferred_count(void)
+{
+    return deferred;
+}
+
 /* Ends fd's lingering: closes it, counted under why. */
 static void finish(int fd, enum stat_id why)
 {
+    struct lingerer *l = slot_of(fd);
     epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
-    slots[fd].on = 0;
+    l->on = FREE;
     lingering--;
     stat_sub(ST_LINGERING_NOW, 1);
     stat_add(why, 1);
     log_msg(LOG_DEBUG, "lingering socket closed (%s) after %llu bytes", stat_name(why),
-            (unsigned long long)slots[fd].bytes);
+            (unsigned long long)l->bytes);
 }
 
-/* The lingering socket that started first, or -1. */
+/* The fd of the lingering socket that started first, or -1. */
 static int oldest(void)
 {
     int best = -1;
-    for (int fd = 0; fd < high_water; fd++)
-        if (slots[fd].on == LINGERING && (best < 0 || slots[fd].start_ms < slots[best].start_ms))
-            best = fd;
-    return best;
+    for (int i = 0; i < high_water; i++)
+        if (slots[i].on == LINGERING && (best < 0 || slots[i].start_ms < slots[best].start_ms))
+            best = i;
+    return best < 0 ? -1 : best + slot_base;
 }
 
 void drain_add(int fd, int unread)
 {
-    if (fd >= slot_limit) {
+    fd = fdspace_high(fd);
+    if (!slot_of(fd)) {
         close(fd);
         stat_add(ST_FALLBACK_CLOSES, 1);
         return;
@@ -99,10 +127,8 @@ void drain_add(int fd, int unread)
         stat_add(ST_FALLBACK_CLOSES, 1);
         return;
     }
-    if (fd >= high_water)
-        high_water = fd + 1;
     uint64_t now = now_ms();
-    slots[fd] = (struct lingerer){ .on = LINGERING, .start_ms = now, .last_ms = now, .reset_counted = unread > 0 };
+    take(fd, (struct lingerer){ .on = LINGERING, .start_ms = now, .last_ms = now, .reset_counted = unread > 0 });
     lingering++;
     stat_add(ST_LINGERED, 1);
     stat_add(ST_LINGERING_NOW, 1);
@@ -115,7 +141,7 @@ void drain_on_ready(int fd)
 {
     if (!drain_owns(fd))
         return;
-    struct lingerer *l = &slots[fd];
+    struct lingerer *l = slot_of(fd);
     size_t got = 0;
     while (got < READ_PER_EVENT) {
         ssize_t n = recv(fd, NULL, 65536, MSG_TRUNC | MSG_DONTWAIT);
@@ -154,17 +180,19 @@ int drain_expire(void)
     if (!lingering && !deferred)
         return -1;
     uint64_t now = now_ms(), next = UINT64_MAX;
-    for (int fd = 0; fd < high_water; fd++) {
-        if (slots[fd].on == DEFERRED && now >= slots[fd].start_ms + sv_cfg.time_ms) {
+    for (int i = 0; i < high_water; i++) {
+        struct lingerer *l = &slots[i];
+        int fd = i + slot_base;
+        if (l->on == DEFERRED && now >= l->start_ms + sv_cfg.time_ms) {
             close(fd); /* still held elsewhere at LINGER_TIME: a plain close */
-            slots[fd].on = FREE;
+            l->on = FREE;
             deferred--;
             continue;
         }
-        if (slots[fd].on != LINGERING)
+        if (l->on != LINGERING)
             continue;
-        uint64_t idle_end = slots[fd].last_ms + sv_cfg.timeout_ms;
-        uint64_t time_end = slots[fd].start_ms + sv_cfg.time_ms;
+        uint64_t idle_end = l->last_ms + sv_cfg.timeout_ms;
+        uint64_t time_end = l->start_ms + sv_cfg.time_ms;
         if (now >= time_end) {
             finish(fd, ST_CLOSED_TIME);
             continue;
@@ -184,22 +212,21 @@ int drain_expire(void)
 
 void drain_defer(int fd, uint64_t ino, int unread)
 {
-    if (fd >= slot_limit) {
+    fd = fdspace_high(fd);
+    if (!slot_of(fd)) {
         close(fd);
         return;
     }
-    if (fd >= high_water)
-        high_water = fd + 1;
-    slots[fd] = (struct lingerer){ .on = DEFERRED, .ino = ino, .unread = unread, .start_ms = now_ms() };
+    take(fd, (struct lingerer){ .on = DEFERRED, .ino = ino, .unread = unread, .start_ms = now_ms() });
     deferred++;
 }
 
 void drain_forget(uint64_t ino)
 {
-    for (int fd = 0; fd < high_water; fd++)
-        if (slots[fd].on == DEFERRED && slots[fd].ino == ino) {
-            close(fd);
-            slots[fd].on = FREE;
+    for (int i = 0; i < high_water; i++)
+        if (slots[i].on == DEFERRED && slots[i].ino == ino) {
+            close(i + slot_base);
+            slots[i].on = FREE;
             deferred--;
         }
 }
@@ -207,28 +234,24 @@ void drain_forget(uint64_t ino)
 int drain_deferred(int *fds, uint64_t *inos, int max)
 {
     int n = 0;
-    for (int fd = 0; fd < high_water && n < max; fd++)
-        if (slots[fd].on == DEFERRED) {
-            fds[n] = fd;
-            inos[n++] = slots[fd].ino;
+    for (int i = 0; i < high_water && n < max; i++)
+        if (slots[i].on == DEFERRED) {
+            fds[n] = i + slot_base;
+            inos[n++] = slots[i].ino;
         }
     return n;
 }
 
 void drain_settle(int fd, int keep)
 {
-    if (fd < 0 || fd >= slot_limit || slots[fd].on != DEFERRED)
+    struct lingerer *l = slot_of(fd);
+    if (!l || l->on != DEFERRED)
         return;
-    slots[fd].on = FREE;
+    l->on = FREE;
     deferred--;
     if (keep || shutdown(fd, SHUT_WR) != 0) {
         close(fd);
         return;
     }
-    drain_add(fd, slots[fd].unread);
-}
-
-int drain_deferred_count(void)
-{
-    return deferred;
+    drain_add(fd, l->unread);
 }

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@
 
 #include "conf.h"
 #include "drain.h"
+#include "fdspace.h"
 #include "guardian.h"
 #include "log.h"
 #include "procscan.h"
@@ -118,19 +121,86 @@ static int pick(int pidfd, const int *fds, int n, struct candidate *out)
         if (copy < 0)
             continue;
         if (sock_should_linger(copy, &out[k].facts) && !picked(out, k, out[k].facts.ino))
-            out[k++].copy = copy;
+            out[k++].copy = fdspace_high(copy); /* off the program's numbers (deregister) */
         else
             close(copy);
     }
     return k;
 }
 
+/* 1 when fds a (of this process) and b (of this process) are one open
+ * file; 0 when not or when the kernel cannot say (no kcmp). */
+static int same_file(int a, int b)
+{
+    pid_t self = getpid();
+    return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+}
+
+/* Takes socket copy out of the epoll set of registration r, as the
+ * program's close (the last reference to the socket) would: the
+ * supervisor's copy would otherwise keep it registered under a number the
+ * program no longer has. The DEL names the file by an fd of the caller
+ * and the number it was registered under, so a copy of the socket is
+ * placed at that number here for the call. *ep_out gets the supervisor's
+ * copy of the epoll fd (the caller closes it). 0, or -1 when it could
+ * not be done (the number is the supervisor's own, the set is gone). */
+static int deregister(const struct epoll_reg *r, int copy, int *ep_out)
+{
+    *ep_out = -1;
+    int pidfd = (int)syscall(__NR_pidfd_open, r->pid, 0);
+    int ep = pidfd >= 0 ? copy_of(pidfd, r->epfd) : -1;
+    if (pidfd >= 0)
+        close(pidfd);
+    ep = fdspace_high(ep); /* off the program's numbers: r->tfd must be free */
+    if (ep < 0 || ep == r->tfd)
+        return ep < 0 ? -1 : (*ep_out = ep, -1);
+    *ep_out = ep;
+    int at = r->tfd, placed = 0;
+    if (at != copy) {
+        if (fcntl(at, F_GETFD) != -1 || dup2(copy, at) != at)
+            return -1; /* the number is in use here */
+        placed = 1;
+    }
+    int r_del = epoll_ctl(ep, EPOLL_CTL_DEL, at, NULL);
+    if (placed)
+        close(at);
+    return r_del == 0 ? 0 : -1;
+}
+
+/* Takes the socket out of every epoll set of x's registrations (the same
+ * set and number seen through two processes once). 0 when all are out;
+ * -1 when one could not be (then the close is plain, and the program's
+ * close, the last reference, ends the rest as it would have). */
+static int deregister_all(const struct scan_target *x, int copy)
+{
+    int eps[MAX_REGS], result = 0;
+    for (int i = 0; i < x->nregs; i++)
+        eps[i] = -1;
+    for (int i = 0; i < x->nregs && result == 0; i++) {
+        if (deregister(&x->regs[i], copy, &eps[i]) == 0)
+            continue;
+        /* ENOENT for a set already done through another process */
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            if (eps[i] >= 0 && eps[j] >= 0 && x->regs[j].tfd == x->regs[i].tfd && same_file(eps[i], eps[j]))
+                seen = 1;
+        if (!seen)
+            result = -1;
+    }
+    for (int i = 0; i < x->nregs; i++)
+        if (eps[i] >= 0)
+            close(eps[i]);
+    return result;
+}
+
 /* The call of notification req closes fds[0..n) of thread tid, all within
  * [first, last]. Each socket whose close should linger: lingers (shut for
- * writing, CONTINUE, drained) when nothing else keeps it; is deferred
- * when another process still holds it (it lingers once that one lets go:
- * a fork server's parent and child may close in either order); closes
- * plainly when an epoll set still has it or anything is in doubt. */
+ * writing, CONTINUE, drained) when nothing else keeps it, or when only
+ * epoll sets do and its registrations could be taken out as the close
+ * would have; is deferred when another process still holds it (it
+ * lingers once that one lets go: a fork server's parent and child may
+ * close in either order); closes plainly when both, or anything is in
+ * doubt. */
 static void on_closing(int listener, pid_t root, const int *fds, int n, int first, int last)
 {
     static struct candidate cand[MAX_AT_ONCE];
@@ -160,15 +230,16 @@ static void on_closing(int listener, pid_t root, const int *fds, int n, int firs
     int lingering = 0;
     for (int i = 0; i < k; i++) {
         struct candidate *x = &cand[i];
-        int kept = in_doubt ? KEPT_EPOLL : t[i].kept;
+        int kept = in_doubt ? KEPT_DOUBT : t[i].kept;
         if (sv_cfg.mode == MODE_OBSERVE) {
-            if (!kept) {
+            if (!kept || kept == KEPT_EPOLL) {
                 stat_add(ST_OBSERVED_LINGERS, 1);
                 if (x->facts.unread > 0)
                     stat_add(ST_OBSERVED_RESETS, 1);
             }
             close(x->copy);
-        } else if (kept & KEPT_EPOLL) {
+        } else if ((kept & KEPT_DOUBT) || kept == (KEPT_HELD | KEPT_EPOLL)
+                   || (kept == KEPT_EPOLL && deregister_all(&t[i], x->copy) != 0)) {
             log_msg(LOG_DEBUG, "a close does not linger: an epoll set still has the socket");
             drain_forget(x->facts.ino);
             close(x->copy);

@@ -35,9 +35,31 @@ long procparse_number(const char *text)
     return v;
 }
 
-int procparse_epoll_has(const char *fdinfo_text, uint64_t ino)
+int procparse_epoll_tfds(const char *fdinfo_text, uint64_t ino, int *tfds, int max)
 {
     char want[40];
     snprintf(want, sizeof want, " ino:%llx ", (unsigned long long)ino);
-    return strstr(fdinfo_text, want) != NULL;
+    int n = 0;
+    for (const char *line = fdinfo_text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *hit = strstr(line, want);
+        if (hit && hit < line + len) {
+            long tfd = -1;
+            if (strncmp(line, "tfd:", 4) != 0)
+                return -1;
+            const char *p = line + 4;
+            while (*p == ' ')
+                p++;
+            for (tfd = 0; *p >= '0' && *p <= '9' && tfd <= 100000000; p++)
+                tfd = tfd * 10 + (*p - '0');
+            if (*p != ' ' || p == line + 4)
+                return -1;
+            if (n < max)
+                tfds[n] = (int)tfd;
+            n++;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return n;
 }

@@ -14,9 +14,12 @@ long procparse_ppid(const char *stat_text);
  * it is empty, holds anything but digits, or exceeds 10^9. */
 long procparse_number(const char *text);
 
-/* 1 when the text of an epoll fd's /proc/PID/fdinfo has a registration of
- * the file with inode ino (a line "tfd: N events: E data: D pos:P ino:HEX
- * sdev:S"), else 0. The epoll file's own "ino:\tN" line never matches. */
-int procparse_epoll_has(const char *fdinfo_text, uint64_t ino);
+/* The fd numbers ("tfd: N") under which the file with inode ino is
+ * registered in the text of an epoll fd's /proc/PID/fdinfo (lines "tfd: N
+ * events: E data: D pos:P ino:HEX sdev:S"; the epoll file's own "ino:\tN"
+ * line never matches): at most max of them into tfds;
+ * returns how many there are (more than max: some were not stored), or -1
+ * when a matching line cannot be read. */
+int procparse_epoll_tfds(const char *fdinfo_text, uint64_t ino, int *tfds, int max);
 
 #endif

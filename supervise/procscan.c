@@ -157,10 +157,21 @@ static void mark_descendants(struct proc_list *l)
         l->in_family[i] = seen[i] == IN;
 }
 
-/* Marks targets registered in the epoll set whose fdinfo is at path (the
- * lines "tfd: N events: E data: D pos:P ino:HEX sdev:S"); all of them when
- * it cannot be read in full. */
-static void mark_registered(const char *path, struct scan_target *t, int n)
+/* Notes reg as a registration of target x (KEPT_EPOLL), or marks x
+ * KEPT_DOUBT when it has too many. */
+static void note_registration(struct scan_target *x, struct epoll_reg reg)
+{
+    x->kept |= KEPT_EPOLL;
+    if (x->nregs < MAX_REGS)
+        x->regs[x->nregs++] = reg;
+    else
+        x->kept |= KEPT_DOUBT;
+}
+
+/* Notes the targets registered in the epoll set at fd epfd of process pid
+ * (its fdinfo at path: lines "tfd: N events: E data: D pos:P ino:HEX
+ * sdev:S"); marks them all KEPT_DOUBT when it cannot be read in full. */
+static void mark_registered(const char *path, pid_t pid, int epfd, struct scan_target *t, int n)
 {
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
@@ -187,12 +198,17 @@ static void mark_registered(const char *path, struct scan_target *t, int n)
         close(fd);
     if (ok) {
         buf[len] = '\0';
-        for (int i = 0; i < n; i++)
-            if (procparse_epoll_has(buf, t[i].ino))
-                t[i].kept |= KEPT_EPOLL;
+        for (int i = 0; i < n; i++) {
+            int tfds[MAX_REGS];
+            int k = procparse_epoll_tfds(buf, t[i].ino, tfds, MAX_REGS);
+            if (k < 0 || k > MAX_REGS)
+                t[i].kept |= KEPT_DOUBT;
+            for (int j = 0; j < k && j < MAX_REGS; j++)
+                note_registration(&t[i], (struct epoll_reg){ pid, epfd, tfds[j] });
+        }
     } else {
         for (int i = 0; i < n; i++)
-            t[i].kept |= KEPT_EPOLL;
+            t[i].kept |= KEPT_DOUBT;
     }
     free(buf);
 }
@@ -227,7 +243,7 @@ static int scan_process(pid_t pid, pid_t closing_pid, const struct closing *c, s
         } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
             char info[80];
             snprintf(info, sizeof info, "/proc/%d/fdinfo/%ld", (int)pid, fd);
-            mark_registered(info, t, n);
+            mark_registered(info, pid, (int)fd, t, n);
         }
     }
     closedir(d);

@@ -12,11 +12,26 @@
 #include <sys/types.h>
 
 /* One socket a close would linger, and whether something keeps it. */
-enum { KEPT_HELD = 1, KEPT_EPOLL = 2 };
+enum {
+    KEPT_HELD = 1,  /* another fd of the family holds it */
+    KEPT_EPOLL = 2, /* epoll sets have it, each registration in regs */
+    KEPT_DOUBT = 4, /* an epoll set may have it in a way regs cannot say, or the scan failed */
+};
+
+#define MAX_REGS 4 /* registrations of one socket that can be undone */
+
+/* A registration of a socket in an epoll set: process pid has the set at
+ * fd epfd, and the socket is registered in it under the number tfd. */
+struct epoll_reg {
+    pid_t pid;
+    int epfd, tfd;
+};
 
 struct scan_target {
     uint64_t ino; /* the socket's inode */
-    int kept;     /* KEPT_HELD: another fd holds it; KEPT_EPOLL: an epoll set has it */
+    int kept;     /* KEPT_* bits */
+    int nregs;    /* with KEPT_EPOLL: the registrations in regs */
+    struct epoll_reg regs[MAX_REGS];
 };
 
 /* The fds of the closing process that this close (or exit) ends: they do
@@ -28,11 +43,12 @@ struct closing {
 
 /* Marks each target KEPT_HELD when any process of the family holds it
  * under an fd other than the closing ones, KEPT_EPOLL when one has it
- * registered in an epoll set.
+ * registered in an epoll set (each registration noted in regs), and
+ * KEPT_DOUBT when a registration cannot be noted.
  * The family: the program (root) and its descendants, the closing process
  * and its descendants, and root's parent (which may have passed it a
  * socket). Returns 0, or -1 when /proc could not be read in full; callers
- * then count every target as KEPT_EPOLL (a plain close). */
+ * then count every target as KEPT_DOUBT (a plain close). */
 int procscan_mark_kept(pid_t root, const struct closing *c, struct scan_target *t, int n);
 
 /* The thread group (process) of thread tid, or -1. */

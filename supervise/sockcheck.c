@@ -1,6 +1,8 @@
 /* sockcheck.c - whether a socket copy should linger (see sockcheck.h). */
 #include "sockcheck.h"
 
+#include "fdspace.h"
+
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -22,7 +24,7 @@ static int diag_fd = -1;
 
 int sockcheck_init(void)
 {
-    diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    diag_fd = fdspace_high(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
     if (diag_fd >= 0) {
         struct timeval tv = { 1, 0 }; /* the kernel answers at once; never hang on it */
         setsockopt(diag_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

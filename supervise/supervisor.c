@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "drain.h"
+#include "fdspace.h"
 #include "guardian.h"
 #include "log.h"
 #include "notify.h"
@@ -144,14 +145,16 @@ void supervisor_run(int sock, pid_t root)
     struct rlimit rl = { 1024, 1024 };
     getrlimit(RLIMIT_NOFILE, &rl);
     int limit = rl.rlim_cur > (1u << 21) ? (1 << 21) : (int)rl.rlim_cur;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    fdspace_init(limit);
+    listener = fdspace_high(listener);
+    int ep = fdspace_high(epoll_create1(EPOLL_CLOEXEC));
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = listener };
     if (ep < 0 || notify_init() != 0 || drain_init(ep, limit) != 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) != 0) {
         log_msg(LOG_ERROR, "cannot start (%s)", strerror(errno));
         _exit(1); /* no acknowledgement: the launcher refuses to run the program */
     }
     struct inflight *in = guardian_shared();
-    int guardian = in ? guardian_start(listener, in) : -1;
+    int guardian = in ? fdspace_high(guardian_start(listener, in)) : -1;
     if (guardian < 0)
         log_msg(LOG_WARN, "no guardian process (%s): if the supervisor dies, the program's closes fail", strerror(errno));
     else {
@@ -179,7 +182,7 @@ void supervisor_run(int sock, pid_t root)
                 /* the guardian died (killed): start another */
                 epoll_ctl(ep, EPOLL_CTL_DEL, guardian, NULL);
                 guardian_reap(guardian);
-                guardian = trapping ? guardian_start(listener, in) : -1;
+                guardian = trapping ? fdspace_high(guardian_start(listener, in)) : -1;
                 struct epoll_event g = { .events = EPOLLIN, .data.fd = guardian };
                 if (guardian >= 0)
                     epoll_ctl(ep, EPOLL_CTL_ADD, guardian, &g);

@@ -46,16 +46,37 @@ static const char EPOLL_INFO[] =
     "tfd:        4 events:       19 data:                4  pos:0 ino:1fb5b6 sdev:9\n"
     "tfd:        7 events:       19 data:     7f0012345678  pos:0 ino:abc sdev:9\n";
 
-Test(procparse, epoll_has_registered_inodes)
+Test(procparse, epoll_tfds_no_other)
 {
-    cr_expect(procparse_epoll_has(EPOLL_INFO, 0x1fb5b6));
-    cr_expect(procparse_epoll_has(EPOLL_INFO, 0xabc));
+    int tfds[2];
+    cr_expect_eq(procparse_epoll_tfds(EPOLL_INFO, 0x1fb5b, tfds, 2), 0); /* a prefix is not the inode */
+    cr_expect_eq(procparse_epoll_tfds(EPOLL_INFO, 0xfb5b6, tfds, 2), 0); /* nor a suffix */
 }
 
-Test(procparse, epoll_has_no_other)
+Test(procparse, epoll_tfds)
 {
-    cr_expect(!procparse_epoll_has(EPOLL_INFO, 0x1fb5b));  /* a prefix is not the inode */
-    cr_expect(!procparse_epoll_has(EPOLL_INFO, 0xfb5b6));  /* nor a suffix */
-    cr_expect(!procparse_epoll_has(EPOLL_INFO, 0x1038));   /* the epoll file's own inode line */
-    cr_expect(!procparse_epoll_has("", 1));
+    int tfds[4] = { -1, -1, -1, -1 };
+    cr_expect_eq(procparse_epoll_tfds(EPOLL_INFO, 0x1fb5b6, tfds, 4), 1);
+    cr_expect_eq(tfds[0], 4);
+    cr_expect_eq(procparse_epoll_tfds(EPOLL_INFO, 0xabc, tfds, 4), 1);
+    cr_expect_eq(tfds[0], 7);
+    cr_expect_eq(procparse_epoll_tfds(EPOLL_INFO, 0x1038, tfds, 4), 0);
+    cr_expect_eq(procparse_epoll_tfds("", 1, tfds, 4), 0);
+}
+
+Test(procparse, epoll_tfds_several_and_too_many)
+{
+    static const char two[] =
+        "tfd:        5 events:       19 data:                5  pos:0 ino:99 sdev:9\n"
+        "tfd:       12 events:       19 data:                c  pos:0 ino:99 sdev:9\n";
+    int tfds[1] = { -1 };
+    cr_expect_eq(procparse_epoll_tfds(two, 0x99, tfds, 1), 2); /* two, one stored */
+    cr_expect_eq(tfds[0], 5);
+}
+
+Test(procparse, epoll_tfds_unreadable_line)
+{
+    int tfds[2];
+    cr_expect_eq(procparse_epoll_tfds("weird: x ino:99 sdev:9\n", 0x99, tfds, 2), -1);
+    cr_expect_eq(procparse_epoll_tfds("tfd: x ino:99 sdev:9\n", 0x99, tfds, 2), -1);
 }
