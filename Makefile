@@ -64,7 +64,7 @@ endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
-PURE_SRCS := shim/scan.c shim/config_parse.c
+PURE_SRCS := shim/scan.c shim/config_parse.c supervise/procparse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (log_msg) the tests stand in for
 UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
@@ -76,7 +76,7 @@ SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
 SERVER_LIBS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%.so,$(wildcard tests/servers/lib*.c))
 
 .PHONY: all clean test unit integration deps servers check fuzz soak
-all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client
+all: $(OUT)/liblinger.so $(BUILD)/linger-ab-client $(BUILD)/linger-supervise
 
 $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) | $(OUT)/shim
 	$(CC) $(SHIM_CFLAGS) -c $< -o $@
@@ -87,8 +87,29 @@ $(OUT)/liblinger.so: $(SHIM_OBJS) $(EXPORTS_MAP)
 $(sort $(BUILD)/shim $(BUILD)/tests $(OUT)/shim $(OUT)/tests):
 	mkdir -p $@
 
-$(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) | $(OUT)/tests
-	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -ldl -lpthread
+$(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*.h) supervise/procparse.h | $(OUT)/tests
+	$(CC) $(CFLAGS_COMMON) $(UNIT_SAN_FLAGS) -Ishim -Isupervise -o $@ $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) -lcriterion -ldl -lpthread
+
+# linger-supervise: the seccomp user-notification supervisor linger-run
+# uses for static programs (supervise/; docs/static.md). It reuses the
+# library's pure parsers and its stats file format, not its hooks. Always a
+# plain build, like the test servers.
+SUPERVISE_SRCS := $(wildcard supervise/*.c)
+SUPERVISE_OBJS := $(patsubst supervise/%.c,$(BUILD)/supervise/%.o,$(SUPERVISE_SRCS)) \
+                  $(BUILD)/supervise/shim_stats.o $(BUILD)/supervise/shim_config_parse.o
+SUPERVISE_HDRS := $(wildcard supervise/*.h) shim/config_parse.h shim/stats.h shim/log.h shim/real.h
+
+$(BUILD)/supervise:
+	mkdir -p $@
+
+$(BUILD)/supervise/%.o: supervise/%.c $(SUPERVISE_HDRS) | $(BUILD)/supervise
+	$(CC) $(CFLAGS_COMMON) -Ishim -c $< -o $@
+
+$(BUILD)/supervise/shim_%.o: shim/%.c $(SUPERVISE_HDRS) | $(BUILD)/supervise
+	$(CC) $(CFLAGS_COMMON) -Ishim -c $< -o $@
+
+$(BUILD)/linger-supervise: $(SUPERVISE_OBJS)
+	$(CC) -o $@ $^
 
 # the client of scripts/linger-ab: sends each whole request, then reads the response
 $(BUILD)/linger-ab-client: scripts/linger-ab-client.c
@@ -101,7 +122,23 @@ $(BUILD)/tests/%: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests
 $(BUILD)/tests/lib%.so: tests/servers/lib%.c tests/servers/from_linger.h | $(BUILD)/tests
 	$(CC) $(CFLAGS_COMMON) -shared -o $@ $< -ldl
 
-servers: $(SERVER_BINS) $(SERVER_LIBS)
+# Static builds of test servers, for linger-run's supervised path
+# (tests/integration/test_static.py): glibc -static always, musl-gcc
+# -static when musl-gcc is installed.
+STATIC_SERVER_NAMES := legacy_server static_probe
+STATIC_SERVERS := $(patsubst %,$(BUILD)/tests/static/%-glibc,$(STATIC_SERVER_NAMES)) \
+                  $(if $(shell command -v musl-gcc 2>/dev/null),$(patsubst %,$(BUILD)/tests/static/%-musl,$(STATIC_SERVER_NAMES)))
+
+$(BUILD)/tests/static:
+	mkdir -p $@
+
+$(BUILD)/tests/static/%-glibc: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests/static
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $< -lpthread
+
+$(BUILD)/tests/static/%-musl: tests/servers/%.c tests/servers/kit.h | $(BUILD)/tests/static
+	musl-gcc $(CFLAGS_COMMON) -static -o $@ $<
+
+servers: $(SERVER_BINS) $(SERVER_LIBS) $(STATIC_SERVERS)
 
 deps:
 	@sh scripts/install-test-deps
@@ -188,12 +225,16 @@ $(BUILD)/bench:
 $(BUILD)/bench/scanbench: bench/scanbench.c shim/scan.c shim/scan.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c shim/scan.c
 
+# static: it measures the supervised path of linger-run (figure "static")
+$(BUILD)/bench/staticclose: bench/staticclose.c bench/bench.h | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $<
+
 $(BUILD)/bench/%: bench/%.c bench/bench.h tests/servers/kit.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -o $@ $< -ldl -lpthread
 
 bench:
 	@sh scripts/install-bench-deps
-	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server $(BENCH_BINS)
+	@$(MAKE) --no-print-directory SANITIZE= all $(BUILD)/tests/legacy_server $(BENCH_BINS) $(BUILD)/tests/static/legacy_server-glibc
 	@/usr/bin/python3 bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 clean:
@@ -234,7 +275,7 @@ MANDIR       ?= $(PREFIX)/share/man
 # the library (add a program here and to all: install, uninstall and the
 # package follow).
 SCRIPTS      := linger-run linger-ab linger-stat
-HELPERS      := $(BUILD)/linger-ab-client
+HELPERS      := $(BUILD)/linger-ab-client $(BUILD)/linger-supervise
 MAN1         := linger-run.1 linger-ab.1 linger-stat.1
 MAN7         := liblinger.7
 # The musl library is installed too when it has been built (and is rebuilt

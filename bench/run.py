@@ -8,7 +8,7 @@ so no verdict rests on one. Instruction counts come from valgrind's callgrind,
 which repeats them from run to run.
 
 Usage: bench/run.py [--only FIG[,FIG...]] [--quick] [--lib PATH]
-  FIG: hotpath, nginx, capacity, drain, close, fork (default: all, in that order)
+  FIG: hotpath, nginx, capacity, drain, close, fork, static (default: all, in that order)
   --quick: shorter runs (a smoke test of the bench itself; figures are noisier)
   --lib: the library to measure (default build/liblinger.so), e.g. a candidate
          change built elsewhere
@@ -34,7 +34,9 @@ BUILD = ROOT / "build"
 BIN = BUILD / "bench"
 SHIM = BUILD / "liblinger.so"
 LEGACY = BUILD / "tests" / "legacy_server"
-FIGS = ["hotpath", "nginx", "capacity", "drain", "close", "fork"]
+STATIC_LEGACY = BUILD / "tests" / "static" / "legacy_server-glibc"
+SUPERVISE = BUILD / "linger-supervise"
+FIGS = ["hotpath", "nginx", "capacity", "drain", "close", "fork", "static"]
 
 rows = []        # (figure, measured, target, verdict) for the final table
 started = []     # processes to stop at exit
@@ -749,6 +751,96 @@ def fig_fork(a):
     out()
 
 
+# ---------------------------------------------------------------- 7. static programs, supervised
+
+def supervisor_pid(marker):
+    """The pid of the linger-supervise (not its guardian) whose command line
+    holds marker, or None."""
+    found = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % d).read_text()
+            cmd = Path("/proc/%s/cmdline" % d).read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        if comm.startswith("linger-supervis") and marker in cmd:
+            found[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    sups = [p for p, pp in found.items() if pp not in found]
+    return sups[0] if len(sups) == 1 else None
+
+
+def cpu_ns(pid):
+    """CPU time pid has used, in ns (/proc/PID/schedstat; 0 when it is gone)."""
+    try:
+        return int(Path("/proc/%d/schedstat" % pid).read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def fig_static(a):
+    rounds = 2 if a.quick else 5
+    n_close, reqs, ka_reqs = (500, 100, 1000) if a.quick else (2000, 300, 5000)
+    out("== 7. Static programs under linger-supervise (linger-run's path for binaries that ignore LD_PRELOAD)")
+    out("   a) build/bench/staticclose %d (gcc -static): close() timed alone, plain vs under the supervisor," % n_close)
+    out("      %d interleaved pairs: an fd of /dev/null (trapped and let go) and an accepted TCP socket that" % rounds)
+    out("      sent a byte, peer open (lingers: pidfd_getfd, socket checks, /proc scan, ID_VALID, shutdown).")
+    res = {False: {"file": [], "socket": []}, True: {"file": [], "socket": []}}
+    for r in range(rounds):
+        for sup in ((False, True) if r % 2 == 0 else (True, False)):
+            argv = ([SUPERVISE, "--"] if sup else []) + [BIN / "staticclose", n_close]
+            for line in run(argv, env=clean_env(), stdout=subprocess.PIPE, text=True, check=True).stdout.split("\n"):
+                f = line.split()
+                if len(f) == 5:
+                    res[sup][f[0]].append(float(f[2]))
+    for kind in ("file", "socket"):
+        plain, sup = median(res[False][kind]), median(res[True][kind])
+        out("      %-6s close p50: %7.1f us plain, %7.1f us supervised (+%.1f us per close)" % (kind, plain, sup, sup - plain))
+    row("7a. static close() p50, file / lingering socket", "+%.0f us / +%.0f us" % (
+        median(res[True]["file"]) - median(res[False]["file"]),
+        median(res[True]["socket"]) - median(res[False]["socket"])), "(report)", "-")
+    tmp = tempfile.mkdtemp(prefix="linger-bench-static.")
+    try:
+        for label, model, mode, n in (("b) fork per connection", "fork", "seq", reqs),
+                                      ("c) threads, Connection: close", "threads", "seq", reqs),
+                                      ("d) threads, keep-alive", "threads", "ka", ka_reqs)):
+            srvs = {}
+            for sup in (False, True):
+                pf = Path(tmp) / ("port-%s-%s-%d" % (model, mode, sup))
+                argv = ([SUPERVISE, "--"] if sup else []) + [STATIC_LEGACY, "--model", model, "--port", "0",
+                                                             "--port-file", pf]
+                srv = spawn(argv, clean_env())
+                srvs[sup] = (srv, wait_port_file(pf, srv), supervisor_pid(str(pf)) if sup else None)
+            per = {False: [], True: []}
+            sup_cpu = []
+            for r in range(rounds):
+                for sup in ((False, True) if r % 2 == 0 else (True, False)):
+                    spid = srvs[sup][2]
+                    c0 = cpu_ns(spid) if spid else 0
+                    res2 = run([BIN / "client", mode, srvs[sup][1], n], stdout=subprocess.PIPE,
+                               text=True, check=True).stdout.split()
+                    if int(res2[2]) != n:
+                        out("   (only %s of %d answers)" % (res2[2], n))
+                    per[sup].append(float(res2[3]) / n * 1e6)
+                    if spid:
+                        sup_cpu.append((cpu_ns(spid) - c0) / 1e3 / n)
+            for srv, _, _ in srvs.values():
+                stop(srv)
+            ratios = [b / x for x, b in zip(per[False], per[True])]
+            out("   %s: build/tests/static/legacy_server-glibc --model %s, build/bench/client %s PORT %d," % (label, model, mode, n))
+            out("      %d interleaved pairs: %.1f us per request plain, %.1f us supervised: ratio %.2f;" % (
+                rounds, median(per[False]), median(per[True]), median(ratios)))
+            out("      the supervisor's own CPU: %.1f us per request" % median(sup_cpu))
+            row("7%s. static %s, time per request supervised / plain" % (label[0], label[3:]),
+                "%.2f (%.0f vs %.0f us; supervisor CPU %.0f us/req)" % (
+                    median(ratios), median(per[True]), median(per[False]), median(sup_cpu)), "(report)", "-")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out()
+
+
 def main():
     global SHIM
     ap = argparse.ArgumentParser()
@@ -763,6 +855,8 @@ def main():
             sys.exit("bench: unknown figure %s (one of %s)" % (f, ", ".join(FIGS)))
     need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate",
                                                 "syscallcost")]
+    if "static" in figs:
+        need += [SUPERVISE, STATIC_LEGACY, BIN / "staticclose"]
     missing = [str(p) for p in need if not p.exists()]
     for tool in ("valgrind", "wrk", "nginx", "strace"):
         if not shutil.which(tool) and not (tool == "nginx" and Path("/usr/sbin/nginx").exists()):

@@ -144,6 +144,7 @@ def install_tree(ctx, root, musl=False, wrapper_only=False):
     os.chmod(w, 0o755)
     if not wrapper_only:
         shutil.copy(SHIM, root / "lib" / "linger" / "liblinger.so")
+        shutil.copy(BUILD / "linger-supervise", root / "lib" / "linger" / "linger-supervise")
         if musl:
             shutil.copy(build_musl_shim(), root / "lib" / "linger" / "liblinger-musl.so")
     return w
@@ -604,9 +605,13 @@ def test_pid1(t):
 @test("wrapper_refuses_static", timeout=120)
 def test_static(t):
     """gcc -static and -static-pie binaries, directly and as the interpreter
-    of a '#!/usr/bin/env NAME' script: --check and a plain run say so and exit
-    3 without running anything; --force runs them with a warning."""
+    of a '#!/usr/bin/env NAME' script, on a kernel without seccomp user
+    notification (simulated by no_user_notify), where linger-supervise
+    cannot take them: --check and a plain run say so and exit 3 without
+    running anything; --force runs them with a warning. (Where the kernel
+    can, they are supervised: tests/integration/test_static.py.)"""
     need_shim(t)
+    no_notify = [str(BUILD / "tests" / "no_user_notify")]
     progs = {"static": cc(t, "hello-static", HELLO_C, "-static"),
              "static-pie": cc(t, "hello-static-pie", HELLO_C, "-static-pie")}
     script = t.path("via-env")
@@ -617,17 +622,17 @@ def test_static(t):
     for shell in shells():
         for label, prog in list(progs.items()) + [("script", script)]:
             what = "%s %s" % (sh_name(shell), label)
-            r = run(["--check", prog], shell=shell, env=env)
+            r = run(["--check", prog], shell=shell, env=env, pre=no_notify)
             expect(r, 3, what + " --check")
             if "statically linked" not in r.stdout.splitlines()[-1]:
                 raise AssertionError("%s --check: %r" % (what, r.stdout))
-            r = run([prog], shell=shell, env=env)
+            r = run([prog], shell=shell, env=env, pre=no_notify)
             expect(r, 3, what + " plain run")
             if r.stdout:
                 raise AssertionError("%s: the program ran: %r" % (what, r.stdout))
             if "statically linked" not in one_line(r, what):
                 raise AssertionError("%s: %r" % (what, r.stderr))
-            r = run(["--force", prog], shell=shell, env=env)
+            r = run(["--force", prog], shell=shell, env=env, pre=no_notify)
             expect(r, 0, what + " --force")
             if r.stdout != "hello\n":
                 raise AssertionError("%s --force: %r" % (what, r.stdout))
@@ -902,6 +907,7 @@ def test_install(t):
             usr / "lib" / "linger" / "liblinger.so": 0o644,
             usr / "lib" / "linger" / "VERSION": 0o644,
             usr / "lib" / "linger" / "linger-ab-client": 0o755,
+            usr / "lib" / "linger" / "linger-supervise": 0o755,
             usr / "share" / "man" / "man1" / "linger-run.1": 0o644,
             usr / "share" / "man" / "man1" / "linger-ab.1": 0o644,
             usr / "share" / "man" / "man1" / "linger-stat.1": 0o644,
