@@ -516,6 +516,62 @@ def recv_until_eof(sock, chunk=65536):
         got += b
 
 
+class Spawned:
+    """A child of spawn_inetd, waited for like a subprocess.Popen."""
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+        self._lock = threading.Lock()
+
+    def poll(self):
+        with self._lock:
+            if self.returncode is None:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.pid, timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+
+def spawn_inetd(argv, conn, env, stderr=None):
+    """Runs argv (an absolute path first) with the socket conn as its fds 0
+    and 1 and stderr (a file, or /dev/null) as fd 2, as inetd does, and
+    closes our copy of conn before the program starts: it never finds its
+    launcher still holding the connection. (With subprocess.Popen the
+    launcher closes its copy only after the program started; on a loaded
+    machine the program could answer and exit first, and linger rightly
+    leaves alone a socket its parent still holds.)"""
+    argv = [str(a) for a in argv]
+    errfd = stderr.fileno() if stderr is not None else os.open(os.devnull, os.O_WRONLY)
+    gate_r, gate_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only system calls until the exec
+        try:
+            os.close(gate_w)
+            os.read(gate_r, 1)
+            os.dup2(conn.fileno(), 0)
+            os.dup2(conn.fileno(), 1)
+            os.dup2(errfd, 2)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.close(gate_r)
+    if stderr is None:
+        os.close(errfd)
+    conn.close()
+    os.write(gate_w, b"x")
+    os.close(gate_w)
+    return Spawned(pid)
+
+
 def upload_once(server, size, timeout=20, path="/upload"):
     """One POST with http.client: send the whole body, then read the answer.
     Returns "status N", "BrokenPipeError", "ConnectionResetError", "timeout"

@@ -18,7 +18,7 @@ import time
 
 from lib import (BUILD, RESETTING_UPLOAD, SANITIZE, Skip, body_of, clean_env, count_status, descendants,
                  failures, fmt, need_shim, one_shot_uploads, recv_until_eof, start_server, stats_of, test,
-                 upload_once, wait_for)
+                 spawn_inetd, upload_once, wait_for)
 
 CLOSEPATHS = BUILD / "tests" / "closepaths"
 LOOPING = ("close", "shutdown-wr", "shutdown-rdwr", "syscall", "dup2-over", "dup3-over",
@@ -346,9 +346,7 @@ def inetd_upload(end, shim):
         client = threading.Thread(target=lambda: result.append(upload_once(at, RESETTING_UPLOAD)))
         client.start()
         conn, _ = lsock.accept()
-        proc = subprocess.Popen([str(CLOSEPATHS), "--inetd", "--path", end], stdin=conn, stdout=conn,
-                                stderr=subprocess.DEVNULL, env=clean_env(shim), close_fds=True)
-        conn.close()
+        proc = spawn_inetd([CLOSEPATHS, "--inetd", "--path", end], conn, clean_env(shim))
         proc.wait(20)
         client.join(30)
         return result[0] if result else "no result"
@@ -438,10 +436,7 @@ def inetd_while_client_sends(end, shim, wrap=(), extra=()):
     stop, errors, exited = threading.Event(), [], []
     sender = threading.Thread(target=keep_sending, args=(client, stop, errors))
     sender.start()
-    proc = subprocess.Popen([str(x) for x in wrap] + [str(CLOSEPATHS), "--inetd", "--path", end] + list(extra),
-                            stdin=conn, stdout=conn, stderr=subprocess.DEVNULL, env=clean_env(shim),
-                            close_fds=True)
-    conn.close()
+    proc = spawn_inetd(list(wrap) + [CLOSEPATHS, "--inetd", "--path", end] + list(extra), conn, clean_env(shim))
     waiter = threading.Thread(target=lambda: exited.append((proc.wait(20), time.monotonic())))
     waiter.start()
     answered, how = read_response(client)
@@ -587,9 +582,7 @@ def script_upload(shim):
     send_failures = []
     sender = threading.Thread(target=send_noting_failure, args=(client, upload[65536:], send_failures))
     sender.start()
-    proc = subprocess.Popen(["/bin/sh", "-c", SCRIPT], stdin=conn, stdout=conn, stderr=subprocess.DEVNULL,
-                            env=clean_env(shim), close_fds=True)
-    conn.close()  # as inetd does: the script's processes hold it now
+    proc = spawn_inetd(["/bin/sh", "-c", SCRIPT], conn, clean_env(shim))  # the script's processes hold it now
     got, end = b"", "eof"
     try:
         got = recv_until_eof(client)

@@ -9,9 +9,8 @@ fcloses; the handler answers once the parent is done. The client must get
 the same bytes with the shim as without. A control shows that an answer
 written through stdio still lingers, flushed or not."""
 import socket
-import subprocess
 
-from lib import BUILD, MiB, SANITIZE, Skip, clean_env, need_shim, recv_until_eof, start_server, test, wait_for
+from lib import BUILD, MiB, SANITIZE, Skip, clean_env, need_shim, recv_until_eof, spawn_inetd, start_server, test, wait_for
 
 STDIO_FORK = BUILD / "tests" / "stdio_fork"
 GREETING = b"220 ready\r\n"
@@ -41,9 +40,7 @@ def inetd_run(t, args, client, shim, label):
         cs = socket.create_connection(lsock.getsockname(), timeout=10)
         conn, _ = lsock.accept()
     with cs, open(err, "wb") as errf:
-        proc = subprocess.Popen([str(STDIO_FORK), "--inetd"] + args, stdin=conn, stdout=conn,
-                                stderr=errf, env=clean_env(shim), close_fds=True)
-        conn.close()
+        proc = spawn_inetd([STDIO_FORK, "--inetd"] + args, conn, clean_env(shim), stderr=errf)
         try:
             got = client(cs)
         except OSError as e:
