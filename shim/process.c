@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include "detach.h"
 #include "drainer.h"
 #include "fdring.h"
 #include "handoff.h"
@@ -47,10 +48,10 @@ static void after_fork_parent(void)
  *      writer generation (fdt_new_generation);
  *   4. the exit handover: the child's own exit state, and what its stdout
  *      and stderr had flushed before the fork.
- * Not in the drainer process handoff.c forks (handoff_forking). */
+ * Not in a drainer process detach.c forks (detach_forking). */
 static void after_fork_child(void)
 {
-    if (handoff_forking)
+    if (detach_forking)
         return;
     owner_note_self();
     fdt_ring_locks_reset();
