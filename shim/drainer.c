@@ -50,6 +50,11 @@ static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
 static uint64_t round_bytes;              /* drained since the last epoll_wait */
 
 #define WAKE_TOKEN UINT32_MAX
+#define WATCH_TOKEN (UINT32_MAX - 1)
+
+/* The one extra fd a drainer process watches (forkchan.c's channel), and
+ * what runs when it is readable. */
+static void (*_Atomic watch_ready)(void);
 
 enum close_reason { CR_EOF, CR_IDLE, CR_TIME, CR_BYTES, CR_CAP, CR_ERROR, CR_FD_PRESSURE };
 static const enum stat_id reason_stat[] = {
@@ -254,12 +259,12 @@ static int wait_events(struct epoll_event *events, int timeout)
     return n;
 }
 
-/* Waits for events and deadlines; returns when nothing is held, if
- * until_empty (the detached exit process), else never (the thread). */
+/* Waits for events and deadlines; returns when nothing is held and no fd
+ * is watched, if until_empty (a drainer process), else never (the thread). */
 static void drain_loop(int until_empty)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
-    while (!until_empty || ds.oldest != SLOT_NIL) {
+    while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
                                                        cfg.stats_file != NULL));
         uint32_t now = (uint32_t)clock_ms();
@@ -269,6 +274,10 @@ static void drain_loop(int until_empty)
             if (token == WAKE_TOKEN) {
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
+            } else if (token == WATCH_TOKEN) {
+                void (*ready)(void) = atomic_load(&watch_ready);
+                if (ready)
+                    ready(); /* its sockets join the handover stack, taken below */
             } else if (ds.slot[token].fd != SLOT_NIL) {
                 if (still_ours(&ds.slot[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
@@ -310,6 +319,27 @@ void drainer_run_detached(void)
         if (fdt_kind(&fdt[fd]) == FK_LINGERING)
             take_one((int32_t)fd, now);
     drain_loop(1);
+}
+
+void drainer_run_watching(int fd, void (*ready)(void))
+{
+    int ep = real_epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || slots_init(&ds, (int32_t)cfg.max_sockets) != 0)
+        return;
+    epoll_fd = ep;
+    wake_fd = -1;
+    atomic_store(&handover_head, NIL);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = WATCH_TOKEN };
+    if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return;
+    atomic_store(&watch_ready, ready);
+    drain_loop(1);
+}
+
+void drainer_unwatch(int fd)
+{
+    real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    atomic_store(&watch_ready, NULL);
 }
 
 /* ---- the app-facing side ---- */
@@ -475,6 +505,7 @@ void drainer_after_fork_child(void)
     fdt_new_generation();
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
+    atomic_store(&watch_ready, NULL);
     stats_begin_fork_child();
     slots_drop(&ds); /* rebuilt by the child's own drainer, if it ever needs one */
     start_failed = 0;
