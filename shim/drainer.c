@@ -505,11 +505,13 @@ void drainer_after_fork_child(void)
     fdt_new_generation();
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
-    atomic_store(&watch_ready, NULL);
+    if (atomic_load(&watch_ready)) /* stored only if it must be: a page the child writes is copied */
+        atomic_store(&watch_ready, NULL);
     stats_begin_fork_child();
     slots_drop(&ds); /* rebuilt by the child's own drainer, if it ever needs one */
     start_failed = 0;
     atomic_store(&start_owner, 0);
-    atomic_store(&fork_inside_start, 0);
+    if (atomic_load(&fork_inside_start))
+        atomic_store(&fork_inside_start, 0);
     pthread_mutex_init(&start_lock, NULL);
 }

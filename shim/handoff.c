@@ -83,19 +83,27 @@ static int app_alone(void)
     return threads - (drainer_accepting() ? 1 : 0) <= 1;
 }
 
-/* Hands every tracked socket that should linger to the drainer. */
+/* Hands every tracked socket that should linger to the drainer. Asks
+ * whether the app is alone only if there is one (a fork child that closed
+ * its connection exits without reading /proc). */
 static void linger_open_sockets(void)
 {
-    int alone = app_alone();
-    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
-        if (fdt_kind(&fdt[fd]) == FK_TRACKED)
-            policy_linger_at_exit(fd, alone);
+    int alone = -1;
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
+        if (fdt_kind(&fdt[fd]) != FK_TRACKED)
+            continue;
+        if (alone < 0)
+            alone = app_alone();
+        policy_linger_at_exit(fd, alone);
+    }
 }
 
 /* Gives the drainer up to LINGER_EXIT_WAIT to finish what it holds (most
  * clients close within a few milliseconds of the response). */
 static void wait_for_drainer(void)
 {
+    if (stat_get(ST_LINGERING_NOW) == 0 || !drainer_accepting())
+        return; /* first: a fork child that lingered nothing reads no clock (a page it need not map) */
     uint64_t deadline = clock_ms() + cfg.exit_wait_ms;
     long nap_ns = 50000; /* 50 us, doubling to 5 ms: the usual client answers fast */
     while (stat_get(ST_LINGERING_NOW) > 0 && drainer_accepting() && clock_ms() < deadline) {
