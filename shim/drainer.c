@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -260,9 +261,19 @@ static int wait_events(struct epoll_event *events, int timeout)
 }
 
 /* Waits for events and deadlines; returns when nothing is held and no fd
- * is watched, if until_empty (a drainer process), else never (the thread). */
+ * is watched, if until_empty (a drainer process), else never (the thread).
+ *
+ * The drainer runs as SCHED_BATCH (its nice value stays the app's): its
+ * wake-ups - a handover's eventfd write, a child's socket on the channel,
+ * a peer's bytes - then never preempt the thread that woke it. The app's
+ * close() returns before the drainer takes the socket, and the drainer
+ * runs on a free CPU or at the next tick. As SCHED_OTHER it preempted the
+ * closing thread on a busy CPU, and the close's tail was the drainer's
+ * round (make bench, figure 5). */
 static void drain_loop(int until_empty)
 {
+    struct sched_param none = { 0 };
+    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
     struct epoll_event events[EVENTS_PER_WAIT];
     while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
