@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,8 +273,10 @@ static int wait_events(struct epoll_event *events, int timeout)
  * round (make bench, figure 5). */
 static void drain_loop(int until_empty)
 {
+    /* this thread: 0, not pthread_self(), whose tid is stale in a process
+     * made by a bare clone (detach.c) - it names the thread that cloned */
     struct sched_param none = { 0 };
-    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+    (void)raw_syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, (long)&none, 0, 0, 0);
     struct epoll_event events[EVENTS_PER_WAIT];
     while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,

@@ -49,6 +49,12 @@ def exited(pid):
         return True
 
 
+def sched_policy(pid):
+    """The scheduling policy of pid's main thread (0: SCHED_OTHER, 3: SCHED_BATCH)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[38])
+
+
 def drain_processes(t):
     """The linger-drain processes this test's servers started (their
     environment is a copy of the server's, which names this test's dir)."""
@@ -132,8 +138,14 @@ def single_threaded_case(t, grandchild):
     def hold(pid):  # the client is still connected and sending: the drain has not ended
         gone["at_once"] = bool(wait_for(lambda: exited(pid), 10))
     outcome, pid, line = held_upload(port, report, 0, hold)
+    drainers = drain_processes(t)
+    policies = [sched_policy(proc.pid)] + [sched_policy(p) for p in drainers]
     t.note("without the shim: %s; with: %s, %s, exited while the client still sent: %s, drainer "
-           "processes %s" % (plain, outcome, line, gone.get("at_once"), drain_processes(t)))
+           "processes %s, scheduling policies (server, drainers) %s" % (
+               plain, outcome, line, gone.get("at_once"), drainers, policies))
+    if policies[0] != 0 or len(drainers) != 1 or policies[1] != 3:
+        raise AssertionError("the server's policy changed, or the drainer process is not SCHED_BATCH: "
+                             + t.notes[-1])
     if outcome != "413":
         raise AssertionError("with the shim: " + t.notes[-1])
     if not line or not gone.get("at_once"):
