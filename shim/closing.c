@@ -16,6 +16,7 @@
 #include "decide.h"
 #include "drainer.h"
 #include "fdring.h"
+#include "forkchan.h"
 #include "holders.h"
 #include "ownfd.h"
 #include "probe.h"
@@ -145,23 +146,72 @@ static void count_reset_avoided(int own, int pending)
         fdt_update_flags(&fdt[own], FE_COUNT_FIRST_BYTES, 0);
 }
 
+/* forkchan: a fork child sends fd's socket itself, shut down for writing,
+ * to the drainer process of its parent's children (forkchan.h), and
+ * forgets fd (closes it too when close_app). 0 when sent; PEER_GONE; -1
+ * when the send failed (the socket may be shut down and out of the app's
+ * epoll sets by then, and its entry says so). */
+static int hand_to_parent(int fd, struct fd_entry *e, int pending, int close_app)
+{
+    unsigned flags = fdt_flags(e);
+    if (flags & FE_EPOLL_LOST)
+        return -1;
+    forget_epoll_sets(fd, e);
+    if (!(flags & FE_APP_SHUT_WR)) {
+        if (real_shutdown(fd, SHUT_WR) != 0)
+            return errno == ENOTCONN ? PEER_GONE : -1;
+        fdt_update_flags(e, FE_APP_SHUT_WR, 0); /* a fallback does not shut it again */
+    }
+    if (forkchan_send(fd, flags, e->origin, e->ino, pending) != 0)
+        return -1;
+    fdt_forget(fd);
+    if (close_app)
+        real_close(fd);
+    return 0;
+}
+
 /* Hands fd's socket to the drainer and forgets fd; closes it too when
  * close_app. pending: bytes were unread at its close. 0 on success; -1 to fall
  * back to a plain close (nothing changed for the app), PEER_GONE for a
- * plain close of a connection that has ended already. */
+ * plain close of a connection that has ended already. A fork child hands
+ * it over its channel (forkchan.h); when that fails and it has no drainer
+ * of its own, the shut-down copy stays in its table for its exit's drainer
+ * process (handoff.h). */
 static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
 {
-    if (!drainer_accepting())
+    if (forkchan_inherited()) {
+        int r = hand_to_parent(fd, e, pending, close_app);
+        if (r != -1)
+            return r;
+    } else if (!drainer_accepting()) {
         return -1;
+    }
     int own = lingering_copy(fd, e, 0);
     if (own < 0)
         return own;
     count_reset_avoided(own, pending);
     fdt_forget(fd);
-    drainer_adopt(own); /* first: close() is a cancellation point */
+    if (drainer_accepting())
+        drainer_adopt(own); /* first: close() is a cancellation point */
     if (close_app)
         real_close(fd);
     return 0;
+}
+
+/* In a fork child (forkchan.h): sends lingering copy own over the channel;
+ * the drainer process counts it from then on (the child's count is taken
+ * back). 1 when sent: own is closed and forgotten. */
+static int copy_to_parent(int own, int pending)
+{
+    struct fd_entry *oe = &fdt[own];
+    if (!forkchan_inherited() || forkchan_send(own, fdt_flags(oe), oe->origin, oe->ino, pending) != 0)
+        return 0;
+    fdt_forget(own);
+    real_close(own);
+    stat_sub(ST_LINGERED, 1);
+    if (pending)
+        stat_sub(ST_RESETS_AVOIDED, 1);
+    return 1;
 }
 
 /* Claims tracked entry e for the app's close. */
@@ -402,7 +452,9 @@ int policy_linger_at_exit(int fd, int alone)
     int own = -1;
     if (verdict(fd, &snap, &f) == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {
         count_reset_avoided(own, f.peer == PEER_PENDING);
-        if (drainer_accepting())
+        if (copy_to_parent(own, f.peer == PEER_PENDING))
+            ; /* a fork child's: the drainer process of its parent's children has it */
+        else if (drainer_accepting())
             drainer_adopt(own); /* else the exit's drainer process takes it */
     }
     /* the app's number is a plain socket from now on; its thread may still

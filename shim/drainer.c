@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,11 @@ static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
 static uint64_t round_bytes;              /* drained since the last epoll_wait */
 
 #define WAKE_TOKEN UINT32_MAX
+#define WATCH_TOKEN (UINT32_MAX - 1)
+
+/* The one extra fd a drainer process watches (forkchan.c's channel), and
+ * what runs when it is readable. */
+static void (*_Atomic watch_ready)(void);
 
 enum close_reason { CR_EOF, CR_IDLE, CR_TIME, CR_BYTES, CR_CAP, CR_ERROR, CR_FD_PRESSURE };
 static const enum stat_id reason_stat[] = {
@@ -254,12 +261,24 @@ static int wait_events(struct epoll_event *events, int timeout)
     return n;
 }
 
-/* Waits for events and deadlines; returns when nothing is held, if
- * until_empty (the detached exit process), else never (the thread). */
+/* Waits for events and deadlines; returns when nothing is held and no fd
+ * is watched, if until_empty (a drainer process), else never (the thread).
+ *
+ * The drainer runs as SCHED_BATCH (its nice value stays the app's): its
+ * wake-ups - a handover's eventfd write, a child's socket on the channel,
+ * a peer's bytes - then never preempt the thread that woke it. The app's
+ * close() returns before the drainer takes the socket, and the drainer
+ * runs on a free CPU or at the next tick. As SCHED_OTHER it preempted the
+ * closing thread on a busy CPU, and the close's tail was the drainer's
+ * round (make bench, figure 5). */
 static void drain_loop(int until_empty)
 {
+    /* this thread: 0, not pthread_self(), whose tid is stale in a process
+     * made by a bare clone (detach.c) - it names the thread that cloned */
+    struct sched_param none = { 0 };
+    (void)raw_syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, (long)&none, 0, 0, 0);
     struct epoll_event events[EVENTS_PER_WAIT];
-    while (!until_empty || ds.oldest != SLOT_NIL) {
+    while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
                                                        cfg.stats_file != NULL));
         uint32_t now = (uint32_t)clock_ms();
@@ -269,6 +288,10 @@ static void drain_loop(int until_empty)
             if (token == WAKE_TOKEN) {
                 uint64_t v;
                 (void)!read(wake_fd, &v, sizeof v);
+            } else if (token == WATCH_TOKEN) {
+                void (*ready)(void) = atomic_load(&watch_ready);
+                if (ready)
+                    ready(); /* its sockets join the handover stack, taken below */
             } else if (ds.slot[token].fd != SLOT_NIL) {
                 if (still_ours(&ds.slot[token])) drain((int32_t)token, now);
                 else finish((int32_t)token, CR_ERROR);
@@ -310,6 +333,27 @@ void drainer_run_detached(void)
         if (fdt_kind(&fdt[fd]) == FK_LINGERING)
             take_one((int32_t)fd, now);
     drain_loop(1);
+}
+
+void drainer_run_watching(int fd, void (*ready)(void))
+{
+    int ep = real_epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || slots_init(&ds, (int32_t)cfg.max_sockets) != 0)
+        return;
+    epoll_fd = ep;
+    wake_fd = -1;
+    atomic_store(&handover_head, NIL);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = WATCH_TOKEN };
+    if (real_epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return;
+    atomic_store(&watch_ready, ready);
+    drain_loop(1);
+}
+
+void drainer_unwatch(int fd)
+{
+    real_epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    atomic_store(&watch_ready, NULL);
 }
 
 /* ---- the app-facing side ---- */
@@ -475,10 +519,13 @@ void drainer_after_fork_child(void)
     fdt_new_generation();
     atomic_store(&handover_head, NIL);
     atomic_store(&running, 0);
+    if (atomic_load(&watch_ready)) /* stored only if it must be: a page the child writes is copied */
+        atomic_store(&watch_ready, NULL);
     stats_begin_fork_child();
     slots_drop(&ds); /* rebuilt by the child's own drainer, if it ever needs one */
     start_failed = 0;
     atomic_store(&start_owner, 0);
-    atomic_store(&fork_inside_start, 0);
+    if (atomic_load(&fork_inside_start))
+        atomic_store(&fork_inside_start, 0);
     pthread_mutex_init(&start_lock, NULL);
 }

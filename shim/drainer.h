@@ -20,6 +20,15 @@ int drainer_accepting(void);
  * drainer. Async-signal-safe: a lock-free push and an eventfd write. */
 void drainer_adopt(int fd);
 
+/* In a process that exists only to drain (forkchan.h): watches fd,
+ * calling ready() while it is readable (level-triggered; the sockets it
+ * hands over with drainer_adopt are taken in the same round), and drains,
+ * until fd is no longer watched and nothing is held; then returns. */
+void drainer_run_watching(int fd, void (*ready)(void));
+
+/* From ready(): stops watching fd. */
+void drainer_unwatch(int fd);
+
 /* In a process that exists only to drain (see handoff.h): drains every
  * FK_LINGERING fd in the table until none is left, then returns. */
 void drainer_run_detached(void);

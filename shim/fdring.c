@@ -54,8 +54,9 @@ static void ring_unlock(uint64_t ino)
 
 void fdt_ring_locks_reset(void)
 {
-    for (int i = 0; i < RING_LOCKS; i++)
-        atomic_store_explicit(&ring_locks[i], 0, memory_order_relaxed);
+    for (int i = 0; i < RING_LOCKS; i++) /* stored only if held: an untouched page is not copied */
+        if (atomic_load_explicit(&ring_locks[i], memory_order_relaxed))
+            atomic_store_explicit(&ring_locks[i], 0, memory_order_relaxed);
 }
 
 static int32_t link_of(const struct fd_entry *e)

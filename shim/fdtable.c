@@ -124,8 +124,11 @@ void fdt_new_generation(void)
     atomic_store_explicit(&fdt_forks, 0, memory_order_relaxed);
     for (int fd = fdt_next(-1); fd >= 0 && (unsigned)fd < fdt_own_base; fd = fdt_next(fd)) {
         struct fd_entry *e = &fdt[fd];
-        /* a claim's thread did not come along: the socket is as it was */
-        fdt_claim(e, FK_DECIDING, FK_TRACKED);
+        /* a claim's thread did not come along: the socket is as it was
+         * (looked at first: a locked compare-and-swap writes the page,
+         * and a page the child writes is a page it copies) */
+        if (fdt_kind(e) == FK_DECIDING)
+            fdt_claim(e, FK_DECIDING, FK_TRACKED);
         if (e->skip) {
             fdt_scanner_catch_up(e);
             e->skip = 0;

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "detach.h"
 #include "drainer.h"
 #include "fdtable.h"
 #include "holders.h"
@@ -27,7 +28,6 @@
 #include "stats.h"
 #include "stdio_out.h"
 
-volatile int handoff_forking;
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
 /* linger_lingered_total when an exec last handed sockets over: a failed
  * exec, then another (execvp tries each PATH directory), hands them over
@@ -83,19 +83,27 @@ static int app_alone(void)
     return threads - (drainer_accepting() ? 1 : 0) <= 1;
 }
 
-/* Hands every tracked socket that should linger to the drainer. */
+/* Hands every tracked socket that should linger to the drainer. Asks
+ * whether the app is alone only if there is one (a fork child that closed
+ * its connection exits without reading /proc). */
 static void linger_open_sockets(void)
 {
-    int alone = app_alone();
-    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
-        if (fdt_kind(&fdt[fd]) == FK_TRACKED)
-            policy_linger_at_exit(fd, alone);
+    int alone = -1;
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
+        if (fdt_kind(&fdt[fd]) != FK_TRACKED)
+            continue;
+        if (alone < 0)
+            alone = app_alone();
+        policy_linger_at_exit(fd, alone);
+    }
 }
 
 /* Gives the drainer up to LINGER_EXIT_WAIT to finish what it holds (most
  * clients close within a few milliseconds of the response). */
 static void wait_for_drainer(void)
 {
+    if (stat_get(ST_LINGERING_NOW) == 0 || !drainer_accepting())
+        return; /* first: a fork child that lingered nothing reads no clock (a page it need not map) */
     uint64_t deadline = clock_ms() + cfg.exit_wait_ms;
     long nap_ns = 50000; /* 50 us, doubling to 5 ms: the usual client answers fast */
     while (stat_get(ST_LINGERING_NOW) > 0 && drainer_accepting() && clock_ms() < deadline) {
@@ -155,14 +163,6 @@ one_by_one:
  * the lingering fds, drain, exit without running the app's exit code. */
 __attribute__((noreturn)) static void become_drainer(void)
 {
-    raw_syscall(SYS_setsid, 0, 0, 0, 0, 0, 0);
-    raw_syscall(SYS_prctl, PR_SET_NAME, (long)"linger-drain", 0, 0, 0, 0);
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     close_all_but_lingering();
     drainer_run_detached();
     raw_syscall(SYS_exit_group, 0, 0, 0, 0, 0, 0);
@@ -176,65 +176,11 @@ int handoff_claim_exit(void)
     return owner_is_current() && !atomic_exchange(&handed_off, 1);
 }
 
-/* The middle process's clone: under TSAN libc's fork (with linger's own
- * fork handlers standing aside), so that TSAN's fork interceptor sees the
- * child start and does not take the parent's threads for live ones; else
- * a bare clone with no exit signal (only wait4(__WCLONE) sees it), no fork
- * handlers and no locks taken in the child. */
-static long clone_middle(void)
-{
-#if defined(__SANITIZE_THREAD__)
-    handoff_forking = 1;
-    long pid = fork();
-    if (pid != 0)
-        handoff_forking = 0;
-    return pid;
-#else
-    return raw_syscall(SYS_clone, 0, 0, 0, 0, 0, 0);
-#endif
-}
-
-/* Makes the drainer process, never a child of ours: a middle process
- * clones it (a bare clone: the middle is single-threaded) and exits at
- * once, and is reaped here, past the app's own waitpid(-1), so the drainer
- * goes to init or the nearest subreaper - not to the app, nor to the image
- * an exec brings in. Every signal stays blocked from before the first
- * clone until the drainer has reset their handlers (become_drainer): the
- * app's handlers never run in it. Returns 0 in the drainer; in the caller
- * 1 when it started, else -1. */
-static int spawn_drainer_process(void)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int started = -1;
-    long mid = clone_middle();
-    if (mid == 0) {
-        long pid = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
-        if (pid == 0)
-            return 0;
-        raw_syscall(SYS_exit_group, pid > 0 ? 0 : 1, 0, 0, 0, 0, 0);
-    }
-    if (mid > 0) {
-        int status = 0;
-#if defined(__SANITIZE_THREAD__)
-        int options = 0;       /* fork's child signals SIGCHLD */
-#else
-        int options = __WCLONE;
-#endif
-        while (raw_syscall(SYS_wait4, mid, (long)&status, options, 0, 0, 0) < 0 && errno == EINTR)
-            ;
-        started = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return started;
-}
-
 /* Starts the detached drainer process for the count sockets lingering now
  * (when) and logs how that went. */
 static void hand_lingering_to_process(int count, const char *when)
 {
-    int started = spawn_drainer_process();
+    int started = detach_spawn();
     if (started == 0)
         become_drainer();
     if (started > 0)

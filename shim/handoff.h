@@ -27,12 +27,6 @@ void handoff_at_exit(int flush_stdio);
  * client closes or its own limits. */
 void handoff_before_exec(void);
 
-/* Set while handoff.c forks its drainer process through libc's fork (a
- * TSAN build does, so TSAN sees the child start): the child keeps every
- * lingering fd and the exit's state, so the fork handlers (process.c)
- * stand aside. */
-extern volatile int handoff_forking;
-
 /* In a fork child (process.c runs it): the child's own exit state, and what
  * its stdout and stderr had flushed before the fork. */
 void handoff_after_fork_child(void);

@@ -1,5 +1,6 @@
-/* hooks_fork.c - clone (and glibc's __clone) and vfork (and __vfork):
- * children that may share this process's memory. A vfork child, or a
+/* hooks_fork.c - fork, which may first start the drainer process of the
+ * process's fork children (forkchan.h); clone (and glibc's __clone) and
+ * vfork (and __vfork): children that may share this process's memory. A vfork child, or a
  * clone(CLONE_VM) child, runs in this process's memory: once the app makes
  * one, the close-family hooks ask the pid before they touch the fd table
  * (process_borrowed_memory).
@@ -10,13 +11,29 @@
  * hooks count vfork's and clone's, hooks_spawn.c posix_spawn's. No fork
  * handler runs for those, and a child that shares our memory must not
  * count itself: it would count in our counter. */
+#include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "forkchan.h"
 #include "hooks.h"
 #include "process.h"
 #include "real.h"
+
+/* fork: libc's, after the process made sure (the first time it forks
+ * while it holds a tracked socket) that its children can hand their
+ * lingering sockets to a drainer process (forkchan.h). Its fork handlers
+ * (process.c) run inside libc's fork, as without linger. */
+EXPORT pid_t fork(void)
+{
+    forkchan_before_fork();
+    struct real_fns *r = real_exec_fns();
+    if (r->fork)
+        return r->fork();
+    errno = ENOSYS;
+    return -1;
+}
 
 EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 {

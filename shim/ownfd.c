@@ -9,7 +9,7 @@
 #include "fdtable.h"
 #include "real.h"
 
-#define MAX_SLOTS 4
+#define MAX_SLOTS 6 /* drainer epoll and eventfd, log file, fork channel's two ends */
 
 static int base = 3;
 static _Atomic int *slots[MAX_SLOTS];
@@ -97,6 +97,14 @@ void ownfd_relocate(int fd)
             return;
         }
     }
+}
+
+void ownfd_rename(_Atomic int *from, _Atomic int *to)
+{
+    atomic_store(to, atomic_exchange(from, -1));
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (slots[i] == from)
+            slots[i] = to;
 }
 
 void ownfd_release(_Atomic int *slot)

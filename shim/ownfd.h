@@ -27,6 +27,10 @@ int ownfd_protect(_Atomic int *slot);
 /* Called before the app's dup2/dup3 onto fd, a shim fd: moves it away. */
 void ownfd_relocate(int fd);
 
+/* The shim fd in *from is kept in *to from now on (same number, still
+ * guarded); *from becomes -1. */
+void ownfd_rename(_Atomic int *from, _Atomic int *to);
+
 /* Forgets a shim fd that is being closed (the caller closes it). */
 void ownfd_release(_Atomic int *slot);
 

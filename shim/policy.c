@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "forkchan.h"
 #include "fdring.h"
 #include "holders.h"
 #include "probe.h"
@@ -37,9 +38,12 @@ void policy_init(void)
     holders_each_open_fd(note_inherited);
 }
 
-/* Starts the drainer when the mode may need it. */
+/* Starts the drainer when the mode may need it - unless this is a fork
+ * child that hands its sockets over its channel (forkchan.h). */
 static void want_drainer(void)
 {
+    if (forkchan_parent_draining())
+        return;
     if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS || cfg.stats_file)
         drainer_ensure_started();
 }
@@ -174,6 +178,7 @@ void policy_accepted(int fd, int listener)
     /* No drainer yet: it starts on the first write (tracked_writer). A
      * second thread would make every fork of a fork-per-connection parent,
      * which accepts but never writes, pay for TLB shootdowns. */
+    forkchan_on_accept(); /* a fork child that accepts lingers on its own */
 }
 
 void policy_setting_option(int level, int name)

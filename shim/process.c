@@ -3,8 +3,10 @@
 
 #include <pthread.h>
 
+#include "detach.h"
 #include "drainer.h"
 #include "fdring.h"
+#include "forkchan.h"
 #include "handoff.h"
 #include "owner.h"
 
@@ -46,16 +48,19 @@ static void after_fork_parent(void)
  *      of the parent's lingering sockets and shim fds and starts a new
  *      writer generation (fdt_new_generation);
  *   4. the exit handover: the child's own exit state, and what its stdout
- *      and stderr had flushed before the fork.
- * Not in the drainer process handoff.c forks (handoff_forking). */
+ *      and stderr had flushed before the fork;
+ *   5. the fork channel: the parent's channel becomes the child's way to
+ *      hand its lingering sockets over (forkchan.h).
+ * Not in a drainer process detach.c forks (detach_forking). */
 static void after_fork_child(void)
 {
-    if (handoff_forking)
+    if (detach_forking)
         return;
     owner_note_self();
     fdt_ring_locks_reset();
     drainer_after_fork_child();
     handoff_after_fork_child();
+    forkchan_after_fork_child();
 }
 
 void process_init(void)

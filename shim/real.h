@@ -76,6 +76,7 @@
     X(syscall, "syscall", long, (long, ...)) \
     X(clone, "clone", int, (int (*)(void *), void *, int, void *, ...)) \
     X(vfork, "vfork", pid_t, (void)) \
+    X(fork, "fork", pid_t, (void)) \
     X(posix_spawn, "posix_spawn", int, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, char *const[], char *const[])) \
     X(posix_spawnp, "posix_spawnp", int, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, char *const[], char *const[])) \
     X(execve, "execve", int, (const char *, char *const[], char *const[])) \
