@@ -11,6 +11,7 @@
  * (tests/fuzz/fuzz_scan_diff.c checks this). Pure: no syscalls.
  */
 #include "scan_machine.h"
+#include "scan_pieces.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -152,35 +153,8 @@ static __attribute__((noinline)) int line_shape(const unsigned char *p, const un
 }
 
 
-/* The 8 bytes at p, as one word (any alignment). */
-static inline uint64_t load8(const void *p)
-{
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
-}
-
-/* True when the n bytes at p (8 <= n <= 16) are the lower-case name want,
- * in any case. Our names hold only letters and '-': OR-ing 0x20 into each
- * byte lowers a letter and keeps '-', and of the bytes a name may hold no
- * other becomes a letter or '-' that way. */
-static inline int same_name(const unsigned char *p, const char *want, size_t n)
-{
-    const uint64_t lower = 0x2020202020202020ull;
-    return ((load8(p) | lower) == load8(want)) && ((load8(p + n - 8) | lower) == load8(want + n - 8));
-}
-
-/* Which of our headers the name [p, p + n) is, case-insensitively. */
-static inline enum header_id header_named(const unsigned char *p, size_t n)
-{
-    if (n == 10 && same_name(p, "connection", 10))
-        return H_CONNECTION;
-    if (n == 14 && same_name(p, "content-length", 14))
-        return H_CONTENT_LENGTH;
-    if (n == 17 && same_name(p, "transfer-encoding", 16) && (p[16] | 0x20) == 'g')
-        return H_TRANSFER_ENCODING;
-    return H_OTHER;
-}
+#define load8 scan_load8
+#define header_named scan_header_named
 
 /* True when [t, t + n) is the token want (lower case, letters and '-'), in
  * any case, knowing it holds no CR: OR-ing 0x20 into a byte lowers a letter
@@ -421,40 +395,6 @@ static inline const unsigned char *head_lines(struct scan_state *s, const unsign
     return head_sse2(s, p, lo, end);
 }
 
-/* True when the next bytes up to a CR or LF only need counting: the value
- * of a header we do not look at, the reason phrase, a trailer line, a chunk
- * extension. */
-static inline int plain_run(const struct scan_state *s)
-{
-    if (s->flags & SF_CR)
-        return 0;
-    switch ((enum scan_phase)s->phase) {
-    case SP_HEADER_VALUE: return s->header == H_OTHER;
-    case SP_STATUS:       return s->line_len >= 13 - ((s->flags & SF_CGI) != 0);
-    case SP_TRAILER_LINE:
-    case SP_CHUNK_EXT:    return 1;
-    default:              return 0;
-    }
-}
-
-/* Counts the bytes before the next CR or LF as part of the current line
- * (memchr, not a byte at a time); returns where it stopped: there, or at
- * the byte that would make the line too long (the machine loses on it). */
-static const unsigned char *skip_plain(struct scan_state *s, const unsigned char *p, const unsigned char *end)
-{
-    const unsigned char *stop = memchr(p, '\n', (size_t)(end - p));
-    if (!stop)
-        stop = end;
-    const unsigned char *cr = memchr(p, '\r', (size_t)(stop - p));
-    if (cr)
-        stop = cr;
-    size_t n = (size_t)(stop - p);
-    if (s->line_len + n > SCAN_MAX_LINE)
-        n = SCAN_MAX_LINE - s->line_len;
-    s->line_len = (uint16_t)(s->line_len + n);
-    return p + n;
-}
-
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     if (len < FAST_MIN_LEN)
@@ -471,18 +411,18 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
         case SP_DONE:
             return (enum scan_verdict)s->verdict;
         case SP_START:
-            if (*p == 'H' || *p == 'S' || *p == 's')
+            if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's'))
                 p = head_lines(s, p, lo, end);
             break;
         case SP_HEADER_START:
-            if (!(s->flags & SF_CR))
+            if (end - lo >= 32 && !(s->flags & SF_CR))
                 p = head_lines(s, p, lo, end);
             break;
         default:
-            if (plain_run(s))
-                p = skip_plain(s, p, end);
             break;
         }
+        if (p == from && s->phase != SP_DONE)
+            p = scan_piece_step(s, p, end);
         if (p == from && s->phase != SP_DONE) /* a byte at a time where no fast way went on */
             scan_line_byte(s, *p++);
     }

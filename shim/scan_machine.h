@@ -14,6 +14,44 @@ enum header_id { H_OTHER = 0, H_CONNECTION, H_CONTENT_LENGTH, H_TRANSFER_ENCODIN
 /* Tokens looked for in Connection / Transfer-Encoding values. */
 enum token_id { T_CLOSE = 0, T_KEEP_ALIVE, T_CHUNKED };
 
+/* Header names we care about, lower case, indexed by enum header_id; and
+ * the tokens, indexed by enum token_id. */
+static const char *const scan_header_names[] = { "", "connection", "content-length", "transfer-encoding" };
+static const uint8_t scan_header_lens[] = { 0, 10, 14, 17 };
+static const char *const scan_token_names[] = { "close", "keep-alive", "chunked" };
+static const uint8_t scan_token_lens[] = { 5, 10, 7 };
+
+/* The 8 bytes at p, as one word (any alignment). */
+static inline uint64_t scan_load8(const void *p)
+{
+    uint64_t w;
+    __builtin_memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* True when the n bytes at p (8 <= n <= 16) are the lower-case name want,
+ * in any case. Our names hold only letters and '-': OR-ing 0x20 into each
+ * byte lowers a letter and keeps '-', and of the bytes a name may hold no
+ * other becomes a letter or '-' that way. */
+static inline int scan_same_name(const unsigned char *p, const char *want, size_t n)
+{
+    const uint64_t lower = 0x2020202020202020ull;
+    return ((scan_load8(p) | lower) == scan_load8(want)) && ((scan_load8(p + n - 8) | lower) == scan_load8(want + n - 8));
+}
+
+/* Which of our headers the name [p, p + n) is, case-insensitively (its
+ * bytes are all name bytes: no CTL, SP, ':' or DEL). */
+static inline enum header_id scan_header_named(const unsigned char *p, size_t n)
+{
+    if (n == 10 && scan_same_name(p, "connection", 10))
+        return H_CONNECTION;
+    if (n == 14 && scan_same_name(p, "content-length", 14))
+        return H_CONTENT_LENGTH;
+    if (n == 17 && scan_same_name(p, "transfer-encoding", 16) && (p[16] | 0x20) == 'g')
+        return H_TRANSFER_ENCODING;
+    return H_OTHER;
+}
+
 static inline unsigned char scan_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;

@@ -7,13 +7,8 @@
 
 #include <string.h>
 
-/* Header names we care about, lower case, indexed by enum header_id. */
-static const char *const header_names[] = { "", "connection", "content-length", "transfer-encoding" };
-static const uint8_t header_lens[] = { 0, 10, 14, 17 };
 #define ALL_HEADER_CANDIDATES 0x0eu  /* bits 1..3 */
 
-static const char *const token_names[] = { "close", "keep-alive", "chunked" };
-static const uint8_t token_lens[] = { 5, 10, 7 };
 
 #define MAX_CONTENT_LENGTH 1000000000000000000ull /* 10^18: larger is overflow */
 #define MAX_CHUNK_SIZE     (1ull << 59)
@@ -44,6 +39,10 @@ const char *scan_verdict_name(enum scan_verdict v)
 #define header_done scan_header_done
 #define end_of_head scan_end_of_head
 #define lose scan_lose
+#define header_names scan_header_names
+#define header_lens scan_header_lens
+#define token_names scan_token_names
+#define token_lens scan_token_lens
 
 static int hex_value(unsigned char c)
 {
