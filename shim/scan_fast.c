@@ -31,6 +31,14 @@
  * cannot be inside a header name as the fast path takes it (a CTL, SP, ':',
  * DEL, or a byte >= 0x80: names holding those go the byte-at-a-time way).
  * `eol`: the byte is in 0x08..0x0f, which holds CR, LF (and HT, ...). */
+/* 16 bytes as the blocks below read them: a vector, or where there is no
+ * SSE2, a pointer to them. */
+#ifdef __SSE2__
+typedef __m128i block16;
+#else
+typedef const unsigned char *block16;
+#endif
+
 #ifdef __SSE2__
 static inline unsigned stop_bits(__m128i v)
 {
@@ -51,8 +59,6 @@ static inline __m128i load16(const unsigned char *q)
     return _mm_loadu_si128((const __m128i *)(const void *)q);
 }
 #else
-typedef const unsigned char *block_ref;
-#define __m128i block_ref
 static inline unsigned stop_bits(const unsigned char *q)
 {
     unsigned m = 0;
@@ -75,7 +81,7 @@ static inline const unsigned char *load16(const unsigned char *q) { return q; }
 /* The block at q, of which only the bytes before end are real: when q + 16
  * passes end it is read from end - 16 (the feed holds at least 16 bytes),
  * and *shift says how far its bits must move down. */
-static inline __m128i block_at(const unsigned char *q, const unsigned char *end, unsigned *shift)
+static inline block16 block_at(const unsigned char *q, const unsigned char *end, unsigned *shift)
 {
     if (end - q >= 16) {
         *shift = 0;
@@ -122,7 +128,7 @@ static inline size_t first_lf(const unsigned char *p, size_t k, unsigned eol, co
 static __attribute__((noinline)) int line_shape(const unsigned char *p, const unsigned char *end, struct shape *sh)
 {
     unsigned shift;
-    __m128i v = block_at(p, end, &shift);
+    block16 v = block_at(p, end, &shift);
     unsigned stop = (stop_bits(v) >> shift) | ~(0xffffu >> shift);
     if ((stop & 0xffffu) == 0)
         return 0; /* a name of 16 bytes or more: the byte-at-a-time way */
@@ -315,7 +321,7 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 #define HEAD head_sse2
 #include "scan_lines.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
 #include <immintrin.h>
 #define HAVE_AVX2_WAY 1
 #define AVX2 __attribute__((target("avx2,bmi,bmi2")))
