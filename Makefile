@@ -5,7 +5,8 @@
 #                   SANITIZE=address,undefined, and a one-minute fuzz of the scanner
 #   make check      the default suite alone (unit + integration); with SANITIZE=...,
 #                   that sanitizer's suite (make test SANITIZE=... runs just that)
-#   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60)
+#   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60), split between
+#                   its two targets (fuzz_scan, fuzz_scan_diff)
 #   make soak       100,000 connections through the shim; not part of make test
 #   make demo       uploads through nginx without and with linger, side by side (linger-ab)
 #   make bench      what linger costs: hot path, nginx throughput, capacity, drain, close (bench/run.py)
@@ -64,7 +65,8 @@ endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
-PURE_SRCS := shim/scan.c shim/config_parse.c supervise/procparse.c
+SCAN_SRCS := shim/scan_ref.c shim/scan_fast.c
+PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c supervise/procparse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (log_msg) the tests stand in for
 UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
@@ -181,14 +183,21 @@ FUZZ_CFLAGS     := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Ishim 
 # gives the tokens): twice the executions per second for the same coverage.
 FUZZ_COVERAGE   := -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp
 
-$(FUZZ_DIR)/fuzz_scan: tests/fuzz/fuzz_scan.c shim/scan.c shim/scan.h
+# The scanner, built once for both targets: fuzz_scan (the scanner against
+# itself fed in every way) and fuzz_scan_diff (the fast path against the
+# reference machine).
+$(FUZZ_DIR)/scan.a: $(SCAN_SRCS) shim/scan.h shim/scan_machine.h shim/scan_lines.h shim/scan_pieces.h
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan.c -o $(FUZZ_DIR)/scan.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_scan.o
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_scan.o $(FUZZ_DIR)/scan.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan_ref.c -o $(FUZZ_DIR)/scan_ref.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan_fast.c -o $(FUZZ_DIR)/scan_fast.o
+	ar rcs $@ $(FUZZ_DIR)/scan_ref.o $(FUZZ_DIR)/scan_fast.o
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/scan.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $(FUZZ_DIR)/fuzz_$*.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_$*.o $(FUZZ_DIR)/scan.a
 
 # FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_SECONDS=7200 FUZZ_FLAGS=-runs=100000000).
-fuzz: $(FUZZ_DIR)/fuzz_scan
+fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_scan_diff
 	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS)
 
 # SOAK_ARGS: see tests/soak/soak.py --help (e.g. --connections 20000).
@@ -222,8 +231,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench:
 	mkdir -p $@
 
-$(BUILD)/bench/scanbench: bench/scanbench.c shim/scan.c shim/scan.h | $(BUILD)/bench
-	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c shim/scan.c
+$(BUILD)/bench/scanbench: bench/scanbench.c $(SCAN_SRCS) $(wildcard shim/scan*.h) | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c $(SCAN_SRCS)
 
 # static: it measures the supervised path of linger-run (figure "static")
 $(BUILD)/bench/staticclose: bench/staticclose.c bench/bench.h | $(BUILD)/bench

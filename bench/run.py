@@ -169,6 +169,8 @@ def fig_hotpath(a):
                 jobs.append((key, preload, n, base + [n] + opts))
     jobs.append(("scan", False, n1 // 25, [BIN / "scanbench", n1 // 25]))
     jobs.append(("scan", False, n2 // 25, [BIN / "scanbench", n2 // 25]))
+    jobs.append(("scanbytes", False, n1 // 250, [BIN / "scanbench", n1 // 250, "bytes"]))
+    jobs.append(("scanbytes", False, n2 // 250, [BIN / "scanbench", n2 // 250, "bytes"]))
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
         futs = {(k, p, n): ex.submit(callgrind_ir, argv, p, tmp) for k, p, n, argv in jobs}
         ir = {key: f.result() for key, f in futs.items()}
@@ -193,9 +195,15 @@ def fig_hotpath(a):
             row("1. write() to /dev/null, drainer thread running", "%+.1f instr/call" % extra, "(info)", "-")
     hlen = int(run([BIN / "scanbench", "len"], stdout=subprocess.PIPE, text=True).stdout)
     per_byte = (ir[("scan", False, n2 // 25)] - ir[("scan", False, n1 // 25)]) / ((n2 - n1) // 25) / hlen
-    out("   scanner alone (shim/scan.c, build/bench/scanbench): a %d-byte nginx response head fed whole" % hlen)
-    out("   to a fresh scanner: %.1f instructions per head byte (%.0f per head)" % (per_byte, per_byte * hlen))
-    row("1. scanner, per byte of response head", "%.1f instr/byte" % per_byte, "(info)", "-")
+    split = (ir[("scanbytes", False, n2 // 250)] - ir[("scanbytes", False, n1 // 250)]) / ((n2 - n1) // 250) / hlen
+    out("   scanner alone (shim/scan_fast.c and scan_ref.c, build/bench/scanbench): a %d-byte nginx response" % hlen)
+    out("   head fed whole to a fresh scanner: %.1f instructions per head byte (%.0f per head); fed one byte" % (
+        per_byte, per_byte * hlen))
+    out("   per scan_feed (a head split at every byte): %.1f per byte. Before the fast path (82fbdde): 10.1" % split)
+    out("   whole, 119.6 split at every byte.")
+    row("1. scanner, per byte of response head", "%.1f instr/byte" % per_byte, "<= 2", verdict(per_byte <= 2))
+    row("1. scanner, per byte, head split at every byte", "%.1f instr/byte" % split, "<= 119.6 (before)",
+        verdict(split <= 119.6))
     out()
 
 
@@ -276,6 +284,28 @@ def run_wrk(port, secs, conns):
         sum(int(x) for x in errs.groups()) if errs else 0
 
 
+def worker_pids(master):
+    """The nginx master's children: its workers."""
+    pids = []
+    for tid in os.listdir("/proc/%d/task" % master):
+        try:
+            pids += [int(x) for x in Path("/proc/%d/task/%s/children" % (master, tid)).read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def process_cpu_ticks(pids):
+    """utime + stime of the processes, all their threads (live and ended),
+    in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    total = 0
+    for pid in pids:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
 # (name, keep-alive, lingering_close, shim, label): what figure 2 compares
 NGINX_VARIANTS = [
     ("ka-plain", True, "on", False, "keep-alive, no shim"),
@@ -291,6 +321,8 @@ def fig_nginx(a):
     rounds, secs, conns = (2, 1, 32) if a.quick else (9, 2, 32)
     out("   wrk -t2 -c%d -d%ds per run; %d rounds, each running every variant once, order reversed every" % (conns, secs, rounds))
     out("   other round; ratio = median over rounds of (B / A) within the round. Shim: LD_PRELOAD into nginx.")
+    out("   CPU per request: the nginx workers' own utime + stime (/proc/PID/stat, all threads, the shim's")
+    out("   drainer too) over each wrk run, divided by the requests wrk counted in it.")
     variants = NGINX_VARIANTS
     tmp = tempfile.mkdtemp(prefix="linger-bench-nginx.")
     os.chmod(tmp, 0o755)
@@ -299,13 +331,18 @@ def fig_nginx(a):
         for name, ka, ling, shim, _ in variants:
             procs[name] = start_nginx(name, ka, ling, shim, tmp)
         rps = {v[0]: [] for v in variants}
+        cpu = {v[0]: [] for v in variants}  # ticks per request, one a round
         total = {v[0]: 0 for v in variants}
         problems = {v[0]: 0 for v in variants}
+        workers = {name: worker_pids(procs[name][0].pid) for name, *_ in variants}
         for r in range(rounds):
             order = variants if r % 2 == 0 else variants[::-1]
             for name, *_ in order:
+                t0 = process_cpu_ticks(workers[name])
                 x, n, bad, errs = run_wrk(procs[name][1], secs, conns)
+                t1 = process_cpu_ticks(workers[name])
                 rps[name].append(x)
+                cpu[name].append((t1 - t0) / max(1, n))
                 total[name] += n
                 problems[name] += bad + errs
         for name, *_ in variants:
@@ -338,6 +375,7 @@ def fig_nginx(a):
             out("   %-66s %.3f  (rounds %s)  %s" % (label[3:], m, " ".join("%.3f" % x for x in ratios), want))
             row(label, "%.3f (range %.3f-%.3f)" % (m, min(ratios), max(ratios)),
                 ">= %.2f" % target if target else "(info)", verdict(m >= target) if target else "-")
+        fig_nginx_cpu(variants, cpu)
     finally:
         for p, _, _ in procs.values():
             stop(p, signal.SIGQUIT, 10)
@@ -346,6 +384,31 @@ def fig_nginx(a):
     calls = fig_nginx_syscalls(a)
     fig_nginx_predicted(calls, {name: median(rps[name]) for name in rps})
     out()
+
+
+def fig_nginx_cpu(variants, cpu):
+    """The CPU-per-request ratios of the rounds fig_nginx just ran."""
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    out("   CPU per request of the nginx workers (utime + stime), median of the rounds:")
+    for name, _, _, _, label in variants:
+        out("   %-58s %8.2f us  (rounds %s)" % (label, median(cpu[name]) * tick_us,
+                                              " ".join("%.2f" % (x * tick_us) for x in cpu[name])))
+    comps = [
+        ("2. CPU/request, keep-alive: no shim / shim", "ka-plain", "ka-shim", 0.99),
+        ("2. CPU/request, close: nginx lingering_close always / shim", "close-native", "close-shim", 0.95),
+        ("2. CPU/request, close: no shim / shim", "close-plain", "close-shim", None),
+        ("2. CPU/request, close: no lingering / nginx lingering_close always", "close-plain", "close-native", None),
+    ]
+    for label, A, B, target in comps:
+        # A's CPU per request over B's, within each round: 1.0 = B costs what A costs
+        ratios = [a / b for a, b in zip(cpu[A], cpu[B]) if b > 0]
+        if not ratios:
+            continue
+        m = median(ratios)
+        want = "target >= %.2f" % target if target else "(info)"
+        out("   %-66s %.3f  (rounds %s)  %s" % (label[3:], m, " ".join("%.3f" % x for x in ratios), want))
+        row(label, "%.3f (range %.3f-%.3f)" % (m, min(ratios), max(ratios)),
+            ">= %.2f" % target if target else "(info)", verdict(m >= target) if target else "-")
 
 
 def wait_accepting(p, port, secs, what):

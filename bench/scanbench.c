@@ -3,8 +3,10 @@
  * to a fresh scanner. Two values of N give the scanner's instructions per
  * head byte, free of startup.
  *
- * Usage: scanbench N      feeds the head N times
- *        scanbench len    prints the head's length in bytes
+ * Usage: scanbench N        feeds the head N times, whole
+ *        scanbench N bytes  feeds it N times, one byte per scan_feed (a head
+ *                           split at every byte)
+ *        scanbench len      prints the head's length in bytes
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +30,8 @@ static const char head[] =
 int main(int argc, char **argv)
 {
     size_t len = sizeof head - 1;
-    if (argc != 2) {
-        fprintf(stderr, "usage: scanbench N|len\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "bytes") != 0)) {
+        fprintf(stderr, "usage: scanbench N [bytes] | scanbench len\n");
         return 2;
     }
     if (strcmp(argv[1], "len") == 0) {
@@ -37,11 +39,18 @@ int main(int argc, char **argv)
         return 0;
     }
     long n = atol(argv[1]);
+    int bytewise = argc == 3;
     unsigned long keep = 0;
     for (long i = 0; i < n; i++) {
         struct scan_state s;
         scan_init(&s);
-        keep += scan_feed(&s, head, len) == SCAN_KEEPALIVE;
+        if (bytewise) {
+            for (size_t j = 0; j < len; j++)
+                scan_feed(&s, head + j, 1);
+            keep += scan_verdict(&s) == SCAN_KEEPALIVE;
+        } else {
+            keep += scan_feed(&s, head, len) == SCAN_KEEPALIVE;
+        }
     }
     if (keep != (unsigned long)n) {
         fprintf(stderr, "scanbench: the scanner did not see a keep-alive response\n");

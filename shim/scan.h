@@ -4,6 +4,11 @@
  * just enough state (struct scan_state, 24 bytes) to say whether the last
  * response head it saw asks for the connection to close. No syscalls, no
  * allocation, no logging: it is safe to call from anywhere and testable alone.
+ *
+ * A response head starts with an HTTP/1.x status line, or with a CGI-style
+ * "Status: NNN reason" line (SCGI and uwsgi apps answer that way); such a
+ * head has close semantics, as those protocols carry one request per
+ * connection.
  */
 #ifndef LINGER_SCAN_H
 #define LINGER_SCAN_H
@@ -66,12 +71,19 @@ struct scan_state {
 #define SF_CR            0x0100u /* saw CR inside a line, expecting LF */
 #define SF_TOKEN_DIRTY   0x0200u /* current token cannot match any candidate */
 #define SF_IN_HEADER     0x0400u /* at least one header line seen */
+#define SF_CGI           0x0800u /* CGI-style head: "Status: NNN" (close semantics) */
 
 /* Sets *s to the state before the first byte of a connection. */
 void scan_init(struct scan_state *s);
 
-/* Feeds the next len bytes the connection sent; returns the new verdict. */
+/* Feeds the next len bytes the connection sent; returns the new verdict.
+ * The fast path (scan_fast.c): whole lines at once where it can. */
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len);
+
+/* The same, through the reference machine a byte at a time (scan_ref.c):
+ * the state it leaves is by definition the right one. For tests, fuzzing,
+ * and pieces too short for the fast path. */
+enum scan_verdict scan_feed_ref(struct scan_state *s, const void *buf, size_t len);
 
 /* The verdict for the bytes fed so far. */
 static inline enum scan_verdict scan_verdict(const struct scan_state *s)

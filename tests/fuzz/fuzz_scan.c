@@ -45,7 +45,7 @@ _Static_assert(sizeof(struct scan_state) == 24, "struct scan_state is documented
 _Static_assert(MAX_INPUT > SCAN_MAX_LINE + 64, "inputs must be able to hold an over-long line");
 
 /* Flag bits scan.h defines; internal values must stay within them. */
-#define SF_ALL 0x07ffu
+#define SF_ALL 0x0fffu
 
 static struct scan_state ref[MAX_INPUT + 1]; /* ref[i]: state after i bytes */
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "scan.h"
+#include "scan_machine.h" /* scan_fast_way: both ways of the fast path */
 
 #define ANY_COUNT (-1) /* do not check `responses` */
 
@@ -297,6 +298,33 @@ static const struct scan_case cases[] = {
          H_200 "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r0\r\n\r\n" R_KEEP, SCAN_LOST, ANY_COUNT),
     CASE("header with empty name", H_200 ": x\r\nContent-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
 
+    /* --- CGI-style heads (SCGI, uwsgi): a "Status: NNN" first line; one
+     * request per connection, so close semantics whatever the headers say --- */
+    CASE("CGI status head", "Status: 413 Request Entity Too Large\r\nContent-Type: text/plain\r\n"
+         "Content-Length: 5\r\n\r\nhello", SCAN_CLOSE, 1),
+    CASE("CGI status, name in lower case", "status: 200 OK\r\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status, name in upper case", "STATUS: 200 OK\r\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status without reason", "Status: 204\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status, bare LF", "Status: 200 OK\nContent-Length: 2\n\nok", SCAN_CLOSE, 1),
+    CASE("CGI status, keep-alive header ignored", "Status: 200 OK\r\nConnection: keep-alive\r\n"
+         "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status, chunked body", "Status: 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status, body until close", "Status: 200 OK\r\nContent-Type: text/html\r\n\r\n<p>", SCAN_CLOSE, 1),
+    CASE("CGI status, interim then final", "Status: 100 Continue\r\n\r\nStatus: 200 OK\r\n"
+         "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("CGI status, head not complete", "Status: 200 OK\r\nContent-Length: 0\r\n", SCAN_NONE, 0),
+    CASE("CGI status, no space after the colon", "Status:200 OK\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status, two spaces", "Status:  200 OK\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status, letter in the code", "Status: 2x0 OK\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status, four digits", "Status: 2000 OK\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status, code under 100", "Status: 099\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status, another S name", "Server: x\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("CGI status later than the first line", "Content-Type: text/plain\r\nStatus: 200 OK\r\n\r\n",
+         SCAN_LOST, ANY_COUNT),
+    CASE("HTTP keep-alive then CGI status", R_KEEP "Status: 200 OK\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 2),
+
     /* --- LOST is final --- */
     CASE("request then valid response", "GET / HTTP/1.1\r\n\r\n" R_KEEP R_CLOSE, SCAN_LOST, ANY_COUNT),
     CASE("bad length then valid responses", H_200 "Content-Length: 12a\r\n\r\n" R_KEEP R_CLOSE,
@@ -354,9 +382,41 @@ static void expect(const struct scan_state *s, const char *name, const char *how
                      s->responses, want_responses);
 }
 
-/* Feeds one connection's bytes in every way described at the top. */
+static int same_state(const struct scan_state *a, const struct scan_state *b)
+{
+    return a->remaining == b->remaining && a->status == b->status && a->line_len == b->line_len &&
+           a->flags == b->flags && a->phase == b->phase && a->verdict == b->verdict &&
+           a->header == b->header && a->match == b->match && a->token == b->token &&
+           a->responses == b->responses;
+}
+
+static void check_stream_way(const char *name, const unsigned char *buf, size_t n,
+                             enum scan_verdict want, int want_responses);
+
+/* Feeds one connection's bytes in every way described at the top, through
+ * each way the fast path has of reading heads (SSE2, and AVX2 where the CPU
+ * has it), and checks the whole-piece state against the reference's. */
 static void check_stream(const char *name, const unsigned char *buf, size_t n,
                          enum scan_verdict want, int want_responses)
+{
+    int ways = scan_fast_way(1) + 1;
+    for (int w = 0; w < ways; w++) {
+        scan_fast_way(w);
+        check_stream_way(name, buf, n, want, want_responses);
+        struct scan_state fast, ref;
+        scan_init(&fast);
+        scan_init(&ref);
+        scan_feed(&fast, buf, n);
+        scan_feed_ref(&ref, buf, n);
+        expect(&ref, name, "through the reference", want, want_responses);
+        cr_assert(same_state(&fast, &ref), "[%s] way %d: the fast path's state differs from the reference's",
+                  name, w);
+    }
+    scan_fast_way(ways - 1);
+}
+
+static void check_stream_way(const char *name, const unsigned char *buf, size_t n,
+                             enum scan_verdict want, int want_responses)
 {
     struct scan_state s;
     uint8_t *prefix = malloc(n + 1); /* verdict after i bytes, fed one by one */

@@ -1,0 +1,436 @@
+/* scan_fast.c - the response scanner's fast path (see scan.h): scan_feed.
+ *
+ * A head is taken a whole line at a time: 16-byte blocks find each line's
+ * LF (and check that a CR comes only just before it), and only the first
+ * bytes of a line are looked at, to find its name and see whether it is one
+ * of the three headers that matter. Values of other headers are jumped
+ * over. Everything else - a line split between writes, an unusual line, a
+ * chunked body's size lines, a value that is a list - goes a byte at a time
+ * through the reference machine (scan_ref.c), and wherever the fast path
+ * stops, the state is the one that machine reaches at the same byte
+ * (tests/fuzz/fuzz_scan_diff.c checks this). Pure: no syscalls.
+ */
+#include "scan_machine.h"
+#include "scan_pieces.h"
+
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* The feed's length from which the fast path pays for itself; shorter ones
+ * go through the reference machine (and the 16-byte blocks below may be
+ * loaded from the feed's end). */
+#define FAST_MIN_LEN 16
+
+/* A line is shaped from blocks up to this far; a longer one is searched
+ * with memchr. */
+#define SHAPE_SPAN 64
+
+/* A block of 16 bytes, one bit per byte (bit i: byte i). `stop`: the byte
+ * cannot be inside a header name as the fast path takes it (a CTL, SP, ':',
+ * DEL, or a byte >= 0x80: names holding those go the byte-at-a-time way).
+ * `eol`: the byte is in 0x08..0x0f, which holds CR, LF (and HT, ...). */
+/* 16 bytes as the blocks below read them: a vector, or where there is no
+ * SSE2, a pointer to them. */
+#ifdef __SSE2__
+typedef __m128i block16;
+#else
+typedef const unsigned char *block16;
+#endif
+
+#ifdef __SSE2__
+static inline unsigned stop_bits(__m128i v)
+{
+    /* c + 1 > 0x21 as signed bytes: c is 0x21..0x7e (DEL and c <= 0x20
+     * fail it, and so do the bytes >= 0x80) */
+    const __m128i plain = _mm_cmpgt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
+    const __m128i name = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')), plain);
+    return (unsigned)_mm_movemask_epi8(name) ^ 0xffffu;
+}
+
+static inline unsigned eol_bits(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(7)), _mm_set1_epi8(0x0f)));
+}
+
+static inline __m128i load16(const unsigned char *q)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)q);
+}
+#else
+static inline unsigned stop_bits(const unsigned char *q)
+{
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)(q[i] <= 0x20 || q[i] >= 0x7f || q[i] == ':') << i;
+    return m;
+}
+
+static inline unsigned eol_bits(const unsigned char *q)
+{
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)((q[i] | 7) == 0x0f) << i;
+    return m;
+}
+
+static inline const unsigned char *load16(const unsigned char *q) { return q; }
+#endif
+
+/* The block at q, of which only the bytes before end are real: when q + 16
+ * passes end it is read from end - 16 (the feed holds at least 16 bytes),
+ * and *shift says how far its bits must move down. */
+static inline block16 block_at(const unsigned char *q, const unsigned char *end, unsigned *shift)
+{
+    if (end - q >= 16) {
+        *shift = 0;
+        return load16(q);
+    }
+    *shift = 16 - (unsigned)(end - q);
+    return load16(end - 16);
+}
+
+/* Where a line ends: the offset of its first `stop` byte (its name's end,
+ * < 32) and of its LF, from its first byte. */
+struct shape {
+    unsigned name, lf;
+};
+
+/* The bytes of a line the reference counts in line_len: all but a CR. */
+static inline size_t counted(const unsigned char *p, const struct shape *sh)
+{
+    return sh->lf + 1 - (sh->lf > 0 && p[sh->lf - 1] == '\r');
+}
+
+/* The first LF from p + k on, given the `eol` bits of the block there, when
+ * only a CR just before it stands on the way (HT and other bytes of
+ * 0x08..0x0f are passed over); SIZE_MAX when the line ends without its
+ * LF in the feed, or a CR stands alone (the reference then loses). */
+static inline size_t first_lf(const unsigned char *p, size_t k, unsigned eol, const unsigned char *end)
+{
+    while (eol) {
+        size_t i = k + (size_t)__builtin_ctz(eol);
+        if (p[i] == '\n')
+            return i;
+        if (p[i] == '\r')
+            return p + i + 1 < end && p[i + 1] == '\n' ? i + 1 : SIZE_MAX;
+        eol &= eol - 1;
+    }
+    return SIZE_MAX - 1; /* not in this block */
+}
+
+/* The shape of the whole line at p when the feed holds its LF and a CR
+ * stands only just before that LF; 0 otherwise (the line is not all here,
+ * a CR inside it makes the reference lose, or its name is longer than a
+ * block). Lines longer than SHAPE_SPAN are searched with memchr. The way
+ * for any line; scan_lines.h has a quicker one for most. */
+static __attribute__((noinline)) int line_shape(const unsigned char *p, const unsigned char *end, struct shape *sh)
+{
+    unsigned shift;
+    block16 v = block_at(p, end, &shift);
+    unsigned stop = (stop_bits(v) >> shift) | ~(0xffffu >> shift);
+    if ((stop & 0xffffu) == 0)
+        return 0; /* a name of 16 bytes or more: the byte-at-a-time way */
+    sh->name = (unsigned)__builtin_ctz(stop);
+    for (size_t k = 0;;) {
+        size_t lf = first_lf(p, k, eol_bits(v) >> shift, end);
+        if (lf < SIZE_MAX - 1) {
+            sh->lf = (unsigned)lf;
+            return 1;
+        }
+        if (lf == SIZE_MAX)
+            return 0;
+        k += 16;
+        if (p + k >= end)
+            return 0;
+        if (k == SHAPE_SPAN)
+            break;
+        v = block_at(p + k, end, &shift);
+    }
+    const unsigned char *lf = memchr(p + SHAPE_SPAN, '\n', (size_t)(end - p - SHAPE_SPAN));
+    if (!lf)
+        return 0;
+    const unsigned char *cr = memchr(p + SHAPE_SPAN, '\r', (size_t)(lf - p - SHAPE_SPAN));
+    if ((cr && cr != lf - 1) || (size_t)(lf - p) + (cr == NULL) > SCAN_MAX_LINE) /* counted() too long */
+        return 0;
+    sh->lf = (unsigned)(lf - p);
+    return 1;
+}
+
+
+#define load8 scan_load8
+#define header_named scan_header_named
+
+/* True when [t, t + n) is the token want (lower case, letters and '-'), in
+ * any case, knowing it holds no CR: OR-ing 0x20 into a byte lowers a letter
+ * and keeps '-', and of the other bytes only CR becomes one of those. */
+static inline int is_token(const unsigned char *t, size_t n, const char *want, size_t wn)
+{
+    /* wn is 5, 7 or 10 */
+    const uint64_t lower = 0x2020202020202020ull;
+    if (n != wn)
+        return 0;
+    if (n >= 8)
+        return ((load8(t) | lower) == load8(want)) && ((load8(t + n - 8) | lower) == load8(want + n - 8));
+    uint32_t a, b, c, d; /* 4 < n < 8: the first 4 bytes and the last 4 */
+    memcpy(&a, t, 4);
+    memcpy(&b, want, 4);
+    memcpy(&c, t + n - 4, 4);
+    memcpy(&d, want + n - 4, 4);
+    return (a | 0x20202020u) == b && (c | 0x20202020u) == d;
+}
+
+/* The value [v, e) of one of our headers, whole (no CR or LF in it), taken
+ * at once when it is simple: one token (Connection, Transfer-Encoding) or
+ * the first Content-Length of the head as one number of up to 17 digits,
+ * between optional whitespace. Leaves the state the reference reaches at
+ * the value's LF and returns 1; returns 0, changing nothing, otherwise. */
+static inline __attribute__((always_inline)) int simple_value(struct scan_state *s, enum header_id h, const unsigned char *v, const unsigned char *e)
+{
+    v += v < e && *v == ' '; /* the usual one space */
+    while (v < e && scan_is_ows(*v))
+        v++;
+    while (e > v && scan_is_ows(e[-1]))
+        e--;
+    size_t n = (size_t)(e - v);
+    if (n == 0)
+        return 0;
+    if (h == H_CONTENT_LENGTH) {
+        if ((s->flags & SF_CL) || n > 17)
+            return 0;
+        uint64_t x = 0;
+        for (const unsigned char *q = v; q < e; q++) {
+            if (!scan_is_digit(*q))
+                return 0;
+            x = x * 10 + (uint64_t)(*q - '0');
+        }
+        s->remaining = x;
+        s->flags |= SF_VALUE_DIGITS | SF_VALUE_END;
+        return 1;
+    }
+    if (h == H_CONNECTION && is_token(v, n, "keep-alive", 10)) {
+        s->flags |= SF_CONN_KEEP;
+        return 1;
+    }
+    if (h == H_CONNECTION && is_token(v, n, "close", 5)) {
+        s->flags |= SF_CONN_CLOSE;
+        return 1;
+    }
+    if (h == H_TRANSFER_ENCODING && is_token(v, n, "chunked", 7)) {
+        s->flags |= SF_TE | SF_CHUNKED;
+        return 1;
+    }
+    for (const unsigned char *q = v; q < e; q++) /* another single token? */
+        if (*q == ',' || scan_is_ows(*q))
+            return 0;
+    if (h == H_TRANSFER_ENCODING)
+        s->flags = (uint16_t)((s->flags | SF_TE) & ~SF_CHUNKED);
+    return 1;
+}
+
+/* The state after header lines the fast path passed over whole, as the
+ * reference leaves it at the start of the next line. */
+static inline void after_other_lines(struct scan_state *s)
+{
+    s->flags |= SF_IN_HEADER;
+    scan_start_value(s);
+    s->header = H_OTHER;
+    scan_start_line(s, SP_HEADER_START);
+}
+
+/* Header name lengths that may be one of ours (10, 14, 17), as bits. */
+#define OUR_NAME_LENGTHS ((1u << 10) | (1u << 14) | (1u << 17))
+
+/* 32 bytes, one bit per byte: `lf` LF, `cr` CR, `stop` as in the blocks
+ * above (where a way reads fewer bytes for it, the rest are set). */
+struct span {
+    unsigned stop, lf, cr;
+};
+
+/* The byte values a way compares with, built once per call of its head
+ * loop (the barrier keeps the compiler from building them again at every
+ * line). */
+/* The byte values the ways compare with, 32 of each, read from memory
+ * through a pointer the compiler cannot see into (else it builds each
+ * constant again in registers at every line). */
+static const unsigned char span_bytes[5][32] __attribute__((aligned(32))) = {
+    { [0 ... 31] = 0x22 }, { [0 ... 31] = 1 }, { [0 ... 31] = ':' }, { [0 ... 31] = '\n' }, { [0 ... 31] = '\r' },
+};
+#define SPAN_C22 0
+#define SPAN_ONE 1
+#define SPAN_COLON 2
+#define SPAN_LF 3
+#define SPAN_CR 4
+
+static inline const unsigned char (*span_consts(void))[32]
+{
+    const unsigned char(*k)[32] = span_bytes;
+    __asm__("" : "+r"(k));
+    return k;
+}
+
+#ifdef __SSE2__
+struct consts_sse2 {
+    __m128i c22, one, colon, lf, cr;
+};
+#define CONSTS_SSE2(k)                                                                              \
+    const unsigned char(*k##_b)[32] = span_consts();                                                \
+    struct consts_sse2 k = { load16(k##_b[SPAN_C22]), load16(k##_b[SPAN_ONE]), load16(k##_b[SPAN_COLON]), \
+                             load16(k##_b[SPAN_LF]), load16(k##_b[SPAN_CR]) }
+
+static inline struct span span_sse2(const unsigned char *p, const struct consts_sse2 *k)
+{
+    const __m128i a = load16(p), b = load16(p + 16);
+    /* 0x22 > c + 1 as signed bytes: c <= 0x20, DEL, or c >= 0x80 */
+    const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
+    struct span m;
+    m.stop = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmpeq_epi8(a, k->colon))) | 0xffff0000u;
+    m.lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->lf))
+           | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, k->lf)) << 16;
+    m.cr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr))
+           | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, k->cr)) << 16;
+    return m;
+}
+#else
+struct consts_sse2 {
+    int none;
+};
+#define CONSTS_SSE2(k) struct consts_sse2 k = { 0 }
+
+static inline struct span span_sse2(const unsigned char *p, const struct consts_sse2 *k)
+{
+    struct span m = { 0, 0, 0 };
+    (void)k;
+    for (unsigned i = 0; i < 32; i++) {
+        m.lf |= (unsigned)(p[i] == '\n') << i;
+        m.cr |= (unsigned)(p[i] == '\r') << i;
+    }
+    m.stop = stop_bits(p) | 0xffff0000u;
+    return m;
+}
+#endif
+
+#define LINES_ATTR
+#define CONSTS CONSTS_SSE2
+#define CONSTS_T struct consts_sse2
+#define CRS_BEFORE(m, n) ((m) & ((1ull << (n)) - 1))
+#define SPAN span_sse2
+#define SHAPE shape_sse2
+#define STATUS status_sse2
+#define HEAD head_sse2
+#include "scan_lines.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
+#include <immintrin.h>
+#define HAVE_AVX2_WAY 1
+#define AVX2 __attribute__((target("avx2,bmi,bmi2")))
+
+struct consts_avx2 {
+    __m256i c22, one, colon, lf, cr;
+};
+#define LOAD32(q) _mm256_load_si256((const __m256i *)(const void *)(q))
+#define CONSTS_AVX2(k)                                                                                      \
+    const unsigned char(*k##_b)[32] = span_consts();                                                        \
+    struct consts_avx2 k = { LOAD32(k##_b[SPAN_C22]), LOAD32(k##_b[SPAN_ONE]), LOAD32(k##_b[SPAN_COLON]), \
+                             LOAD32(k##_b[SPAN_LF]), LOAD32(k##_b[SPAN_CR]) }
+
+static inline AVX2 struct span span_avx2(const unsigned char *p, const struct consts_avx2 *k)
+{
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    const __m256i odd = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(v, k->one));
+    struct span m;
+    m.stop = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(odd, _mm256_cmpeq_epi8(v, k->colon)));
+    m.lf = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, k->lf));
+    m.cr = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, k->cr));
+    return m;
+}
+
+#define LINES_ATTR AVX2
+#define CONSTS CONSTS_AVX2
+#define CONSTS_T struct consts_avx2
+#define CRS_BEFORE(m, n) _bzhi_u64((m), (n))
+#define SPAN span_avx2
+#define SHAPE shape_avx2
+#define STATUS status_avx2
+#define HEAD head_avx2
+#include "scan_lines.h"
+#endif
+
+/* Which way heads are read: -1 not decided yet, 0 SSE2, 1 AVX2. */
+static int head_way = -1;
+
+/* The way this CPU reads heads fastest, decided at the first call. */
+static inline int wide_way(void)
+{
+    int w = __atomic_load_n(&head_way, __ATOMIC_RELAXED);
+    if (__builtin_expect(w < 0, 0)) {
+#ifdef HAVE_AVX2_WAY
+        __builtin_cpu_init();
+        w = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&head_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+int scan_fast_way(int want)
+{
+    int w = wide_way();
+    if (want >= 0) {
+#ifdef HAVE_AVX2_WAY
+        w = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&head_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+/* Lines of a head at once (status_* and head_* above), the CPU's way. */
+static inline const unsigned char *head_lines(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
+                                             const unsigned char *end)
+{
+#ifdef HAVE_AVX2_WAY
+    if (wide_way())
+        return head_avx2(s, p, lo, end);
+#endif
+    return head_sse2(s, p, lo, end);
+}
+
+enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
+{
+    if (len < FAST_MIN_LEN)
+        return scan_feed_ref(s, buf, len);
+    const unsigned char *lo = buf, *p = lo, *end = p + len;
+    while (p < end) {
+        const unsigned char *from = p;
+        switch ((enum scan_phase)s->phase) {
+        case SP_BODY_LENGTH:
+        case SP_CHUNK_DATA:
+            p += scan_count_body(s, (size_t)(end - p));
+            continue;
+        case SP_BODY_UNTIL_CLOSE:
+        case SP_DONE:
+            return (enum scan_verdict)s->verdict;
+        case SP_START:
+            if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's'))
+                p = head_lines(s, p, lo, end);
+            break;
+        case SP_HEADER_START:
+            if (end - lo >= 32 && !(s->flags & SF_CR))
+                p = head_lines(s, p, lo, end);
+            break;
+        default:
+            break;
+        }
+        if (p == from && s->phase != SP_DONE)
+            p = scan_piece_step(s, p, end);
+        if (p == from && s->phase != SP_DONE) /* a byte at a time where no fast way went on */
+            scan_line_byte(s, *p++);
+    }
+    return (enum scan_verdict)s->verdict;
+}
