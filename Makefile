@@ -5,7 +5,8 @@
 #                   SANITIZE=address,undefined, and a one-minute fuzz of the scanner
 #   make check      the default suite alone (unit + integration); with SANITIZE=...,
 #                   that sanitizer's suite (make test SANITIZE=... runs just that)
-#   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60)
+#   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60), then on the
+#                   request scanners for FUZZ_REQ_SECONDS (15)
 #   make soak       100,000 connections through the shim; not part of make test
 #   make demo       uploads through nginx without and with linger, side by side (linger-ab)
 #   make bench      what linger costs: hot path, nginx throughput, capacity, drain, close (bench/run.py)
@@ -54,7 +55,8 @@ endif
 
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
-PURE_SRCS := shim/scan.c shim/config_parse.c
+REQ_SRCS  := shim/req_detect.c shim/req_http.c shim/req_uwsgi.c shim/req_scgi.c shim/req_fcgi.c
+PURE_SRCS := shim/scan.c shim/config_parse.c $(REQ_SRCS)
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (real_write, log_msg, raw_syscall...) the tests
 # stand in for
@@ -141,9 +143,25 @@ $(FUZZ_DIR)/fuzz_scan: tests/fuzz/fuzz_scan.c shim/scan.c shim/scan.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_scan.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_scan.o $(FUZZ_DIR)/scan.o
 
+# The request scanners' target (tests/fuzz/fuzz_req.c): whole vs split feeds.
+$(FUZZ_DIR)/fuzz_req: tests/fuzz/fuzz_req.c $(REQ_SRCS) shim/reqscan.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_detect.c -o $(FUZZ_DIR)/req_detect.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_http.c -o $(FUZZ_DIR)/req_http.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_uwsgi.c -o $(FUZZ_DIR)/req_uwsgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_scgi.c -o $(FUZZ_DIR)/req_scgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_fcgi.c -o $(FUZZ_DIR)/req_fcgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_req.c -o $(FUZZ_DIR)/fuzz_req.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_req.o \
+	    $(patsubst shim/%.c,$(FUZZ_DIR)/%.o,$(REQ_SRCS))
+
 # FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_SECONDS=7200 FUZZ_FLAGS=-runs=100000000).
-fuzz: $(FUZZ_DIR)/fuzz_scan
-	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS)
+# FUZZ_REQ_SECONDS: the request scanners' share (small state machines: fast).
+FUZZ_REQ_SECONDS ?= 15
+fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_req
+	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS); a=$$?; \
+	FUZZ_TARGET=fuzz_req sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_REQ_SECONDS) $(FUZZ_FLAGS); b=$$?; \
+	[ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 # SOAK_ARGS: see tests/soak/soak.py --help (e.g. --connections 20000).
 soak: all servers
