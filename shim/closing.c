@@ -21,6 +21,7 @@
 #include "probe.h"
 #include "owner.h"
 #include "real.h"
+#include "reqwatch.h"
 #include "stats.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC /* glibc's unistd.h has it, musl's does not */
@@ -45,6 +46,17 @@ static void note_entry(struct close_facts *f, const struct fd_entry *e)
     f->inherited = e->origin == FO_INHERITED;
 }
 
+/* True when verdict v (a linger) came from the request side alone: the
+ * same facts without an unconsumed request body would close plainly. */
+static int lingers_for_request(const struct close_facts *f, enum close_verdict v)
+{
+    if (v != CLOSE_LINGER || !f->request_unconsumed)
+        return 0;
+    struct close_facts without = *f;
+    without.request_unconsumed = 0;
+    return decide_close(&without) == CLOSE_PLAIN;
+}
+
 /* Finds out the fact question q asks about fd (entry e) into f. */
 static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, struct close_facts *f)
 {
@@ -63,6 +75,9 @@ static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, str
         break;
     case ASK_CONNECTED:
         f->connected = fact(probe_connected(fd));
+        break;
+    case ASK_SELF_PEER:
+        f->self_peer = fact(probe_self_peer(fd));
         break;
     default:
         break;
@@ -204,8 +219,10 @@ static int decide(int fd, struct fd_entry *e, int close_app)
     if (decide_close(&f) != ASK_HOLD)
         return DECIDE_PLAIN;
     f.hold = hold_for_close(fd, e);
-    if (f.hold == HOLD_LAST)
+    if (f.hold == HOLD_LAST) {
         note_entry(&f, e);
+        f.request_unconsumed = reqw_wants_linger(fd, e);
+    }
     enum close_verdict v = verdict(fd, e, &f);
     int pending = f.peer == PEER_PENDING;
     switch (v) {
@@ -217,9 +234,13 @@ static int decide(int fd, struct fd_entry *e, int close_app)
             stat_add(ST_OBSERVED_RESETS, 1);
         return DECIDE_PLAIN;
     case CLOSE_LINGER: {
+        int for_request = lingers_for_request(&f, v);
         int handed = hand_over(fd, e, pending, close_app);
-        if (handed == 0)
+        if (handed == 0) {
+            if (for_request)
+                stat_add(ST_REQUEST_LINGERS, 1);
             return 1;
+        }
         if (handed != PEER_GONE) /* a reset connection needs no lingering: no fallback */
             stat_add(ST_FALLBACK_CLOSES, 1);
         return DECIDE_PLAIN;
@@ -357,6 +378,7 @@ int policy_shutdown_how(int fd, int how)
         return how;
     f.hold = HOLD_LAST;
     note_entry(&f, e);
+    f.request_unconsumed = reqw_wants_linger((int)(e - fdt), e);
     /* the questions set errno (the socket's probe leaves EAGAIN): a
      * shutdown that succeeds must leave the app's errno as it was */
     int saved = errno;
@@ -399,9 +421,13 @@ int policy_linger_at_exit(int fd, int alone)
     struct fd_entry snap = { 0 };
     snapshot(e, &snap);
     note_entry(&f, &snap);
+    f.request_unconsumed = reqw_wants_linger(fd, e); /* claimed: its scanners are still */
     int own = -1;
-    if (verdict(fd, &snap, &f) == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {
+    enum close_verdict v = verdict(fd, &snap, &f);
+    if (v == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {
         count_reset_avoided(own, f.peer == PEER_PENDING);
+        if (lingers_for_request(&f, v))
+            stat_add(ST_REQUEST_LINGERS, 1);
         if (drainer_accepting())
             drainer_adopt(own); /* else the exit's drainer process takes it */
     }
