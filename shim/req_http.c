@@ -12,6 +12,8 @@
  */
 #include "reqscan.h"
 
+#include <string.h>
+
 enum http_phase {
     HP_METHOD = REQ_P_FIRST_PRIVATE,
     HP_TARGET,
@@ -46,17 +48,24 @@ static inline unsigned char lower(unsigned char c)
 static inline int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-/* RFC 9110 tchar. */
-static int is_tchar(unsigned char c)
+/* RFC 9110 tchar, by byte. */
+#define T1(c) [c] = 1
+static const uint8_t tchar[256] = {
+    T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'), T1('-'), T1('.'),
+    T1('^'), T1('_'), T1('`'), T1('|'), T1('~'),
+    T1('0'), T1('1'), T1('2'), T1('3'), T1('4'), T1('5'), T1('6'), T1('7'), T1('8'), T1('9'),
+    T1('A'), T1('B'), T1('C'), T1('D'), T1('E'), T1('F'), T1('G'), T1('H'), T1('I'), T1('J'),
+    T1('K'), T1('L'), T1('M'), T1('N'), T1('O'), T1('P'), T1('Q'), T1('R'), T1('S'), T1('T'),
+    T1('U'), T1('V'), T1('W'), T1('X'), T1('Y'), T1('Z'),
+    T1('a'), T1('b'), T1('c'), T1('d'), T1('e'), T1('f'), T1('g'), T1('h'), T1('i'), T1('j'),
+    T1('k'), T1('l'), T1('m'), T1('n'), T1('o'), T1('p'), T1('q'), T1('r'), T1('s'), T1('t'),
+    T1('u'), T1('v'), T1('w'), T1('x'), T1('y'), T1('z'),
+};
+#undef T1
+
+static inline int is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
-        return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    }
-    return 0;
+    return tchar[c];
 }
 
 static int hex_value(unsigned char c)
@@ -353,10 +362,80 @@ static void http_byte(struct req_state *s, unsigned char c)
     line_byte(s, c);
 }
 
+/* How many bytes from p[0..n) the scanner may pass over without looking
+ * at each: the rest of a line whose bytes do not matter (a header this
+ * scanner ignores, a trailer, a chunk extension), of a request target, of
+ * a header name that cannot match. The same state as feeding them one by
+ * one, but for the line's length, which the caller adds. */
+static size_t skippable_run(const struct req_state *s, const unsigned char *p, size_t n)
+{
+    size_t j = 0;
+    if (s->flags & RQ_CR)
+        return 0; /* the next byte must be LF */
+    switch (s->phase) {
+    case HP_VALUE:
+        if (s->sub != H_OTHER)
+            return 0;
+        /* fall through */
+    case HP_TRAILER_LINE:
+    case HP_CHUNK_EXT:
+        while (j < n && p[j] != '\r' && p[j] != '\n')
+            j++;
+        return j;
+    case HP_TARGET:
+        while (j < n && p[j] > 0x20 && p[j] != 0x7f)
+            j++;
+        return j;
+    case HP_NAME:
+        if (s->sub != H_OTHER && !(s->flags & RQ_DIRTY))
+            return 0;
+        while (j < n && is_tchar(p[j]))
+            j++;
+        return j;
+    case HP_METHOD: /* not CONNECT: the rest of the token */
+        if (!(s->flags & RQ_DIRTY))
+            return 0;
+        while (j < n && is_tchar(p[j]))
+            j++;
+        return j;
+    }
+    return 0;
+}
+
+/* "HTTP/1.x" whole at p (n bytes there) at the start of the version, the
+ * line short enough: 1, and the scanner is past it as byte by byte. */
+static int whole_version(struct req_state *s, const unsigned char *p, size_t n)
+{
+    if (s->aux != 0 || n < VERSION_PREFIX_LEN + 1 || (s->flags & RQ_CR)
+        || s->left + VERSION_PREFIX_LEN + 1 > REQ_MAX_LINE
+        || memcmp(p, version_prefix, VERSION_PREFIX_LEN) != 0 || !is_digit(p[VERSION_PREFIX_LEN]))
+        return 0;
+    s->aux = VERSION_PREFIX_LEN + 1;
+    s->left += VERSION_PREFIX_LEN + 1;
+    return 1;
+}
+
 void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        if (s->phase == HP_VERSION && whole_version(s, p + i, len - i)) {
+            i += VERSION_PREFIX_LEN + 1;
+            continue;
+        }
+        size_t run = s->phase >= HP_METHOD ? skippable_run(s, p + i, len - i) : 0;
+        if (run > 0) {
+            if (run > REQ_MAX_LINE - s->left) { /* as byte by byte: lost past the limit */
+                s->left = REQ_MAX_LINE + 1;
+                req_lose(s);
+                return;
+            }
+            s->left += (uint32_t)run;
+            if (s->phase == HP_TARGET)
+                s->match = 1; /* the target has a byte */
+            i += run;
+            continue;
+        }
         if (s->phase == REQ_P_BODY) {
             size_t n = s->remaining < len - i ? (size_t)s->remaining : len - i;
             s->remaining -= n;
