@@ -50,10 +50,10 @@ static void note_entry(struct close_facts *f, const struct fd_entry *e)
  * same facts without an unconsumed request body would close plainly. */
 static int lingers_for_request(const struct close_facts *f, enum close_verdict v)
 {
-    if (v != CLOSE_LINGER || !f->request_unconsumed)
+    if (v != CLOSE_LINGER || !f->request_lingers)
         return 0;
     struct close_facts without = *f;
-    without.request_unconsumed = 0;
+    without.request_lingers = 0;
     return decide_close(&without) == CLOSE_PLAIN;
 }
 
@@ -221,7 +221,7 @@ static int decide(int fd, struct fd_entry *e, int close_app)
     f.hold = hold_for_close(fd, e);
     if (f.hold == HOLD_LAST) {
         note_entry(&f, e);
-        f.request_unconsumed = reqw_wants_linger(fd, e);
+        f.request_lingers = reqw_wants_linger(fd, e);
     }
     enum close_verdict v = verdict(fd, e, &f);
     int pending = f.peer == PEER_PENDING;
@@ -378,7 +378,7 @@ int policy_shutdown_how(int fd, int how)
         return how;
     f.hold = HOLD_LAST;
     note_entry(&f, e);
-    f.request_unconsumed = reqw_wants_linger((int)(e - fdt), e);
+    f.request_lingers = reqw_wants_linger((int)(e - fdt), e);
     /* the questions set errno (the socket's probe leaves EAGAIN): a
      * shutdown that succeeds must leave the app's errno as it was */
     int saved = errno;
@@ -421,7 +421,7 @@ int policy_linger_at_exit(int fd, int alone)
     struct fd_entry snap = { 0 };
     snapshot(e, &snap);
     note_entry(&f, &snap);
-    f.request_unconsumed = reqw_wants_linger(fd, e); /* claimed: its scanners are still */
+    f.request_lingers = reqw_wants_linger(fd, e); /* claimed: its scanners are still */
     int own = -1;
     enum close_verdict v = verdict(fd, &snap, &f);
     if (v == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {

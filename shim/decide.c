@@ -19,14 +19,15 @@ static int yes(enum fact f)
  * not read as a response: a reset would lose them just the same); what is
  * not an HTTP response counts only if written since the process last
  * forked. It does too, whatever the response said or whether there was
- * one, when a request body this process was sent is not fully consumed.
+ * one, when a request body this process was sent is not fully consumed, or
+ * the connection's protocol has one request per connection (SCGI, uwsgi).
  * Never when the peer has closed already with nothing unread: that socket
  * is closed at once, in every mode; nor when the peer is the process
  * itself. */
 static enum close_verdict wants_linger(const struct close_facts *f)
 {
     unsigned flags = f->flags;
-    if (!f->written_here && !f->request_unconsumed)
+    if (!f->written_here && !f->request_lingers)
         return CLOSE_PLAIN; /* R5: never wrote here (a forking parent's copy) nor read a request */
     if (f->same_socket == FACT_UNKNOWN)
         return ASK_SAME_SOCKET;
@@ -38,9 +39,10 @@ static enum close_verdict wants_linger(const struct close_facts *f)
      * or anything it wrote since its last fork - else a child it forked may
      * be the one serving the socket now (a greeting, then a fork) */
     int own_answer = (flags & FE_SAW_RESPONSE) || f->written_since_fork;
-    /* R21: a request body not fully consumed decides it, whatever the
-     * response said (or before any) */
-    int decided = (flags & FE_SAW_CLOSE) || (f->mode == MODE_ALWAYS && own_answer) || f->request_unconsumed;
+    /* R21: the request side decides it, whatever the response said (or
+     * before any): a request body not fully consumed, or a protocol of one
+     * request per connection (SCGI, uwsgi) */
+    int decided = (flags & FE_SAW_CLOSE) || (f->mode == MODE_ALWAYS && own_answer) || f->request_lingers;
     if (f->peer == PEER_UNKNOWN)
         return ASK_PEER;
     if (f->peer == PEER_DONE || f->peer == PEER_BROKEN)
@@ -88,7 +90,7 @@ static enum close_verdict event_rules(const struct close_facts *f)
          * request body not fully consumed) */
         if (!f->alone && (flags & FE_MID_RESPONSE))
             return CLOSE_PLAIN;
-        if (f->mode != MODE_ALWAYS && !(flags & FE_SAW_CLOSE) && !f->request_unconsumed)
+        if (f->mode != MODE_ALWAYS && !(flags & FE_SAW_CLOSE) && !f->request_lingers)
             return CLOSE_PLAIN;
         break;
     case CE_SHUTDOWN:

@@ -54,9 +54,11 @@ struct close_facts {
     int written_here;          /* this process wrote to the socket (at any time) */
     int written_since_fork;    /* ... and since it last forked */
     int inherited;             /* the socket came with the exec (FO_INHERITED) */
-    int request_unconsumed;    /* this process read the socket's requests since it last
-                                  forked, and a request body is not fully consumed (or a
-                                  head announced one and no response followed): reqwatch.h */
+    int request_lingers;       /* the request side asks for a linger (reqwatch.h): this
+                                  process read the socket's requests since it last forked,
+                                  and a request body is not fully consumed (or a head
+                                  announced one and no response followed), or the protocol
+                                  has one request per connection (SCGI, uwsgi) */
     /* found out on request */
     enum fact same_socket;     /* ASK_SAME_SOCKET: the number still holds that socket */
     enum peer_state peer;      /* ASK_PEER */

@@ -38,6 +38,16 @@ void policy_init(void)
     holders_each_open_fd(note_inherited);
 }
 
+/* True for a socket that can never linger, so that its first write need
+ * not start the drainer: an AF_UNIX socket linger did not see accepted (a
+ * socketpair) whose peer is this process (R22). php-fpm's master writes to
+ * its own socketpair from its signal handlers, where no thread may start.
+ * One getsockopt, at the first write of such a socket only. */
+static int never_lingers(int fd, const struct fd_entry *e)
+{
+    return (fdt_flags(e) & FE_UNIX) && e->origin == FO_UNSEEN && probe_self_peer(fd);
+}
+
 /* Starts the drainer when the mode may need it. */
 static void want_drainer(void)
 {
@@ -91,7 +101,8 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     uint32_t mark = fdt_writer_mark();
     if (fdt_writer_gen(e) != mark) {
         fdt_set_writer_gen(e, mark);
-        want_drainer();
+        if (!never_lingers(fd, e))
+            want_drainer();
     }
     return e;
 }

@@ -171,6 +171,13 @@ int reqw_wants_linger(int fd, const struct fd_entry *e)
         req_skipped(&s, req_skippable(&s) - q->skip);
     if (req_body_pending(&s))
         return 1;
+    /* SCGI and uwsgi carry one request per connection: the server's close
+     * ends its answer, as `Connection: close` does in HTTP (whatever the
+     * answer's head says, and even once the bytes after the request were
+     * not understood: nginx streams more body than the CONTENT_LENGTH it
+     * sent when scgi_request_buffering is off) */
+    if ((s.proto == REQ_PROTO_SCGI || s.proto == REQ_PROTO_UWSGI) && s.requests > 0)
+        return 1;
     if (!req_announced_body(&s))
         return 0;
     /* a head announced a body, all consumed: lingers while no response

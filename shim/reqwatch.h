@@ -88,7 +88,9 @@ void reqw_read_unseen(int fd, size_t n);
 /* The request side's word at the close of fd (entry e, held by the
  * caller): 1 when this process consumed fd's requests since it last forked
  * and a request body is not fully consumed, or the last head announced a
- * body and no response has been written since. Pure but for the tables. */
+ * body and no response has been written since, or the connection speaks a
+ * protocol of one request per connection (SCGI, uwsgi) and carried one.
+ * Pure but for the tables. */
 int reqw_wants_linger(int fd, const struct fd_entry *e);
 
 #pragma GCC visibility pop

@@ -47,10 +47,12 @@
  *       (which answers ENOTCONN).
  *   R20 A close that no rule above makes plain lingers: half-closed now,
  *       drained by the drainer.
- *   R21 A request body this process was sent (and read from, since its last
- *       fork) that is not fully consumed decides a linger in mode on, whatever
- *       the response said or before any response; at exit too. The rules
- *       that make a close plain (R2-R9, R12, R22) still do.
+ *   R21 The request side decides a linger in mode on, whatever the response
+ *       said or before any response, at exit too: a request body this process
+ *       was sent (and read from, since its last fork) that is not fully
+ *       consumed, or a connection of a protocol with one request per
+ *       connection (SCGI, uwsgi) that carried one. The rules that make a
+ *       close plain (R2-R9, R12, R22) still do.
  *   R22 A socket whose peer is the process itself (an AF_UNIX socketpair
  *       both of whose ends it holds) never lingers, in every mode, at exit
  *       too; the question is asked of AF_UNIX sockets only.
@@ -191,28 +193,28 @@ static const struct row table[] = {
     ROW("R20", "a response with close semantics, then close", CLOSE_LINGER),
     ROW("R20", "exit, alone, close semantics", CLOSE_LINGER, .event = CE_EXIT, .alone = 1),
 
-    ROW("R21", "on: keep-alive, a request body unconsumed", CLOSE_LINGER, KEEPALIVE, .request_unconsumed = 1),
-    ROW("R21", "on: not HTTP (a Status: line), body unconsumed", CLOSE_LINGER, NOT_HTTP, .request_unconsumed = 1),
+    ROW("R21", "on: keep-alive, a request body unconsumed", CLOSE_LINGER, KEEPALIVE, .request_lingers = 1),
+    ROW("R21", "on: not HTTP (a Status: line), body unconsumed", CLOSE_LINGER, NOT_HTTP, .request_lingers = 1),
     ROW("R21", "on: nothing written yet, body unconsumed", CLOSE_LINGER, NOT_HTTP, .written_here = 0,
-        .written_since_fork = 0, .request_unconsumed = 1),
-    ROW("R21", "on: keep-alive, every body consumed", CLOSE_PLAIN, KEEPALIVE, .request_unconsumed = 0),
-    ROW("R21", "... body unconsumed, the peer done", CLOSE_PLAIN, KEEPALIVE, .request_unconsumed = 1,
+        .written_since_fork = 0, .request_lingers = 1),
+    ROW("R21", "on: keep-alive, every body consumed", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 0),
+    ROW("R21", "... body unconsumed, the peer done", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 1,
         .peer = PEER_DONE),
-    ROW("R21", "... body unconsumed, SO_LINGER 0 s", CLOSE_PLAIN, KEEPALIVE, .request_unconsumed = 1,
+    ROW("R21", "... body unconsumed, SO_LINGER 0 s", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 1,
         .wants_reset = FACT_YES),
-    ROW("R21", "... body unconsumed, a framed response partly written", CLOSE_PLAIN, .request_unconsumed = 1,
+    ROW("R21", "... body unconsumed, a framed response partly written", CLOSE_PLAIN, .request_lingers = 1,
         .flags = FE_SAW_RESPONSE | FE_MID_RESPONSE | FE_MID_FRAMED),
-    ROW("R21", "observe: body unconsumed", CLOSE_OBSERVE, .mode = MODE_OBSERVE, KEEPALIVE, .request_unconsumed = 1),
+    ROW("R21", "observe: body unconsumed", CLOSE_OBSERVE, .mode = MODE_OBSERVE, KEEPALIVE, .request_lingers = 1),
     ROW("R21", "exit after keep-alive, body unconsumed", CLOSE_LINGER, .event = CE_EXIT, .alone = 1, KEEPALIVE,
-        .request_unconsumed = 1),
+        .request_lingers = 1),
     ROW("R21", "shutdown(SHUT_RDWR), keep-alive, body unconsumed", CLOSE_SHUTDOWN_ONLY, .event = CE_SHUTDOWN,
-        .how = SHUT_RDWR, KEEPALIVE, .request_unconsumed = 1),
+        .how = SHUT_RDWR, KEEPALIVE, .request_lingers = 1),
 
     ROW("R22", "AF_UNIX, the peer is this process", CLOSE_PLAIN, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE | FE_UNIX,
         .self_peer = FACT_YES),
     ROW("R22", "... in mode always, at exit", CLOSE_PLAIN, .mode = MODE_ALWAYS, .event = CE_EXIT, .alone = 1,
         .flags = FE_UNIX, .written_since_fork = 1, .self_peer = FACT_YES),
-    ROW("R22", "... a request body unconsumed", CLOSE_PLAIN, .flags = FE_UNIX, .request_unconsumed = 1,
+    ROW("R22", "... a request body unconsumed", CLOSE_PLAIN, .flags = FE_UNIX, .request_lingers = 1,
         .self_peer = FACT_YES),
     ROW("R22", "AF_UNIX, the peer another process", CLOSE_LINGER, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE | FE_UNIX,
         .self_peer = FACT_NO),
@@ -276,7 +278,7 @@ static enum close_verdict ask_through(const struct close_facts *row, enum close_
             f.written_here = row->written_here;
             f.written_since_fork = row->written_since_fork;
             f.inherited = row->inherited;
-            f.request_unconsumed = row->request_unconsumed;
+            f.request_lingers = row->request_lingers;
             break;
         case ASK_SAME_SOCKET: f.same_socket = row->same_socket; break;
         case ASK_PEER: f.peer = row->peer; break;
