@@ -3,8 +3,10 @@
  * A request is a 4-byte header (modifier1, datasize as u16 little-endian,
  * modifier2), then datasize bytes of vars, each a u16-length key and a
  * u16-length value, then a body of CONTENT_LENGTH bytes (none when the var
- * is absent or empty). A var that runs past datasize, or a CONTENT_LENGTH
- * that is not a number, stops the scanner in REQ_P_LOST. Pure: no syscalls.
+ * is absent or empty). A packet without vars (a binary protocol whose first
+ * byte looks like a modifier1: PostgreSQL's length), a var that runs past
+ * datasize, or a CONTENT_LENGTH that is not a number stops the scanner in
+ * REQ_P_LOST. Pure: no syscalls.
  *
  * Fields: `aux` counts the bytes of the packet header or of a length;
  * `left` the vars bytes still to come; `item` a length being assembled,
@@ -118,10 +120,11 @@ static void header_byte(struct req_state *s, unsigned char c)
         return;
     s->aux = 0;
     s->item = 0;
-    if (s->left == 0)
-        end_vars(s);
-    else
-        s->phase = UP_KEY_LEN;
+    if (s->left == 0) { /* a request always has vars: this is some other protocol */
+        req_lose(s);
+        return;
+    }
+    s->phase = UP_KEY_LEN;
 }
 
 void req_uwsgi_feed(struct req_state *s, const unsigned char *p, size_t len)

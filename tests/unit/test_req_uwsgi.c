@@ -108,7 +108,12 @@ Test(req_uwsgi, modifiers)
     unsigned char empty[4] = { 0, 0, 0, 0 };
     b.n = 0;
     put(&b, empty, 4);
-    check("no vars at all", &b, UWSGI, 0, 0, 0, 1, 0);
+    check("no vars at all: not a request", &b, UWSGI, 0, 0, 0, 0, 1);
+    /* PostgreSQL's SSLRequest: a length of 8, then the code */
+    unsigned char pg[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+    b.n = 0;
+    put(&b, pg, sizeof pg);
+    check("postgresql", &b, UWSGI, 0, 0, 0, 0, 1);
 }
 
 Test(req_uwsgi, bad_input)
