@@ -6,7 +6,8 @@
 #   make check      the default suite alone (unit + integration); with SANITIZE=...,
 #                   that sanitizer's suite (make test SANITIZE=... runs just that)
 #   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60), split between
-#                   its two targets (fuzz_scan, fuzz_scan_diff)
+#                   its two targets (fuzz_scan, fuzz_scan_diff), then on the request
+#                   scanners for FUZZ_REQ_SECONDS (15)
 #   make soak       100,000 connections through the shim; not part of make test
 #   make demo       uploads through nginx without and with linger, side by side (linger-ab)
 #   make bench      what linger costs: hot path, nginx throughput, capacity, drain, close (bench/run.py)
@@ -66,7 +67,8 @@ endif
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 SCAN_SRCS := shim/scan_ref.c shim/scan_fast.c
-PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c supervise/procparse.c
+REQ_SRCS  := shim/req_detect.c shim/req_http.c shim/req_uwsgi.c shim/req_scgi.c shim/req_fcgi.c
+PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c $(REQ_SRCS) supervise/procparse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (log_msg) the tests stand in for
 UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
@@ -196,9 +198,25 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/scan.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $(FUZZ_DIR)/fuzz_$*.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_$*.o $(FUZZ_DIR)/scan.a
 
+# The request scanners' target (tests/fuzz/fuzz_req.c): whole vs split feeds.
+$(FUZZ_DIR)/fuzz_req: tests/fuzz/fuzz_req.c $(REQ_SRCS) shim/reqscan.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_detect.c -o $(FUZZ_DIR)/req_detect.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_http.c -o $(FUZZ_DIR)/req_http.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_uwsgi.c -o $(FUZZ_DIR)/req_uwsgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_scgi.c -o $(FUZZ_DIR)/req_scgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_fcgi.c -o $(FUZZ_DIR)/req_fcgi.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_req.c -o $(FUZZ_DIR)/fuzz_req.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_req.o \
+	    $(patsubst shim/%.c,$(FUZZ_DIR)/%.o,$(REQ_SRCS))
+
 # FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_SECONDS=7200 FUZZ_FLAGS=-runs=100000000).
-fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_scan_diff
-	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS)
+# FUZZ_REQ_SECONDS: the request scanners' share (small state machines: fast).
+FUZZ_REQ_SECONDS ?= 15
+fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_scan_diff $(FUZZ_DIR)/fuzz_req
+	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS); a=$$?; \
+	FUZZ_TARGETS=fuzz_req sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_REQ_SECONDS) $(FUZZ_FLAGS); b=$$?; \
+	[ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 # SOAK_ARGS: see tests/soak/soak.py --help (e.g. --connections 20000).
 soak: all servers

@@ -11,6 +11,11 @@
  *                a body). The client side discards what arrived every 32 calls.
  *   send-head    N send()s of a 16-byte slice of response heads on a tracked
  *                socket: each byte goes through the scanner (for reference).
+ *   read-null    N read()s of 1 byte from /dev/zero (a file: FK_IGNORED)
+ *   recv-body    N recv()s of 16 bytes on an accepted loopback TCP socket
+ *                whose request head announced a body of 10^12 bytes: the
+ *                shim's request scanner skips each read by count. The client
+ *                sends 512 bytes every 32 calls.
  *   --app-thread  the program starts an idle thread of its own first, so it is
  *                multi-threaded with and without the shim (libc's syscall
  *                wrappers then take their cancellation path in both runs)
@@ -60,7 +65,7 @@ static void *idle_thread(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: hotpath write-null|write-pipe|send-body|send-head N [--app-thread] [--drainer]\n");
+        fprintf(stderr, "usage: hotpath write-null|write-pipe|send-body|send-head|read-null|recv-body N [--app-thread] [--drainer]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -118,6 +123,27 @@ int main(int argc, char **argv)
             if (send(srv, p, 16, 0) != 16)
                 die("send");
             if ((i & 31) == 31 && recv(cli, NULL, 1 << 20, MSG_TRUNC | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+                die("recv");
+        }
+    } else if (strcmp(mode, "read-null") == 0) {
+        int fd = open("/dev/zero", O_RDONLY);
+        if (fd < 0)
+            die("/dev/zero");
+        for (long i = 0; i < n; i++)
+            if (read(fd, buf, 1) != 1)
+                die("read");
+    } else if (strcmp(mode, "recv-body") == 0) {
+        int srv, cli;
+        tcp_pair(&srv, &cli);
+        static const char h[] = "POST /up HTTP/1.1\r\nHost: b\r\nContent-Length: 1000000000000\r\n\r\n";
+        static char in[512];
+        if (send(cli, h, sizeof h - 1, 0) != (ssize_t)(sizeof h - 1)
+            || recv(srv, in, sizeof h - 1, MSG_WAITALL) != (ssize_t)(sizeof h - 1))
+            die("request head");
+        for (long i = 0; i < n; i++) {
+            if ((i & 31) == 0 && send(cli, in, sizeof in, 0) != (ssize_t)sizeof in)
+                die("send");
+            if (recv(srv, buf, 16, MSG_WAITALL) != 16)
                 die("recv");
         }
     } else {

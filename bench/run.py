@@ -154,12 +154,16 @@ def fig_hotpath(a):
     work = [
         ("write-null", [hot, "write-null"], [], "write() of 1 byte to /dev/null", 10),
         ("write-pipe", [hot, "write-pipe"], [], "write() of 1 byte to a pipe", 10),
+        ("read-null", [hot, "read-null"], [], "read() of 1 byte from /dev/zero", 10),
         ("send-body", [hot, "send-body"], [], "send() of 16 bytes, tracked socket inside a body", 30),
         ("send-body-mt", [hot, "send-body"], ["--app-thread"],
          "  the same, host already multi-threaded (the shim's code alone)", None),
         ("write-null-drainer", [hot, "write-null"], ["--drainer"],
          "  write() to /dev/null once the drainer thread runs", None),
         ("send-head", [hot, "send-head"], [], "send() of 16 bytes of response heads (scanned)", None),
+        ("recv-body", [hot, "recv-body"], [], "recv() of 16 bytes, accepted socket inside a request body", None),
+        ("recv-body-mt", [hot, "recv-body"], ["--app-thread"],
+         "  the same, host already multi-threaded (the shim's code alone)", None),
     ]
     jobs = []
     tmp = tempfile.mkdtemp(prefix="linger-bench-cg.")
@@ -191,6 +195,9 @@ def fig_hotpath(a):
             # cancellable call through its cancellation bookkeeping, shim or not
             row("1. send() in a body, shim code only (host multi-threaded)", "%+.1f instr/call" % extra,
                 "<= 30 (the shim's part)", verdict(extra <= 30))
+        elif key == "recv-body-mt":
+            row("1. recv() in a request body, shim code only (host multi-threaded)", "%+.1f instr/call" % extra,
+                "(info)", "-")
         elif key == "write-null-drainer":
             row("1. write() to /dev/null, drainer thread running", "%+.1f instr/call" % extra, "(info)", "-")
     hlen = int(run([BIN / "scanbench", "len"], stdout=subprocess.PIPE, text=True).stdout)

@@ -22,6 +22,7 @@
 #include "probe.h"
 #include "owner.h"
 #include "real.h"
+#include "reqwatch.h"
 #include "stats.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC /* glibc's unistd.h has it, musl's does not */
@@ -46,6 +47,17 @@ static void note_entry(struct close_facts *f, const struct fd_entry *e)
     f->inherited = e->origin == FO_INHERITED;
 }
 
+/* True when verdict v (a linger) came from the request side alone: the
+ * same facts without an unconsumed request body would close plainly. */
+static int lingers_for_request(const struct close_facts *f, enum close_verdict v)
+{
+    if (v != CLOSE_LINGER || !f->request_lingers)
+        return 0;
+    struct close_facts without = *f;
+    without.request_lingers = 0;
+    return decide_close(&without) == CLOSE_PLAIN;
+}
+
 /* Finds out the fact question q asks about fd (entry e) into f. */
 static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, struct close_facts *f)
 {
@@ -64,6 +76,9 @@ static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, str
         break;
     case ASK_CONNECTED:
         f->connected = fact(probe_connected(fd));
+        break;
+    case ASK_SELF_PEER:
+        f->self_peer = fact(probe_self_peer(fd));
         break;
     default:
         break;
@@ -100,6 +115,9 @@ static void forget_epoll_sets(int fd, const struct fd_entry *e)
 /* lingering_copy's answer when the connection is gone already (the peer
  * reset it): nothing to linger, and no reason to count a fallback. */
 #define PEER_GONE (-2)
+/* hand_over's answer for a socket a fork child sent over its channel: the
+ * drainer process counts it (forkchan.h), the child does not. */
+#define HANDED_TO_PARENT 1
 
 /* A shim-owned duplicate of fd's socket, shut down for writing and marked
  * FK_LINGERING, after taking fd out of the app's epoll sets; or -1 (the
@@ -148,7 +166,7 @@ static void count_reset_avoided(int own, int pending)
 
 /* forkchan: a fork child sends fd's socket itself, shut down for writing,
  * to the drainer process of its parent's children (forkchan.h), and
- * forgets fd (closes it too when close_app). 0 when sent; PEER_GONE; -1
+ * forgets fd (closes it too when close_app). HANDED_TO_PARENT when sent; PEER_GONE; -1
  * when the send failed (the socket may be shut down and out of the app's
  * epoll sets by then, and its entry says so). */
 static int hand_to_parent(int fd, struct fd_entry *e, int pending, int close_app)
@@ -167,11 +185,12 @@ static int hand_to_parent(int fd, struct fd_entry *e, int pending, int close_app
     fdt_forget(fd);
     if (close_app)
         real_close(fd);
-    return 0;
+    return HANDED_TO_PARENT;
 }
 
 /* Hands fd's socket to the drainer and forgets fd; closes it too when
- * close_app. pending: bytes were unread at its close. 0 on success; -1 to fall
+ * close_app. pending: bytes were unread at its close. 0 on success
+ * (HANDED_TO_PARENT when a fork child sent it over its channel); -1 to fall
  * back to a plain close (nothing changed for the app), PEER_GONE for a
  * plain close of a connection that has ended already. A fork child hands
  * it over its channel (forkchan.h); when that fails and it has no drainer
@@ -254,8 +273,10 @@ static int decide(int fd, struct fd_entry *e, int close_app)
     if (decide_close(&f) != ASK_HOLD)
         return DECIDE_PLAIN;
     f.hold = hold_for_close(fd, e);
-    if (f.hold == HOLD_LAST)
+    if (f.hold == HOLD_LAST) {
         note_entry(&f, e);
+        f.request_lingers = reqw_wants_linger(fd, e);
+    }
     enum close_verdict v = verdict(fd, e, &f);
     int pending = f.peer == PEER_PENDING;
     switch (v) {
@@ -267,9 +288,13 @@ static int decide(int fd, struct fd_entry *e, int close_app)
             stat_add(ST_OBSERVED_RESETS, 1);
         return DECIDE_PLAIN;
     case CLOSE_LINGER: {
+        int for_request = lingers_for_request(&f, v);
         int handed = hand_over(fd, e, pending, close_app);
-        if (handed == 0)
+        if (handed == 0 || handed == HANDED_TO_PARENT) {
+            if (for_request && handed == 0) /* counted where the socket is */
+                stat_add(ST_REQUEST_LINGERS, 1);
             return 1;
+        }
         if (handed != PEER_GONE) /* a reset connection needs no lingering: no fallback */
             stat_add(ST_FALLBACK_CLOSES, 1);
         return DECIDE_PLAIN;
@@ -407,6 +432,7 @@ int policy_shutdown_how(int fd, int how)
         return how;
     f.hold = HOLD_LAST;
     note_entry(&f, e);
+    f.request_lingers = reqw_wants_linger((int)(e - fdt), e);
     /* the questions set errno (the socket's probe leaves EAGAIN): a
      * shutdown that succeeds must leave the app's errno as it was */
     int saved = errno;
@@ -449,13 +475,19 @@ int policy_linger_at_exit(int fd, int alone)
     struct fd_entry snap = { 0 };
     snapshot(e, &snap);
     note_entry(&f, &snap);
+    f.request_lingers = reqw_wants_linger(fd, e); /* claimed: its scanners are still */
     int own = -1;
-    if (verdict(fd, &snap, &f) == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {
+    enum close_verdict v = verdict(fd, &snap, &f);
+    if (v == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {
         count_reset_avoided(own, f.peer == PEER_PENDING);
         if (copy_to_parent(own, f.peer == PEER_PENDING))
             ; /* a fork child's: the drainer process of its parent's children has it */
-        else if (drainer_accepting())
-            drainer_adopt(own); /* else the exit's drainer process takes it */
+        else {
+            if (lingers_for_request(&f, v))
+                stat_add(ST_REQUEST_LINGERS, 1);
+            if (drainer_accepting())
+                drainer_adopt(own); /* else the exit's drainer process takes it */
+        }
     }
     /* the app's number is a plain socket from now on; its thread may still
      * close it (the copy keeps the connection). Unless the entry went to a

@@ -18,13 +18,17 @@ static int yes(enum fact f)
  * are unread (after a keep-alive response, or after bytes the scanner could
  * not read as a response: a reset would lose them just the same); what is
  * not an HTTP response counts only if written since the process last
- * forked. Never when the peer has closed already with nothing unread: that
- * socket is closed at once, in every mode. */
+ * forked. It does too, whatever the response said or whether there was
+ * one, when a request body this process was sent is not fully consumed, or
+ * the connection's protocol has one request per connection (SCGI, uwsgi).
+ * Never when the peer has closed already with nothing unread: that socket
+ * is closed at once, in every mode; nor when the peer is the process
+ * itself. */
 static enum close_verdict wants_linger(const struct close_facts *f)
 {
     unsigned flags = f->flags;
-    if (!f->written_here)
-        return CLOSE_PLAIN; /* R5: never wrote here (a forking parent's copy) */
+    if (!f->written_here && !f->request_lingers)
+        return CLOSE_PLAIN; /* R5: never wrote here (a forking parent's copy) nor read a request */
     if (f->same_socket == FACT_UNKNOWN)
         return ASK_SAME_SOCKET;
     if (!yes(f->same_socket))
@@ -35,7 +39,10 @@ static enum close_verdict wants_linger(const struct close_facts *f)
      * or anything it wrote since its last fork - else a child it forked may
      * be the one serving the socket now (a greeting, then a fork) */
     int own_answer = (flags & FE_SAW_RESPONSE) || f->written_since_fork;
-    int decided = (flags & FE_SAW_CLOSE) || (f->mode == MODE_ALWAYS && own_answer);
+    /* R21: the request side decides it, whatever the response said (or
+     * before any): a request body not fully consumed, or a protocol of one
+     * request per connection (SCGI, uwsgi) */
+    int decided = (flags & FE_SAW_CLOSE) || (f->mode == MODE_ALWAYS && own_answer) || f->request_lingers;
     if (f->peer == PEER_UNKNOWN)
         return ASK_PEER;
     if (f->peer == PEER_DONE || f->peer == PEER_BROKEN)
@@ -46,6 +53,13 @@ static enum close_verdict wants_linger(const struct close_facts *f)
         return CLOSE_PLAIN; /* R9: the app asked for an abortive close */
     if (!decided && !(f->peer == PEER_PENDING && own_answer))
         return CLOSE_PLAIN; /* R10, R11: neither decided nor unread bytes of its own answer */
+    /* R22: a socketpair both of whose ends this process holds: its peer
+     * is the process itself, nobody to wait for (one getsockopt, AF_UNIX
+     * only, asked only of a socket that would linger) */
+    if ((flags & FE_UNIX) && f->self_peer == FACT_UNKNOWN)
+        return ASK_SELF_PEER;
+    if ((flags & FE_UNIX) && yes(f->self_peer))
+        return CLOSE_PLAIN;
     /* last, being the dearest fact (it reads /proc): an inherited socket
      * the parent may still have - this close may end nothing */
     if (f->inherited && f->parent_lets_go == FACT_UNKNOWN)
@@ -72,10 +86,11 @@ static enum close_verdict event_rules(const struct close_facts *f)
     case CE_EXIT:
         /* R14: other threads may still be writing: only a response known
          * to be written in full lingers (alone, the exit's thread wrote
-         * last); R15: only a close response (or mode always) */
+         * last); R15: only a close response (or mode always, or R21 a
+         * request body not fully consumed) */
         if (!f->alone && (flags & FE_MID_RESPONSE))
             return CLOSE_PLAIN;
-        if (f->mode != MODE_ALWAYS && !(flags & FE_SAW_CLOSE))
+        if (f->mode != MODE_ALWAYS && !(flags & FE_SAW_CLOSE) && !f->request_lingers)
             return CLOSE_PLAIN;
         break;
     case CE_SHUTDOWN:

@@ -54,6 +54,11 @@ struct close_facts {
     int written_here;          /* this process wrote to the socket (at any time) */
     int written_since_fork;    /* ... and since it last forked */
     int inherited;             /* the socket came with the exec (FO_INHERITED) */
+    int request_lingers;       /* the request side asks for a linger (reqwatch.h): this
+                                  process read the socket's requests since it last forked,
+                                  and a request body is not fully consumed (or a head
+                                  announced one and no response followed), or the protocol
+                                  has one request per connection (SCGI, uwsgi) */
     /* found out on request */
     enum fact same_socket;     /* ASK_SAME_SOCKET: the number still holds that socket */
     enum peer_state peer;      /* ASK_PEER */
@@ -61,6 +66,8 @@ struct close_facts {
     enum fact parent_lets_go;  /* ASK_PARENT: no other process holds the inherited socket */
     enum fact connected;       /* ASK_CONNECTED: getpeername succeeds (the connection
                                   has not ended) */
+    enum fact self_peer;       /* ASK_SELF_PEER: AF_UNIX, and the peer is this process
+                                  (a socketpair both of whose ends it holds) */
 };
 
 enum close_verdict {
@@ -77,6 +84,7 @@ enum close_verdict {
     ASK_RESET,
     ASK_PARENT,
     ASK_CONNECTED,
+    ASK_SELF_PEER,
 };
 
 /* True when v asks for a fact rather than giving a verdict. */

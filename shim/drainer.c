@@ -113,8 +113,8 @@ static void drain(int32_t i, uint32_t now)
         if (cfg.max_bytes && cfg.max_bytes - s->drained < want)
             want = (size_t)(cfg.max_bytes - s->drained);
         ssize_t n = (s->flags & FE_UNIX)
-            ? recv(s->fd, scratch, want < sizeof scratch ? want : sizeof scratch, MSG_DONTWAIT)
-            : recv(s->fd, NULL, want, MSG_TRUNC | MSG_DONTWAIT);
+            ? real_recv(s->fd, scratch, want < sizeof scratch ? want : sizeof scratch, MSG_DONTWAIT)
+            : real_recv(s->fd, NULL, want, MSG_TRUNC | MSG_DONTWAIT);
         if (n > 0) {
             s->drained += (uint64_t)n;
             got += (uint64_t)n;
@@ -287,7 +287,7 @@ static void drain_loop(int until_empty)
             uint32_t token = events[k].data.u32;
             if (token == WAKE_TOKEN) {
                 uint64_t v;
-                (void)!read(wake_fd, &v, sizeof v);
+                (void)!real_read(wake_fd, &v, sizeof v);
             } else if (token == WATCH_TOKEN) {
                 void (*ready)(void) = atomic_load(&watch_ready);
                 if (ready)

@@ -107,7 +107,7 @@ static void on_channel_ready(void)
         } ctl;
         struct iovec iov = { .iov_base = &rec, .iov_len = sizeof rec };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
-        ssize_t n = recvmsg(r, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ssize_t n = real_recvmsg(r, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -295,4 +295,12 @@ void forkchan_after_fork_child(void)
         atomic_store(&up_ok, 1);
     }
     atomic_store(&made, 0);
+}
+
+void forkchan_want_drainer(void)
+{
+    if (forkchan_parent_draining())
+        return;
+    if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS || cfg.stats_file)
+        drainer_ensure_started();
 }

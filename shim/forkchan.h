@@ -54,6 +54,12 @@ int forkchan_inherited(void);
  * drainer thread would start. */
 int forkchan_parent_draining(void);
 
+/* Starts this process's drainer thread when the mode may need it (on,
+ * always, or a stats file to keep) - unless it is a fork child whose
+ * parent's drainer process takes its sockets (forkchan_parent_draining).
+ * For a tracked socket's first write or read. */
+void forkchan_want_drainer(void);
+
 /* Sends socket fd (shut down for writing, out of the app's epoll sets) to
  * the drainer process with what it needs to know: flags (FE_*), origin,
  * inode, pending (request bytes unread at the close). 0 when sent (the

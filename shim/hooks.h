@@ -23,6 +23,10 @@ SLOW_PATH ssize_t hook_write(int fd, const void *buf, size_t n);
 SLOW_PATH ssize_t hook_writev(int fd, const struct iovec *iov, int cnt);
 SLOW_PATH ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al);
 SLOW_PATH ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags);
+SLOW_PATH ssize_t hook_read(int fd, void *buf, size_t n);
+SLOW_PATH ssize_t hook_readv(int fd, const struct iovec *iov, int cnt);
+SLOW_PATH ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al);
+SLOW_PATH ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags);
 SLOW_PATH int hook_setsockopt(int fd, int level, int name, const void *v, socklen_t len);
 SLOW_PATH int hook_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
 

@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "policy.h"
 #include "real.h"
+#include "reqwatch.h"
 
 /* In a slow path: the real function straight from the table once the fd
  * table exists (it is mapped only after resolution), else the safe call. */
@@ -139,11 +140,14 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, unsigned flags)
     return r;
 }
 
-/* splice from a pipe into a socket: bytes linger cannot see, like sendfile. */
+/* splice from a pipe into a socket: bytes linger cannot see, like
+ * sendfile; from a socket into a pipe: bytes consumed unseen. */
 EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags)
 {
     ssize_t r = real_splice(in, off_in, out, off_out, n, flags);
-    if (r > 0)
+    if (r > 0) {
         policy_sent_unseen(out, (size_t)r);
+        reqw_read_unseen(in, (size_t)r);
+    }
     return r;
 }

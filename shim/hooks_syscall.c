@@ -1,5 +1,5 @@
 /* hooks_syscall.c - syscall(2) itself. libuv (Node) closes sockets with
- * syscall(SYS_close, fd), past close(). The fd-ending and sending numbers
+ * syscall(SYS_close, fd), past close(). The fd-ending, sending and reading numbers
  * (and setsockopt, for SO_LINGER; exit_group and execve, which end the
  * process or its image) take the same path as their libc names; every
  * other number goes to the real syscall() untouched, with all six
@@ -38,6 +38,14 @@ EXPORT long syscall(long nr, ...)
         return hook_write((int)a1, (const void *)a2, (size_t)a3);
     case SYS_writev:
         return hook_writev((int)a1, (const struct iovec *)a2, (int)a3);
+    case SYS_read:
+        return hook_read((int)a1, (void *)a2, (size_t)a3);
+    case SYS_readv:
+        return hook_readv((int)a1, (const struct iovec *)a2, (int)a3);
+    case SYS_recvfrom:
+        return hook_recvfrom((int)a1, (void *)a2, (size_t)a3, (int)a4, (struct sockaddr *)a5, (socklen_t *)a6);
+    case SYS_recvmsg:
+        return hook_recvmsg((int)a1, (struct msghdr *)a2, (int)a3);
     case SYS_sendto:
         return hook_sendto((int)a1, (const void *)a2, (size_t)a3, (int)a4,
                            (const struct sockaddr *)a5, (socklen_t)a6);

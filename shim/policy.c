@@ -9,13 +9,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "config.h"
 #include "drainer.h"
 #include "forkchan.h"
 #include "fdring.h"
 #include "holders.h"
 #include "probe.h"
 #include "owner.h"
+#include "reqwatch.h"
 #include "stats.h"
 
 int policy_active(void)
@@ -38,15 +38,16 @@ void policy_init(void)
     holders_each_open_fd(note_inherited);
 }
 
-/* Starts the drainer when the mode may need it - unless this is a fork
- * child that hands its sockets over its channel (forkchan.h). */
-static void want_drainer(void)
+/* True for a socket that can never linger, so that its first write need
+ * not start the drainer: an AF_UNIX socket linger did not see accepted (a
+ * socketpair) whose peer is this process (R22). php-fpm's master writes to
+ * its own socketpair from its signal handlers, where no thread may start.
+ * One getsockopt, at the first write of such a socket only. */
+static int never_lingers(int fd, const struct fd_entry *e)
 {
-    if (forkchan_parent_draining())
-        return;
-    if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS || cfg.stats_file)
-        drainer_ensure_started();
+    return (fdt_flags(e) & FE_UNIX) && e->origin == FO_UNSEEN && probe_self_peer(fd);
 }
+
 
 /* Folds the scanner's verdict and position into the entry's flags. */
 static void note_verdict(struct fd_entry *e)
@@ -94,7 +95,8 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     uint32_t mark = fdt_writer_mark();
     if (fdt_writer_gen(e) != mark) {
         fdt_set_writer_gen(e, mark);
-        want_drainer();
+        if (!never_lingers(fd, e))
+            forkchan_want_drainer();
     }
     return e;
 }
@@ -175,6 +177,7 @@ void policy_accepted(int fd, int listener)
     unsigned li = fdt_listener_info(listener);
     e->listener = (uint8_t)li;
     fdt_classify_accepted(fd, e, li);
+    reqw_adopt(fd, e); /* its reads go to a fresh request scanner */
     /* No drainer yet: it starts on the first write (tracked_writer). A
      * second thread would make every fork of a fork-per-connection parent,
      * which accepts but never writes, pay for TLB shootdowns. */

@@ -6,6 +6,9 @@
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include "real.h"
 
 /* Set once the app sets SO_LINGER on any socket: from then on each close
  * asks its socket whether the app wants it reset. */
@@ -29,7 +32,7 @@ void probe_note_option(int level, int name)
 static int peek_byte(int fd)
 {
     char c;
-    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return real_recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* Looks without taking anything from the socket: unread bytes queued, the
@@ -113,4 +116,15 @@ int probe_connected(int fd)
     struct sockaddr_storage peer;
     socklen_t len = sizeof peer;
     return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+}
+
+int probe_self_peer(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    /* the peer's credentials are those of the process that made its end:
+     * for a socketpair, this one (if it has not forked since); for an
+     * accepted AF_UNIX socket, the process that connected */
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred
+        && cred.pid == getpid();
 }

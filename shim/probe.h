@@ -21,4 +21,9 @@ int probe_wants_reset(int fd, const struct fd_entry *e);
 /* True while fd's connection has not ended (getpeername succeeds). */
 int probe_connected(int fd);
 
+/* True when fd is an AF_UNIX socket whose peer is this process: its
+ * SO_PEERCRED pid is ours (a socketpair it made and holds both ends of).
+ * One getsockopt. */
+int probe_self_peer(int fd);
+
 #endif

@@ -116,6 +116,36 @@ ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags)
     return f ? f(fd, msg, flags) : SYS0(SYS_sendmsg, A(fd), A(msg), A(flags), 0, 0, 0);
 }
 
+ssize_t real_read(int fd, void *buf, size_t n)
+{
+    ssize_t (*f)(int, void *, size_t) = REAL(read);
+    return f ? f(fd, buf, n) : SYS0(SYS_read, A(fd), A(buf), A(n), 0, 0, 0);
+}
+
+ssize_t real_readv(int fd, const struct iovec *iov, int cnt)
+{
+    ssize_t (*f)(int, const struct iovec *, int) = REAL(readv);
+    return f ? f(fd, iov, cnt) : SYS0(SYS_readv, A(fd), A(iov), A(cnt), 0, 0, 0);
+}
+
+ssize_t real_recv(int fd, void *buf, size_t n, int flags)
+{
+    ssize_t (*f)(int, void *, size_t, int) = REAL(recv);
+    return f ? f(fd, buf, n, flags) : SYS0(SYS_recvfrom, A(fd), A(buf), A(n), A(flags), 0, 0);
+}
+
+ssize_t real_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
+{
+    ssize_t (*f)(int, void *, size_t, int, struct sockaddr *, socklen_t *) = REAL(recvfrom);
+    return f ? f(fd, buf, n, flags, a, al) : SYS0(SYS_recvfrom, A(fd), A(buf), A(n), A(flags), A(a), A(al));
+}
+
+ssize_t real_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    ssize_t (*f)(int, struct msghdr *, int) = REAL(recvmsg);
+    return f ? f(fd, msg, flags) : SYS0(SYS_recvmsg, A(fd), A(msg), A(flags), 0, 0, 0);
+}
+
 ssize_t real_sendfile(int out, int in, off_t *off, size_t n)
 {
     ssize_t (*f)(int, int, off_t *, size_t) = REAL(sendfile);

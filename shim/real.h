@@ -42,6 +42,11 @@
     X(sendfile64, "sendfile64", ssize_t, (int, int, off64_t *, size_t)) \
     X(sendmmsg, "sendmmsg", int, (int, struct mmsghdr *, unsigned, int)) \
     X(splice, "splice", ssize_t, (int, loff_t *, int, loff_t *, size_t, unsigned)) \
+    X(read, "read", ssize_t, (int, void *, size_t)) \
+    X(readv, "readv", ssize_t, (int, const struct iovec *, int)) \
+    X(recv, "recv", ssize_t, (int, void *, size_t, int)) \
+    X(recvfrom, "recvfrom", ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
+    X(recvmsg, "recvmsg", ssize_t, (int, struct msghdr *, int)) \
     X(accept, "accept", int, (int, struct sockaddr *, socklen_t *)) \
     X(accept4, "accept4", int, (int, struct sockaddr *, socklen_t *, int)) \
     X(connect, "connect", int, (int, const struct sockaddr *, socklen_t)) \
@@ -109,6 +114,11 @@ ssize_t real_sendfile(int out, int in, off_t *off, size_t n);
 ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n);
 int real_sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags);
 ssize_t real_splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags);
+ssize_t real_read(int fd, void *buf, size_t n);
+ssize_t real_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t real_recv(int fd, void *buf, size_t n, int flags);
+ssize_t real_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al);
+ssize_t real_recvmsg(int fd, struct msghdr *msg, int flags);
 int real_accept(int fd, struct sockaddr *a, socklen_t *al);
 int real_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
 int real_connect(int fd, const struct sockaddr *a, socklen_t al);

@@ -30,6 +30,7 @@ const char *stat_name(enum stat_id id)
         [ST_FALLBACK_CLOSES] = "fallback_closes",
         [ST_OBSERVED_LINGERS] = "observe_would_linger",
         [ST_OBSERVED_RESETS] = "observe_resets",
+        [ST_REQUEST_LINGERS] = "request_lingered",
     };
     return (unsigned)id < ST_COUNT ? names[id] : "?";
 }
@@ -64,6 +65,8 @@ static const struct {
                               "Observe mode: closes that mode on would have lingered." },
     [ST_OBSERVED_RESETS] = { "linger_observe_resets_total", NULL, "counter",
                              "Observe mode: of those, closes with unread bytes (a reset sent now)." },
+    [ST_REQUEST_LINGERS] = { "linger_request_lingered_total", NULL, "counter",
+                             "Lingering closes that only the request side asked for: a request body not fully consumed." },
 };
 
 size_t stats_format(char *buf, size_t size, int pid)

@@ -22,6 +22,8 @@ enum stat_id {
     ST_FALLBACK_CLOSES,   /* wanted to linger but could not (no drainer, no fd): plain close */
     ST_OBSERVED_LINGERS,  /* observe mode: closes that would have lingered */
     ST_OBSERVED_RESETS,   /* observe mode: of those, closes with unread bytes (a reset now) */
+    ST_REQUEST_LINGERS,   /* lingering closes that only the request side asked for: a request
+                             body not fully consumed (the response did not say close) */
     ST_COUNT
 };
 

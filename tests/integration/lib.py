@@ -357,15 +357,19 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://backend;
-            proxy_request_buffering off;
-            proxy_http_version 1.1;
-            client_max_body_size 0;
-            proxy_next_upstream off;
+{location}
         }}
     }}
 }}
 """
+
+# The default location: proxy_pass to the upstream, request buffering off.
+PROXY_LOCATION = """\
+            proxy_pass http://backend;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+            client_max_body_size 0;
+            proxy_next_upstream off;"""
 
 
 class Nginx:
@@ -405,10 +409,11 @@ class Nginx:
                    if "upstream" in line and any(p in line for p in pats))
 
 
-def start_nginx(ctx, upstream, label="nginx", level="error"):
+def start_nginx(ctx, upstream, label="nginx", level="error", location=PROXY_LOCATION):
     """nginx (not under the shim: it is the client here) on a free port,
     proxying to upstream ("127.0.0.1:PORT" or "unix:/path") with request
-    buffering off."""
+    buffering off; location: the directives of `location /` (the upstream
+    is `backend`), to use another protocol (uwsgi_pass, scgi_pass)."""
     need("nginx")
     nginx = shutil.which("nginx")
     last = ""
@@ -417,7 +422,7 @@ def start_nginx(ctx, upstream, label="nginx", level="error"):
         port = free_port()
         user = "user root;\n" if os.geteuid() == 0 else ""
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(
-            user=user, tmp=tmp, level=level, upstream=upstream, port=port))
+            user=user, tmp=tmp, level=level, upstream=upstream, port=port, location=location))
         argv = [nginx, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf"),
                 "-g", "daemon off; pid %s/nginx.pid;" % tmp]
         proc = Proc(ctx, argv, clean_env(), "%s%s.out" % (label, attempt or ""))

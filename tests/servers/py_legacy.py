@@ -9,7 +9,9 @@ limit are read and answered 200 with the byte count; HTTP/1.1 keep-alive
 works. GET /stats returns "pid=N".
 
 Usage: py_legacy.py --port N [--port-file PATH] [--limit BYTES] [--forking]
-                    [--delay-ms N]
+                    [--delay-ms N] [--idle-timeout SECS]
+  --idle-timeout  close a keep-alive connection idle for SECS (http.server's
+              handler timeout), the client still connected
   --forking   ForkingMixIn (fork per connection; the parent closes its copy
               right after fork) instead of ThreadingHTTPServer.
 """
@@ -82,7 +84,9 @@ def main():
     ap.add_argument("--limit", type=int, default=65536)
     ap.add_argument("--forking", action="store_true")
     ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--idle-timeout", type=float, default=None)
     a = ap.parse_args()
+    Handler.timeout = a.idle_timeout
     Handler.limit = a.limit
     Handler.delay = a.delay_ms / 1000.0
     cls = ForkingServer if a.forking else ThreadingServer

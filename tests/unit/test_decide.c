@@ -47,6 +47,15 @@
  *       (which answers ENOTCONN).
  *   R20 A close that no rule above makes plain lingers: half-closed now,
  *       drained by the drainer.
+ *   R21 The request side decides a linger in mode on, whatever the response
+ *       said or before any response, at exit too: a request body this process
+ *       was sent (and read from, since its last fork) that is not fully
+ *       consumed, or a connection of a protocol with one request per
+ *       connection (SCGI, uwsgi) that carried one. The rules that make a
+ *       close plain (R2-R9, R12, R22) still do.
+ *   R22 A socket whose peer is the process itself (an AF_UNIX socketpair
+ *       both of whose ends it holds) never lingers, in every mode, at exit
+ *       too; the question is asked of AF_UNIX sockets only.
  *
  * Facts that cost a system call are asked for one at a time (ASK_*), in the
  * order the rules need them; the last tests check that order, so that the
@@ -67,7 +76,7 @@
 #define LINGERS                                                                              \
     .event = CE_CLOSE, .mode = MODE_ON, .hold = HOLD_LAST, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE, \
     .written_here = 1, .written_since_fork = 1, .inherited = 0, .same_socket = FACT_YES,            \
-    .peer = PEER_OPEN, .wants_reset = FACT_NO
+    .peer = PEER_OPEN, .wants_reset = FACT_NO, .self_peer = FACT_NO
 
 struct row {
     const char *rule;
@@ -183,6 +192,33 @@ static const struct row table[] = {
 
     ROW("R20", "a response with close semantics, then close", CLOSE_LINGER),
     ROW("R20", "exit, alone, close semantics", CLOSE_LINGER, .event = CE_EXIT, .alone = 1),
+
+    ROW("R21", "on: keep-alive, a request body unconsumed", CLOSE_LINGER, KEEPALIVE, .request_lingers = 1),
+    ROW("R21", "on: not HTTP (a Status: line), body unconsumed", CLOSE_LINGER, NOT_HTTP, .request_lingers = 1),
+    ROW("R21", "on: nothing written yet, body unconsumed", CLOSE_LINGER, NOT_HTTP, .written_here = 0,
+        .written_since_fork = 0, .request_lingers = 1),
+    ROW("R21", "on: keep-alive, every body consumed", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 0),
+    ROW("R21", "... body unconsumed, the peer done", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 1,
+        .peer = PEER_DONE),
+    ROW("R21", "... body unconsumed, SO_LINGER 0 s", CLOSE_PLAIN, KEEPALIVE, .request_lingers = 1,
+        .wants_reset = FACT_YES),
+    ROW("R21", "... body unconsumed, a framed response partly written", CLOSE_PLAIN, .request_lingers = 1,
+        .flags = FE_SAW_RESPONSE | FE_MID_RESPONSE | FE_MID_FRAMED),
+    ROW("R21", "observe: body unconsumed", CLOSE_OBSERVE, .mode = MODE_OBSERVE, KEEPALIVE, .request_lingers = 1),
+    ROW("R21", "exit after keep-alive, body unconsumed", CLOSE_LINGER, .event = CE_EXIT, .alone = 1, KEEPALIVE,
+        .request_lingers = 1),
+    ROW("R21", "shutdown(SHUT_RDWR), keep-alive, body unconsumed", CLOSE_SHUTDOWN_ONLY, .event = CE_SHUTDOWN,
+        .how = SHUT_RDWR, KEEPALIVE, .request_lingers = 1),
+
+    ROW("R22", "AF_UNIX, the peer is this process", CLOSE_PLAIN, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE | FE_UNIX,
+        .self_peer = FACT_YES),
+    ROW("R22", "... in mode always, at exit", CLOSE_PLAIN, .mode = MODE_ALWAYS, .event = CE_EXIT, .alone = 1,
+        .flags = FE_UNIX, .written_since_fork = 1, .self_peer = FACT_YES),
+    ROW("R22", "... a request body unconsumed", CLOSE_PLAIN, .flags = FE_UNIX, .request_lingers = 1,
+        .self_peer = FACT_YES),
+    ROW("R22", "AF_UNIX, the peer another process", CLOSE_LINGER, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE | FE_UNIX,
+        .self_peer = FACT_NO),
+    ROW("R22", "TCP: never asked", CLOSE_LINGER, .self_peer = FACT_UNKNOWN),
 };
 
 #define ROWS (sizeof table / sizeof table[0])
@@ -193,7 +229,7 @@ static const char *verdict_name(enum close_verdict v)
         [CLOSE_PLAIN] = "plain", [CLOSE_LINGER] = "linger", [CLOSE_OBSERVE] = "observe",
         [CLOSE_SHUTDOWN_ONLY] = "shutdown-only", [CLOSE_BUSY] = "busy", [ASK_HOLD] = "ask-hold",
         [ASK_SAME_SOCKET] = "ask-same-socket", [ASK_PEER] = "ask-peer", [ASK_RESET] = "ask-reset",
-        [ASK_PARENT] = "ask-parent", [ASK_CONNECTED] = "ask-connected",
+        [ASK_PARENT] = "ask-parent", [ASK_CONNECTED] = "ask-connected", [ASK_SELF_PEER] = "ask-self-peer",
     };
     return (unsigned)v < sizeof names / sizeof names[0] && names[v] ? names[v] : "?";
 }
@@ -210,7 +246,7 @@ Test(decide, truth_table)
 /* Every rule of the list above has a row, and every row names one of them. */
 Test(decide, every_rule_has_a_row)
 {
-    for (int r = 1; r <= 20; r++) {
+    for (int r = 1; r <= 22; r++) {
         char name[8];
         snprintf(name, sizeof name, "R%d", r);
         int rows = 0;
@@ -220,7 +256,7 @@ Test(decide, every_rule_has_a_row)
     }
     for (size_t i = 0; i < ROWS; i++) {
         int n = atoi(table[i].rule + 1);
-        cr_expect(table[i].rule[0] == 'R' && n >= 1 && n <= 20, "row %zu names no rule: %s", i, table[i].rule);
+        cr_expect(table[i].rule[0] == 'R' && n >= 1 && n <= 22, "row %zu names no rule: %s", i, table[i].rule);
     }
 }
 
@@ -242,12 +278,14 @@ static enum close_verdict ask_through(const struct close_facts *row, enum close_
             f.written_here = row->written_here;
             f.written_since_fork = row->written_since_fork;
             f.inherited = row->inherited;
+            f.request_lingers = row->request_lingers;
             break;
         case ASK_SAME_SOCKET: f.same_socket = row->same_socket; break;
         case ASK_PEER: f.peer = row->peer; break;
         case ASK_RESET: f.wants_reset = row->wants_reset; break;
         case ASK_PARENT: f.parent_lets_go = row->parent_lets_go; break;
         case ASK_CONNECTED: f.connected = row->connected; break;
+        case ASK_SELF_PEER: f.self_peer = row->self_peer; break;
         default: break;
         }
     }
@@ -282,6 +320,19 @@ Test(decide, questions_in_order_and_only_when_needed)
     for (int k = 0; k < 5; k++)
         cr_expect_eq(asked[k], order[k], "question %d: %s, want %s", k, verdict_name(asked[k]),
                      verdict_name(order[k]));
+
+    struct close_facts unix_lingers = { LINGERS, .flags = FE_SAW_RESPONSE | FE_SAW_CLOSE | FE_UNIX, .inherited = 1,
+                                        .parent_lets_go = FACT_YES };
+    ask_through(&unix_lingers, asked, &n);
+    enum close_verdict unix_order[] = { ASK_HOLD, ASK_SAME_SOCKET, ASK_PEER, ASK_RESET, ASK_SELF_PEER, ASK_PARENT };
+    cr_assert_eq(n, 6, "a lingering close of an inherited AF_UNIX socket asks 6 questions, not %d", n);
+    for (int k = 0; k < 6; k++)
+        cr_expect_eq(asked[k], unix_order[k], "AF_UNIX question %d: %s, want %s", k, verdict_name(asked[k]),
+                     verdict_name(unix_order[k]));
+    struct close_facts unix_keepalive = { LINGERS, .flags = FE_SAW_RESPONSE | FE_UNIX };
+    ask_through(&unix_keepalive, asked, &n);
+    for (int k = 0; k < n; k++)
+        cr_expect_neq(asked[k], ASK_SELF_PEER, "a close that would not linger never asks for the peer's pid");
 
     struct close_facts off = { LINGERS, .mode = MODE_OFF };
     ask_through(&off, asked, &n);

@@ -7,9 +7,11 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe.h"
+#include "real.h"
 
 /* An entry that asks everything: an inherited socket (its SO_LINGER and
  * SO_RCVLOWAT may be anything). */
@@ -150,4 +152,26 @@ Test(probe, not_a_socket_is_broken)
     cr_assert_geq(fd, 0);
     close(fd);
     cr_expect_eq(probe_peer(fd, &inherited), PEER_BROKEN, "a closed number");
+}
+
+/* A socketpair this process made has itself as the peer; a TCP socket, an
+ * accepted one, and a socketpair seen from a forked child do not. */
+Test(probe, self_peer)
+{
+    int sv[2], a, b;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    cr_expect(probe_self_peer(sv[0]), "a socketpair's peer is this process");
+    tcp_pair(&a, &b);
+    cr_expect(!probe_self_peer(a), "TCP has no peer credentials");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(probe_self_peer(sv[1]) ? 1 : 0); /* the pair is the parent's */
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child holding the parent's pair: not itself");
+    close(sv[0]);
+    close(sv[1]);
+    close(a);
+    close(b);
 }

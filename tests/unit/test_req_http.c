@@ -1,0 +1,142 @@
+/* test_req_http.c - the HTTP/1.x request scanner (shim/req_http.c), every
+ * case at every split (req_check.h). */
+#include "req_check.h"
+
+#define HTTP REQ_PROTO_HTTP
+#define GET "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+#define POST5 "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"
+#define CHUNKED "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+static const struct req_case cases[] = {
+    /* --- nothing yet, heads without bodies --- */
+    RCASE("empty", "", REQ_PROTO_NONE, 0, 0, 0, 0, 0),
+    RCASE("partial method", "GE", HTTP, 0, 0, 0, 0, 0),
+    RCASE("partial head", "POST / HTTP/1.1\r\nContent-Length: 5\r\n", HTTP, 0, 0, 0, 0, 0),
+    RCASE("get", GET, HTTP, 0, 0, 0, 1, 0),
+    RCASE("get 1.0", "GET / HTTP/1.0\r\n\r\n", HTTP, 0, 0, 0, 1, 0),
+    RCASE("get, bare LF", "GET / HTTP/1.1\nHost: a\n\n", HTTP, 0, 0, 0, 1, 0),
+    RCASE("content-length 0", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", HTTP, 0, 0, 0, 1, 0),
+    RCASE("blank lines between requests", GET "\r\n\r\n" GET, HTTP, 0, 0, 0, 2, 0),
+
+    /* --- Content-Length bodies --- */
+    RCASE("body announced, none read", POST5, HTTP, 1, 5, 1, 1, 0),
+    RCASE("body partly read", POST5 "he", HTTP, 1, 3, 1, 1, 0),
+    RCASE("body fully read", POST5 "hello", HTTP, 0, 0, 1, 1, 0),
+    RCASE("header name case", "POST / HTTP/1.1\r\ncOnTeNt-LeNgTh:  12 \r\n\r\nabc", HTTP, 1, 9, 1, 1, 0),
+    RCASE("repeated equal lengths", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+          HTTP, 1, 3, 1, 1, 0),
+    RCASE("8 MiB body", "PUT /x HTTP/1.1\r\nContent-Length: 8388608\r\n\r\n", HTTP, 1, 8388608, 1, 1, 0),
+    RCASE("similar header names", "POST / HTTP/1.1\r\nContent-Lengths: 9\r\nContent-Type: x\r\n"
+          "X-Content-Length: 7\r\nContent-Length: 2\r\n\r\n", HTTP, 1, 2, 1, 1, 0),
+
+    /* --- chunked, trailers --- */
+    RCASE("chunked head", CHUNKED, HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("chunked mid chunk", CHUNKED "5\r\nhel", HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("chunked after a chunk", CHUNKED "5\r\nhello\r\n", HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("chunked last chunk, no blank line", CHUNKED "5\r\nhello\r\n0\r\n", HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("chunked done", CHUNKED "5\r\nhello\r\n0\r\n\r\n", HTTP, 0, 0, 1, 1, 0),
+    RCASE("chunked with extensions", CHUNKED "a;name=v\r\n0123456789\r\n0 ; x\r\n\r\n", HTTP, 0, 0, 1, 1, 0),
+    RCASE("chunked upper-case hex", CHUNKED "A\r\n0123456789\r\n0\r\n\r\n", HTTP, 0, 0, 1, 1, 0),
+    RCASE("chunked with trailers", CHUNKED "3\r\nabc\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n", HTTP, 0, 0, 1, 1, 0),
+    RCASE("chunked mid trailers", CHUNKED "3\r\nabc\r\n0\r\nX-Sum: 1\r\n", HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("gzip, chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+          HTTP, 1, LEFT_UNKNOWN, 1, 1, 0),
+    RCASE("te wins over length", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\r\n0\r\n\r\n", HTTP, 0, 0, 1, 1, 0),
+
+    /* --- Expect: 100-continue --- */
+    RCASE("expect, body not sent", "PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+          HTTP, 1, 4, 1, 1, 0),
+    RCASE("expect, body read", "PUT / HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 4\r\n\r\nabcd",
+          HTTP, 0, 0, 1, 1, 0),
+
+    /* --- pipelining --- */
+    RCASE("two gets", GET GET, HTTP, 0, 0, 0, 2, 0),
+    RCASE("post then get", POST5 "hello" GET, HTTP, 0, 0, 0, 2, 0),
+    RCASE("get then post", GET POST5 "hel", HTTP, 1, 2, 1, 2, 0),
+    RCASE("chunked then post", CHUNKED "1\r\na\r\n0\r\n\r\n" POST5, HTTP, 1, 5, 1, 2, 0),
+    RCASE("three posts, last unread", POST5 "hello" POST5 "world" POST5, HTTP, 1, 5, 1, 3, 0),
+    RCASE("next head partly read", POST5 "hello" "GET / HT", HTTP, 0, 0, 0, 1, 0),
+
+    /* --- leaving HTTP: never a body after --- */
+    RCASE("connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n\x16\x03\x01", HTTP, 0, 0, 0, 1, 1),
+    RCASE("websocket upgrade", "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+          "\x81\x85garbage", HTTP, 0, 0, 0, 1, 1),
+    RCASE("upgrade with a body, mid body", "POST / HTTP/1.1\r\nUpgrade: h2c\r\nContent-Length: 4\r\n\r\nab",
+          HTTP, 1, 2, 1, 1, 0),
+    RCASE("upgrade with a body, after it", "POST / HTTP/1.1\r\nUpgrade: h2c\r\nContent-Length: 4\r\n\r\nabcd",
+          HTTP, 0, 0, 0, 1, 1),
+    RCASE("connects is a method too", "CONNECTS / HTTP/1.1\r\n\r\n", HTTP, 0, 0, 0, 1, 0),
+
+    /* --- bad input: lost, never a body --- */
+    RCASE("lower-case first byte", "get / HTTP/1.1\r\n\r\n", REQ_PROTO_NONE, 0, 0, 0, 0, 1),
+    RCASE("tls hello", "\x16\x03\x01\x02\x00\x01", REQ_PROTO_NONE, 0, 0, 0, 0, 1),
+    RCASE("http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("http/0.9", "GET /\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("no target", "GET  HTTP/1.1\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("bad length", "POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\nhello", HTTP, 0, 0, 0, 0, 1),
+    RCASE("empty length", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("two numbers", "POST / HTTP/1.1\r\nContent-Length: 5 6\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("length list", "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("different lengths", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+          HTTP, 0, 0, 0, 0, 1),
+    RCASE("huge length", "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("te not chunked last", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+          HTTP, 0, 0, 0, 0, 1),
+    RCASE("bad chunk size", CHUNKED "zz\r\n", HTTP, 0, 0, 0, 1, 1),
+    RCASE("chunk without size", CHUNKED "\r\n", HTTP, 0, 0, 0, 1, 1),
+    RCASE("chunk data too long", CHUNKED "3\r\nabcd\r\n", HTTP, 0, 0, 0, 1, 1),
+    RCASE("huge chunk", CHUNKED "fffffffffffffffff\r\n", HTTP, 0, 0, 0, 1, 1),
+    RCASE("obs-fold", "POST / HTTP/1.1\r\nX: a\r\n  b\r\nContent-Length: 1\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("space before colon", "POST / HTTP/1.1\r\nContent-Length : 1\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("bare CR", "GET / HTTP/1.1\rHost: a\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("garbage after a request", GET "\x01\x02", HTTP, 0, 0, 0, 1, 1),
+    RCASE("binary after a body", POST5 "hello" "\x00\x01", HTTP, 0, 0, 0, 1, 1),
+    RCASE("bad version", "GET / HTTP/2.0\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+    RCASE("version without digit", "GET / HTTP/1.\r\n\r\n", HTTP, 0, 0, 0, 0, 1),
+};
+
+Test(req_http, table)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_req_case(&cases[i]);
+}
+
+/* An over-long line stops the scanner; one just inside the limit does not. */
+Test(req_http, line_limit)
+{
+    static unsigned char buf[REQ_MAX_LINE + 64];
+    const char *head = "GET /";
+    size_t n = strlen(head);
+    memcpy(buf, head, n);
+    memset(buf + n, 'a', sizeof buf - n);
+    struct req_state s;
+    req_init(&s);
+    req_feed(&s, buf, sizeof buf);
+    cr_expect(req_is_stopped(&s));
+
+    /* a target of REQ_MAX_LINE - 16 bytes, then a header with a body */
+    size_t tl = REQ_MAX_LINE - 16;
+    memset(buf + n, 'a', tl);
+    memcpy(buf + n + tl, " HTTP/1.1\r\n", 11);
+    req_init(&s);
+    req_feed(&s, buf, n + tl + 11);
+    req_feed(&s, "Content-Length: 7\r\n\r\n", 21);
+    cr_expect(req_body_pending(&s));
+    cr_expect_eq(req_body_left(&s), 7);
+}
+
+/* The skip-by-count contract: n < req_skippable leaves the last byte to
+ * req_feed, and the state matches feeding the bytes. */
+Test(req_http, skip_contract)
+{
+    struct req_state s;
+    req_init(&s);
+    req_feed(&s, POST5, sizeof POST5 - 1);
+    cr_expect_eq(req_skippable(&s), 5);
+    req_skipped(&s, 4);
+    cr_expect_eq(req_body_left(&s), 1);
+    req_feed(&s, "o", 1);
+    cr_expect(!req_body_pending(&s));
+    cr_expect_eq(req_skippable(&s), 0);
+}
