@@ -1,7 +1,6 @@
 /* test_decide.c - criterion tests of the close decision (shim/decide.c):
  * a truth table with one row (or more) for every rule below. The rules are
- * the README's ("Configuration", "How it works", "Server models and close
- * paths"), one for one; HACKING.md lists the same numbers.
+ * docs/design.md's ("When a close lingers: the rules"), one for one.
  *
  *   R1  LINGER_MODE=off: every close, shutdown and exit passes straight through.
  *   R2  A socket another thread is deciding (the exit path) or whose ring of
