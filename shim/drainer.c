@@ -224,19 +224,14 @@ static void expire(uint32_t now)
  * process, whose counters are a copy of the exiting process's, which that
  * process writes to its own file (drainer_run_detached). */
 static int rewrites_stats = 1;
-
-/* True when this drainer keeps a stats file up to date. */
-static int keeps_stats(void)
-{
-    return cfg.stats_file != NULL && rewrites_stats;
-}
+#define KEEPS_STATS (cfg.stats_file != NULL && rewrites_stats)
 
 /* Rewrites LINGER_STATS at most once a second, and only after a change. */
 static void maybe_write_stats(uint32_t now)
 {
     static uint32_t last_ms;
     static uint64_t last_print;
-    if (!keeps_stats() || now - last_ms < 1000)
+    if (!KEEPS_STATS || now - last_ms < 1000)
         return;
     uint64_t print = stats_fingerprint();
     if (print == last_print)
@@ -293,7 +288,7 @@ static void drain_loop(int until_empty)
     struct epoll_event events[EVENTS_PER_WAIT];
     while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
-                                                       keeps_stats()));
+                                                       KEEPS_STATS));
         uint32_t now = (uint32_t)clock_ms();
         round_bytes = 0;
         for (int k = 0; k < n; k++) {
@@ -342,9 +337,8 @@ void drainer_run_detached(int writes_stats)
      * not taken from the handover stack yet included: taken from the stack
      * again, one would fail its EPOLL_CTL_ADD (EEXIST) and be closed */
     atomic_store(&handover_head, NIL);
-    /* the gauge counts what this process drains: the copies a fork child
-     * kept when its channel failed were never the drainer thread's (nor in
-     * the gauge it inherited) */
+    /* the gauge counts what this process drains (a fork child's copies,
+     * kept when its channel failed, were never in the one it inherited) */
     atomic_store_explicit(&stats[ST_LINGERING_NOW], 0, memory_order_relaxed);
     uint32_t now = (uint32_t)clock_ms();
     for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
