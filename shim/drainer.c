@@ -220,19 +220,27 @@ static void expire(uint32_t now)
         finish(ds.idlest, CR_IDLE);
 }
 
+/* Whether this drainer rewrites LINGER_STATS: 0 in the exit's drainer
+ * process, whose counters are a copy of the exiting process's, which that
+ * process writes to its own file (drainer_run_detached). */
+static int rewrites_stats = 1;
+#define KEEPS_STATS (cfg.stats_file != NULL && rewrites_stats)
+
 /* Rewrites LINGER_STATS at most once a second, and only after a change. */
 static void maybe_write_stats(uint32_t now)
 {
     static uint32_t last_ms;
     static uint64_t last_print;
-    if (!cfg.stats_file || now - last_ms < 1000)
+    if (!KEEPS_STATS || now - last_ms < 1000)
         return;
     uint64_t print = stats_fingerprint();
     if (print == last_print)
         return;
     last_ms = now;
     last_print = print;
-    stats_update_file(cfg.stats_file, getpid());
+    /* not getpid(): a drainer process is made by a bare clone (detach.c),
+     * which an old glibc's cached pid does not see */
+    stats_update_file(cfg.stats_file, (int)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
 }
 
 /* Pauses after a round of events that drained nothing (closes handed over,
@@ -280,7 +288,7 @@ static void drain_loop(int until_empty)
     struct epoll_event events[EVENTS_PER_WAIT];
     while (!until_empty || ds.oldest != SLOT_NIL || atomic_load(&watch_ready)) {
         int n = wait_events(events, slots_next_timeout(&ds, (uint32_t)clock_ms(), cfg.time_ms, cfg.timeout_ms,
-                                                       cfg.stats_file != NULL));
+                                                       KEEPS_STATS));
         uint32_t now = (uint32_t)clock_ms();
         round_bytes = 0;
         for (int k = 0; k < n; k++) {
@@ -317,8 +325,9 @@ static void *drainer_main(void *arg)
     return NULL;
 }
 
-void drainer_run_detached(void)
+void drainer_run_detached(int writes_stats)
 {
+    rewrites_stats = writes_stats;
     int ep = real_epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0 || slots_init(&ds, (int32_t)cfg.max_sockets) != 0)
         return;
@@ -328,10 +337,16 @@ void drainer_run_detached(void)
      * not taken from the handover stack yet included: taken from the stack
      * again, one would fail its EPOLL_CTL_ADD (EEXIST) and be closed */
     atomic_store(&handover_head, NIL);
+    /* the gauge counts what this process drains (a fork child's copies,
+     * kept when its channel failed, were never in the one it inherited) */
+    atomic_store_explicit(&stats[ST_LINGERING_NOW], 0, memory_order_relaxed);
     uint32_t now = (uint32_t)clock_ms();
-    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
-        if (fdt_kind(&fdt[fd]) == FK_LINGERING)
+    for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd)) {
+        if (fdt_kind(&fdt[fd]) == FK_LINGERING) {
+            stat_add(ST_LINGERING_NOW, 1);
             take_one((int32_t)fd, now);
+        }
+    }
     drain_loop(1);
 }
 

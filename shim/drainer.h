@@ -30,8 +30,10 @@ void drainer_run_watching(int fd, void (*ready)(void));
 void drainer_unwatch(int fd);
 
 /* In a process that exists only to drain (see handoff.h): drains every
- * FK_LINGERING fd in the table until none is left, then returns. */
-void drainer_run_detached(void);
+ * FK_LINGERING fd in the table until none is left, then returns.
+ * writes_stats: it rewrites LINGER_STATS under its own pid as it drains
+ * (0: it writes no stats file, its counters being another process's). */
+void drainer_run_detached(int writes_stats);
 
 /* The fork handlers (process.c runs them): before a fork, the start lock
  * is taken, and the parent gives it back. The child has no drainer thread:

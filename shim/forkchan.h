@@ -26,7 +26,11 @@
  * A send that fails never blocks the child's close: the channel full
  * (EAGAIN), or the drainer process gone (EPIPE), it falls back to today's
  * path - its own drainer thread if one runs, else the shut-down copy stays
- * in its table for its exit's drainer process (handoff.h). A child whose
+ * in its table for its exit's drainer process (handoff.h). Such a socket
+ * is the child's: it counts it, in its own stats file, and its exit's
+ * drainer process writes none. So each socket is counted once, and
+ * linger_lingered_total summed over the stats files is the number of
+ * sockets that lingered. A child whose
  * channel is gone (POLLHUP) by its first write starts its own drainer
  * thread then, as without a channel.
  */

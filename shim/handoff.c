@@ -160,11 +160,22 @@ one_by_one:
 }
 
 /* The detached child's whole life: its own session, default signals, only
- * the lingering fds, drain, exit without running the app's exit code. */
-__attribute__((noreturn)) static void become_drainer(void)
+ * the lingering fds, drain, exit without running the app's exit code.
+ *
+ * Its counters are a copy of the process that handed the sockets over, so
+ * a stats file of its own would count them again - unless that process's
+ * file loses them. At exit it does not: the exiting process writes its
+ * final file after this handover, so this process writes none (each
+ * socket is counted once, by the process that lingered it). At exec it
+ * does: the new image starts its counters, and its file under the same
+ * pid, from zero, so this process keeps the old image's account in a
+ * file under its own pid, to its end. */
+__attribute__((noreturn)) static void become_drainer(int at_exec)
 {
     close_all_but_lingering();
-    drainer_run_detached();
+    drainer_run_detached(at_exec);
+    if (at_exec && cfg.stats_file)
+        stats_write_final_file(cfg.stats_file, (int)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0));
     raw_syscall(SYS_exit_group, 0, 0, 0, 0, 0, 0);
     for (;;)
         ;
@@ -177,12 +188,13 @@ int handoff_claim_exit(void)
 }
 
 /* Starts the detached drainer process for the count sockets lingering now
- * (when) and logs how that went. */
-static void hand_lingering_to_process(int count, const char *when)
+ * (at exec, else at exit) and logs how that went. */
+static void hand_lingering_to_process(int count, int at_exec)
 {
+    const char *when = at_exec ? "exec" : "exit";
     int started = detach_spawn();
     if (started == 0)
-        become_drainer();
+        become_drainer(at_exec);
     if (started > 0)
         log_msg(LOG_INFO, "%s: %d lingering socket(s) handed to a drainer process", when, count);
     else
@@ -198,7 +210,7 @@ void handoff_before_exec(void)
     int count = lingered != lingered_at_exec_handoff ? count_lingering() : 0;
     if (count > 0) {
         lingered_at_exec_handoff = lingered;
-        hand_lingering_to_process(count, "exec");
+        hand_lingering_to_process(count, 1);
     }
     errno = saved;
 }
@@ -217,6 +229,6 @@ void handoff_at_exit(int flush_stdio)
     wait_for_drainer();
     int count = count_lingering();
     if (count > 0)
-        hand_lingering_to_process(count, "exit");
+        hand_lingering_to_process(count, 0);
     errno = saved;
 }

@@ -193,17 +193,25 @@ def gone_case(t, step):
     outcome, pid, line = held_upload(port, report, 0)
     th.join()
     proc.stop()
+    wait_for(lambda: not drain_processes(t), 30)  # the child's exit's drainer process, if any
     files = sorted(glob.glob(str(stats / "s-*.prom")))
     child_file = str(stats / ("s-%d.prom" % pid)) if pid else None
     child = stats_of(child_file) if child_file else {}
+    lingered = summed(stats, "linger_lingered_total")
     t.note("without the shim: %s; with: %s, %s; drainer process killed: %s; the child's own count: "
-           "lingered %s" % (plain, outcome, line, result, child.get("linger_lingered_total")))
+           "lingered %s; summed over the files: %d" % (plain, outcome, line, result,
+                                                        child.get("linger_lingered_total"), lingered))
     if not result.get("killed") or not result.get("gone"):
         raise AssertionError("no drainer process to end: " + t.notes[-1])
     if outcome != "413":
         raise AssertionError("with the drainer process gone, the client was reset: " + t.notes[-1])
     if child.get("linger_lingered_total") != 1:
         raise AssertionError("the child did not linger on its own: %s; files %s" % (t.notes[-1], files))
+    # one socket lingered, counted once: by the child (the drainer process
+    # that took nothing writes nothing; its exit's drainer process no file)
+    if lingered != 1 or set(files) != {str(stats / ("s-%d.prom" % p)) for p in (proc.pid, pid)}:
+        raise AssertionError("the socket is not counted once, by the child alone: %s; files %s" % (
+            t.notes[-1], [os.path.basename(f) for f in files]))
     # before its first write the child sees the channel's end closed and
     # starts its own drainer thread (today's path); after it, only the
     # send fails, and the copy waits for its exit
@@ -278,7 +286,10 @@ def test_channel_full(t):
         os.kill(pids[0], signal.SIGCONT)
     finally:
         kill_drainers(t, signal.SIGCONT)
-    lines = report_lines(report)
+    # a child writes its report line after its close, which the client saw
+    # end (the FIN of its shutdown) before that: wait for the last ones
+    lines = wait_for(lambda: len(report_lines(report)) >= n and report_lines(report), 10) \
+        or report_lines(report)
     proc.stop()  # its children gone, the drainer process ends (EOF) once it drained
     wait_for(lambda: not drain_processes(t), 30)
     lingered = summed(stats, "linger_lingered_total")
