@@ -106,9 +106,7 @@ void req_fcgi_feed(struct req_state *s, const unsigned char *p, size_t len)
     while (i < len) {
         switch (s->phase) {
         case REQ_P_BODY: {
-            size_t n = s->remaining < len - i ? (size_t)s->remaining : len - i;
-            s->remaining -= n;
-            i += n;
+            i += req_count_body(s, len - i, REQ_P_BODY);
             if (s->remaining > 0)
                 return;
             if (s->aux > 0)

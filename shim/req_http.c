@@ -437,9 +437,7 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
             continue;
         }
         if (s->phase == REQ_P_BODY) {
-            size_t n = s->remaining < len - i ? (size_t)s->remaining : len - i;
-            s->remaining -= n;
-            i += n;
+            i += req_count_body(s, len - i, REQ_P_BODY);
             if (s->remaining > 0)
                 return;
             if (s->sub == B_CHUNK) {

@@ -100,16 +100,11 @@ void req_scgi_feed(struct req_state *s, const unsigned char *p, size_t len)
     size_t i = 0;
     while (i < len) {
         switch (s->phase) {
-        case REQ_P_BODY: {
-            size_t n = s->remaining < len - i ? (size_t)s->remaining : len - i;
-            s->remaining -= n;
-            i += n;
-            if (s->remaining == 0) {
+        case REQ_P_BODY:
+            i += req_count_body(s, len - i, REQ_P_IDLE);
+            if (s->remaining == 0)
                 req_body_done(s);
-                s->phase = REQ_P_IDLE;
-            }
             continue;
-        }
         case REQ_P_IDLE:
             req_begin(s);
             s->phase = SP_LENGTH;
