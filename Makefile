@@ -68,11 +68,11 @@ SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 SCAN_SRCS := shim/scan_ref.c shim/scan_fast.c
 REQ_SRCS  := shim/req_detect.c shim/req_http.c shim/req_uwsgi.c shim/req_scgi.c shim/req_fcgi.c
-PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c $(REQ_SRCS) supervise/procparse.c
+PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c shim/log_line.c $(REQ_SRCS) supervise/procparse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (log_msg) the tests stand in for
 UNIT_SHIM_SRCS := shim/stats.c shim/decide.c shim/fdtable.c shim/fdring.c shim/drainslots.c shim/probe.c \
-                  shim/owner.c shim/real.c shim/holders.c shim/config.c shim/ownfd.c
+                  shim/owner.c shim/real.c shim/holders.c shim/config.c shim/config_env.c shim/ownfd.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SERVER_SRCS := $(filter-out tests/servers/lib%.c,$(wildcard tests/servers/*.c))
 SERVER_BINS := $(patsubst tests/servers/%.c,$(BUILD)/tests/%,$(SERVER_SRCS))
@@ -96,12 +96,15 @@ $(OUT)/tests/unit: $(UNIT_SRCS) $(PURE_SRCS) $(UNIT_SHIM_SRCS) $(wildcard shim/*
 
 # linger-supervise: the seccomp user-notification supervisor linger-run
 # uses for static programs (supervise/; docs/static.md). It reuses the
-# library's pure parsers and its stats file format, not its hooks. Always a
+# library's LINGER_* reading (config_env.c, config_parse.c), its log line
+# format and its stats file format, not its hooks. Always a
 # plain build, like the test servers.
 SUPERVISE_SRCS := $(wildcard supervise/*.c)
 SUPERVISE_OBJS := $(patsubst supervise/%.c,$(BUILD)/supervise/%.o,$(SUPERVISE_SRCS)) \
-                  $(BUILD)/supervise/shim_stats.o $(BUILD)/supervise/shim_config_parse.o
-SUPERVISE_HDRS := $(wildcard supervise/*.h) shim/config_parse.h shim/stats.h shim/log.h shim/real.h
+                  $(BUILD)/supervise/shim_stats.o $(BUILD)/supervise/shim_config_parse.o \
+                  $(BUILD)/supervise/shim_config_env.o $(BUILD)/supervise/shim_log_line.o
+SUPERVISE_HDRS := $(wildcard supervise/*.h) shim/config_parse.h shim/config_env.h shim/log_line.h \
+                  shim/stats.h shim/log.h shim/real.h
 
 $(BUILD)/supervise:
 	mkdir -p $@

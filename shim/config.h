@@ -21,9 +21,6 @@ struct linger_config {
 
 extern struct linger_config cfg;
 
-/* Default for LINGER_MAX_SOCKETS: a quarter of the fd limit, at most 4096. */
-uint64_t config_default_max_sockets(uint64_t nofile_soft);
-
 /* Fills cfg from the environment (ignored under AT_SECURE). Bad values are
  * reported through the log, once each, and replaced by the default. */
 void config_load(void);

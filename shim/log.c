@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log_line.h"
 #include "ownfd.h"
 #include "real.h"
 
@@ -44,31 +44,16 @@ int log_enabled(enum log_level level)
     return level <= log_level;
 }
 
-/* Makes line[0, n) printable: a control byte (a newline in a bad
- * LINGER_* value, say) becomes '?', so that every message is one line. */
-static void one_line(char *line, int n)
-{
-    for (int i = 0; i < n; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-            line[i] = '?';
-}
-
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
     if (!log_enabled(level))
         return;
     int saved = errno;
-    char line[512];
-    int n = snprintf(line, sizeof line, "linger[%d]: %s: ", (int)getpid(), names[level]);
+    char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    int n = log_line_format(line, (int)getpid(), level, "", fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof line - 2)
-        n = (int)sizeof line - 2;
-    one_line(line, n);
-    line[n++] = '\n';
     int fd = log_file_fd;
     (void)!real_write(fd >= 0 ? fd : 2, line, (size_t)n);
     errno = saved;

@@ -4,13 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+#include "config_env.h"
 #include "log.h"
+#include "log_line.h"
 #include "real.h"
 
 struct sv_config sv_cfg = {
@@ -24,44 +23,21 @@ struct sv_config sv_cfg = {
 
 static int log_fd = 2;
 
-/* The value of name, or NULL when unset or empty. */
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return (v && *v) ? v : NULL;
-}
-
-static void load_duration(const char *name, uint64_t *out, const char *def_text)
-{
-    const char *v = env(name);
-    if (v && parse_duration_ms(v, out) != 0)
-        log_msg(LOG_ERROR, "%s='%s' is not a duration (like 30s, 500ms, 1m); using %s", name, v, def_text);
-}
-
+/* As the library's config_load (shim/config.c), in its order and words, but
+ * for what the supervisor has no use for: LINGER_EXIT_WAIT, the AT_SECURE
+ * check, copies of the paths (nothing writes over its environment). */
 void conf_load(void)
 {
-    struct rlimit rl;
-    uint64_t soft = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        soft = rl.rlim_cur;
-    /* the library's default: a quarter of the fd limit, 1 to 4096 */
-    sv_cfg.max_sockets = soft / 4 > 4096 ? 4096 : soft / 4 < 1 ? 1 : soft / 4;
-    const char *v;
-    sv_cfg.log_file = env("LINGER_LOG_FILE");
-    if ((v = env("LINGER_LOG")) && parse_log_level(v, &sv_cfg.log_level) != 0)
-        log_msg(LOG_ERROR, "LINGER_LOG='%s' is not one of error, warn, info, debug; using warn", v);
+    sv_cfg.max_sockets = config_default_max_sockets(config_nofile_soft());
+    sv_cfg.log_file = config_env("LINGER_LOG_FILE");
+    config_env_log_level("LINGER_LOG", &sv_cfg.log_level, "warn");
     conf_open_log();
-    if ((v = env("LINGER_MODE")) && parse_mode(v, &sv_cfg.mode) != 0)
-        log_msg(LOG_ERROR, "LINGER_MODE='%s' is not one of on, always, off, observe; using on", v);
-    load_duration("LINGER_TIMEOUT", &sv_cfg.timeout_ms, "5s");
-    load_duration("LINGER_TIME", &sv_cfg.time_ms, "30s");
-    if ((v = env("LINGER_MAX_BYTES")) && parse_size_bytes(v, &sv_cfg.max_bytes) != 0)
-        log_msg(LOG_ERROR, "LINGER_MAX_BYTES='%s' is not a size (like 1m, 64k, 0 for none); using none", v);
-    sv_cfg.stats_file = env("LINGER_STATS");
-    uint64_t def = sv_cfg.max_sockets;
-    if ((v = env("LINGER_MAX_SOCKETS")) && parse_count(v, 1u << 20, &sv_cfg.max_sockets) != 0)
-        log_msg(LOG_ERROR, "LINGER_MAX_SOCKETS='%s' is not a count from 1 to 1048576; using %llu", v,
-                (unsigned long long)def);
+    config_env_mode("LINGER_MODE", &sv_cfg.mode, "on");
+    config_env_duration("LINGER_TIMEOUT", &sv_cfg.timeout_ms, "5s");
+    config_env_duration("LINGER_TIME", &sv_cfg.time_ms, "30s");
+    config_env_size("LINGER_MAX_BYTES", &sv_cfg.max_bytes, "none");
+    sv_cfg.stats_file = config_env("LINGER_STATS");
+    config_env_count("LINGER_MAX_SOCKETS", 1u << 20, &sv_cfg.max_sockets);
 }
 
 int conf_open_log(void)
@@ -98,22 +74,14 @@ int log_enabled(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
     if (!log_enabled(level) || log_fd < 0)
         return;
     int saved = errno;
-    char line[512];
-    int n = snprintf(line, sizeof line, "linger[%d]: %s: supervise: ", (int)getpid(), names[level]);
+    char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    int n = log_line_format(line, (int)getpid(), level, "supervise: ", fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof line - 2)
-        n = (int)sizeof line - 2;
-    for (int i = 0; i < n; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-            line[i] = '?';
-    line[n++] = '\n';
     (void)!write(log_fd, line, (size_t)n);
     errno = saved;
 }

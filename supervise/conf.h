@@ -1,6 +1,7 @@
 /* conf.h - the supervisor's settings (LINGER_* from its environment), its
  * log, and what shim/stats.c needs from it (real_open/real_write/real_close,
- * log_msg). Values are parsed by shim/config_parse.c, as the library does. */
+ * log_msg). Values are read by shim/config_env.c, as the library reads them,
+ * and its lines formatted by shim/log_line.c, the library's format. */
 #ifndef LINGER_SUPERVISE_CONF_H
 #define LINGER_SUPERVISE_CONF_H
 

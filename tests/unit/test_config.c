@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "config_env.h"
 #include "log.h"
 
 static enum log_level told_level = (enum log_level)-1;
