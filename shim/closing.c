@@ -475,7 +475,11 @@ int policy_linger_at_exit(int fd, int alone)
     struct fd_entry snap = { 0 };
     snapshot(e, &snap);
     note_entry(&f, &snap);
-    f.request_lingers = reqw_wants_linger(fd, e); /* claimed: its scanners are still */
+    /* the claim stills the send side's scanner, not the read side's: with
+     * other threads of the app running, one may be inside a read of this
+     * socket, feeding its request scanner - so the request side is asked
+     * only of an exit alone (R14 keeps to what is known then) */
+    f.request_lingers = alone ? reqw_wants_linger(fd, e) : 0;
     int own = -1;
     enum close_verdict v = verdict(fd, &snap, &f);
     if (v == CLOSE_LINGER && (own = lingering_copy(fd, &snap, 1)) >= 0) {

@@ -47,7 +47,8 @@
  *   R20 A close that no rule above makes plain lingers: half-closed now,
  *       drained by the drainer.
  *   R21 The request side decides a linger in mode on, whatever the response
- *       said or before any response, at exit too: a request body this process
+ *       said or before any response, at an exit alone too (with other
+ *       threads running, one may be reading: closing.c asks nothing then): a request body this process
  *       was sent (and read from, since its last fork) that is not fully
  *       consumed, or a connection of a protocol with one request per
  *       connection (SCGI, uwsgi) that carried one. The rules that make a
