@@ -236,6 +236,20 @@ def wait_for(cond, timeout, interval=0.02):
         time.sleep(interval)
 
 
+def wait_listening(proc, port, timeout):
+    """Waits until proc accepts connections on 127.0.0.1:port: "up", or
+    "dead" once it has exited, or None when timeout seconds passed."""
+    def ready():
+        if not proc.alive():
+            return "dead"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return "up"
+        except OSError:
+            return None
+    return wait_for(ready, timeout, 0.05)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -427,15 +441,7 @@ def start_nginx(ctx, upstream, label="nginx", level="error", location=PROXY_LOCA
                 "-g", "daemon off; pid %s/nginx.pid;" % tmp]
         proc = Proc(ctx, argv, clean_env(), "%s%s.out" % (label, attempt or ""))
 
-        def ready():
-            if not proc.alive():
-                return "dead"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return "up"
-            except OSError:
-                return None
-        state = wait_for(ready, 10, 0.05)
+        state = wait_listening(proc, port, 10)
         if state == "up":
             return Nginx(ctx, proc, tmp, port)
         proc.stop()

@@ -15,7 +15,7 @@ import socket
 import time
 
 from lib import (MiB, PYTHON, SERVERS, Proc, body_of, classify, clean_env, fmt, free_port,
-                 need, need_shim, py_legacy, start_nginx, start_server, stats_of, test, wait_for)
+                 need, need_shim, py_legacy, start_nginx, start_server, stats_of, test, wait_listening)
 
 UWSGI = "uwsgi"
 APP = SERVERS / "wsgi_early413.py"
@@ -35,16 +35,7 @@ def start_uwsgi(t, proto, shim, env=None, label=None):
             "--wsgi-file", APP, "--master", "--processes", "1", "--die-on-term",
             "--disable-logging", "--buffer-size", "32768"]
     proc = Proc(t, argv, clean_env(shim, env), "%s.log" % label)
-
-    def ready():
-        if not proc.alive():
-            return "dead"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return "up"
-        except OSError:
-            return None
-    if wait_for(ready, 15, 0.05) != "up":
+    if wait_listening(proc, port, 15) != "up":
         proc.stop()
         raise AssertionError("uwsgi did not start: %s" % proc.log_tail())
     return proc, port
@@ -325,16 +316,7 @@ def php_fpm_stop_time(t, shim, sig, label):
     env = {"LINGER_MODE": "always", "LINGER_EXIT_WAIT": "2s", "LINGER_STATS": str(tmp / "stats-%p.prom")}
     argv = [PHP_FPM, "-F", "-n", "-y", tmp / "php-fpm.conf"] + (["-R"] if os.geteuid() == 0 else [])
     proc = Proc(t, argv, clean_env(shim, env if shim else None), "%s.log" % label)
-
-    def ready():
-        if not proc.alive():
-            return "dead"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return "up"
-        except OSError:
-            return None
-    if wait_for(ready, 15, 0.05) != "up":
+    if wait_listening(proc, port, 15) != "up":
         proc.stop()
         raise AssertionError("php-fpm did not start: %s" % proc.log_tail())
     time.sleep(0.2)
