@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "scan.h"
+#include "fuzz_rng.h"
 
 /* scan.h documents the state as 24 bytes per socket. */
 _Static_assert(sizeof(struct scan_state) == 24, "struct scan_state is documented as 24 bytes");
@@ -117,23 +118,6 @@ static void check_ranges(const struct scan_state *s, int unseen)
             CHECK(s->responses > 0, "verdict %u without a response", s->verdict);
     }
     CHECK(scan_is_done(s) == (s->phase >= SP_BODY_UNTIL_CLOSE), "scan_is_done()");
-}
-
-/* xorshift64*, seeded from the input. */
-static uint64_t rng_next(uint64_t *x)
-{
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return *x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t hash_input(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h | 1;
 }
 
 /* A piece size: mostly small (headers arrive in small writes), sometimes

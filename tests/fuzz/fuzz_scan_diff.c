@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "scan_machine.h"
+#include "fuzz_rng.h"
 
 /* As fuzz_scan.c: just past SCAN_MAX_LINE; longer inputs are cut here. */
 #define MAX_INPUT 20480
@@ -38,23 +39,6 @@ static void describe(const char *what, const struct scan_state *s)
                     "header=%u match=%u token=%#x responses=%u\n",
             what, s->phase, s->verdict, (unsigned long long)s->remaining, s->status, s->line_len,
             s->flags, s->header, s->match, s->token, s->responses);
-}
-
-/* xorshift64*, seeded from the input. */
-static uint64_t rng_next(uint64_t *x)
-{
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return *x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t hash_input(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h | 1;
 }
 
 /* A piece size: short (under the fast path's 16 bytes), a head's lines
