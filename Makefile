@@ -2,7 +2,7 @@
 #   make            build build/liblinger.so
 #   make test       install test dependencies (as root), build, run everything CI runs:
 #                   the default suite, the suite under SANITIZE=thread and under
-#                   SANITIZE=address,undefined, and a one-minute fuzz of the scanner
+#                   SANITIZE=address,undefined, and a 75-second fuzz of the scanners
 #   make check      the default suite alone (unit + integration); with SANITIZE=...,
 #                   that sanitizer's suite (make test SANITIZE=... runs just that)
 #   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60), split between
@@ -14,7 +14,7 @@
 #   make unit       criterion unit tests of the pure modules
 #   make integration  real servers and clients, with and without the shim
 #   make musl       build build/liblinger-musl.so with musl-gcc (for musl/Alpine programs)
-#   make install    install the library, the three scripts, linger-ab's client and the four
+#   make install    install the library, the three scripts, linger-ab's client, linger-supervise and the four
 #                   man pages under $(DESTDIR)$(PREFIX) (PREFIX, BINDIR, LIBDIR, MANDIR)
 #   make deb        build/linger_VERSION_amd64.deb (dpkg-deb, from make install)
 #   make uninstall  remove what make install installed
