@@ -197,7 +197,7 @@ $(FUZZ_DIR)/scan.a: $(SCAN_SRCS) shim/scan.h shim/scan_machine.h shim/scan_lines
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan_fast.c -o $(FUZZ_DIR)/scan_fast.o
 	ar rcs $@ $(FUZZ_DIR)/scan_ref.o $(FUZZ_DIR)/scan_fast.o
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_rng.h $(FUZZ_DIR)/scan.a
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_rng.h tests/fuzz/fuzz_scan_state.h $(FUZZ_DIR)/scan.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $(FUZZ_DIR)/fuzz_$*.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_$*.o $(FUZZ_DIR)/scan.a
 

@@ -35,6 +35,7 @@
 
 #include "scan.h"
 #include "fuzz_rng.h"
+#include "fuzz_scan_state.h"
 
 /* scan.h documents the state as 24 bytes per socket. */
 _Static_assert(sizeof(struct scan_state) == 24, "struct scan_state is documented as 24 bytes");
@@ -59,22 +60,6 @@ static struct scan_state ref[MAX_INPUT + 1]; /* ref[i]: state after i bytes */
             abort();                                                              \
         }                                                                         \
     } while (0)
-
-static int same_state(const struct scan_state *a, const struct scan_state *b)
-{
-    return a->remaining == b->remaining && a->status == b->status && a->line_len == b->line_len &&
-           a->flags == b->flags && a->phase == b->phase && a->verdict == b->verdict &&
-           a->header == b->header && a->match == b->match && a->token == b->token &&
-           a->responses == b->responses;
-}
-
-static void describe(const char *what, const struct scan_state *s)
-{
-    fprintf(stderr, "  %s: phase=%u verdict=%u remaining=%llu status=%u line_len=%u flags=%#x "
-                    "header=%u match=%u token=%#x responses=%u\n",
-            what, s->phase, s->verdict, (unsigned long long)s->remaining, s->status, s->line_len,
-            s->flags, s->header, s->match, s->token, s->responses);
-}
 
 static void expect_same(const struct scan_state *got, size_t off, const char *way)
 {

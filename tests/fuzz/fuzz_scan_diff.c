@@ -21,25 +21,10 @@
 
 #include "scan_machine.h"
 #include "fuzz_rng.h"
+#include "fuzz_scan_state.h"
 
 /* As fuzz_scan.c: just past SCAN_MAX_LINE; longer inputs are cut here. */
 #define MAX_INPUT 20480
-
-static int same_state(const struct scan_state *a, const struct scan_state *b)
-{
-    return a->remaining == b->remaining && a->status == b->status && a->line_len == b->line_len &&
-           a->flags == b->flags && a->phase == b->phase && a->verdict == b->verdict &&
-           a->header == b->header && a->match == b->match && a->token == b->token &&
-           a->responses == b->responses;
-}
-
-static void describe(const char *what, const struct scan_state *s)
-{
-    fprintf(stderr, "  %s: phase=%u verdict=%u remaining=%llu status=%u line_len=%u flags=%#x "
-                    "header=%u match=%u token=%#x responses=%u\n",
-            what, s->phase, s->verdict, (unsigned long long)s->remaining, s->status, s->line_len,
-            s->flags, s->header, s->match, s->token, s->responses);
-}
 
 /* A piece size: short (under the fast path's 16 bytes), a head's lines
  * (16 to 96), longer, or the whole rest. */
