@@ -538,9 +538,11 @@ def fig_nginx_syscalls(a):
     out("   A lingering close costs nginx itself a shutdown and one more recv. Through the shim it also")
     out("   costs the copy the drainer keeps (fcntl), taking it out of the app's epoll set (epoll_ctl),")
     out("   the drainer's recv and close, and an fstat at accept and at close (a number closed and reused")
-    out("   behind linger's back must not be shut down). One request at a time, as here, the drainer also")
-    out("   wakes for about every other close (eventfd write and read, epoll_wait, its 1 ms pause); under")
-    out("   load one wake-up serves the closes of a millisecond.")
+    out("   behind linger's back must not be shut down), and the poll that closes at once a socket whose")
+    out("   client has closed already. No close wakes the drainer while it is busy: it pauses 1 ms")
+    out("   (clock_nanosleep), then takes the closes and client EOFs of that pause in one round (epoll_wait);")
+    out("   by then the client has usually closed, and the socket is read and closed without joining its")
+    out("   epoll set.")
     row("2. syscalls per Connection: close request: no shim / shim / native",
         "%.1f / %.1f / %.1f" % (plain, shim, native), "(info)", "-")
     return {"close-plain": plain, "close-shim": shim, "close-native": native}
