@@ -59,10 +59,16 @@ int forkchan_inherited(void);
 int forkchan_parent_draining(void);
 
 /* Starts this process's drainer thread when the mode may need it (on,
- * always, or a stats file to keep) - unless it is a fork child whose
- * parent's drainer process takes its sockets (forkchan_parent_draining).
- * For a tracked socket's first write or read. */
+ * always, or a stats file to keep) - unless it is a fork child that hands
+ * its sockets over the channel (forkchan_inherited: no system call; its
+ * first write or its close finds out whether the drainer process still
+ * takes them). For a tracked socket's first read. */
 void forkchan_want_drainer(void);
+
+/* The same for a tracked socket's first write, which asks the kernel
+ * (forkchan_parent_draining: one poll in a fork child): with the drainer
+ * process gone, the child starts its own drainer thread then. */
+void forkchan_want_drainer_to_write(void);
 
 /* Sends socket fd (shut down for writing, out of the app's epoll sets) to
  * the drainer process with what it needs to know: flags (FE_*), origin,

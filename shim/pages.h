@@ -7,7 +7,8 @@
  * the parent's accept and fork) all lie in .data and .bss, together on
  * one or two pages - as long as no large buffer sits among them. A large
  * buffer (LINGER_LARGE_BUFFER) goes to .lbss instead, which the linker
- * places after .bss: bench/run.py figure 6 counts the faults per child.
+ * places after .bss. And a store that changes nothing still copies its
+ * page: the fork path stores only what changes (restore_errno below).
  */
 #ifndef LINGER_PAGES_H
 #define LINGER_PAGES_H
@@ -17,5 +18,15 @@
 #else
 #define LINGER_LARGE_BUFFER
 #endif
+
+#include <errno.h>
+
+/* Puts errno back as the caller saw it - storing only if it changed: the
+ * store alone would copy the thread's TLS page after a fork. */
+static inline void restore_errno(int saved)
+{
+    if (errno != saved)
+        errno = saved;
+}
 
 #endif
