@@ -183,7 +183,7 @@ static int make_channel(void)
     atomic_store(&mine_recv, sv[0]);
     atomic_store(&mine_send, sv[1]);
     ownfd_protect(&mine_recv);
-    ownfd_protect(&mine_send);
+    ownfd_protect_inherited(&mine_send); /* low: every fork copies the fd table up to it */
     int started = detach_spawn();
     if (started == 0)
         become_channel_drainer();

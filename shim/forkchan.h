@@ -3,9 +3,11 @@
  * own.
  *
  * The first time a process forks while it holds a socket linger tracks (in
- * mode on or always), it makes a channel - an AF_UNIX stream socketpair in
- * the shim's fd range, close-on-exec, guarded from the app like the shim's
- * other fds - and starts a drainer process for its children (detached, as
+ * mode on or always), it makes a channel - an AF_UNIX stream socketpair,
+ * close-on-exec, guarded from the app like the shim's other fds, its
+ * sending end at 63 rather than the top of the shim's range, so that each
+ * fork copies a small fd table (ownfd_protect_inherited) - and starts a
+ * drainer process for its children (detached, as
  * the exit's drainer process is: named linger-drain, its own session, only
  * the channel's receiving end open). The forking process itself stays as
  * it was (single-threaded if it was). Every child forked with the fork
