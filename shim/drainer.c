@@ -206,6 +206,7 @@ void drainer_after_fork_child(void)
     atomic_store(&start_owner, 0);
     if (atomic_load(&fork_inside_start))
         atomic_store(&fork_inside_start, 0);
-    if (!owner_fresh_wiped()) /* else the kernel gave the child a zeroed, unlocked one */
-        pthread_mutex_init(start_lock(), NULL);
+    /* zeroed already on the wiped page, but a sanitizer that tracks the
+     * lock by address must see it made anew (the parent holds it) */
+    pthread_mutex_init(start_lock(), NULL);
 }
