@@ -790,6 +790,15 @@ def fig_close(a):
 
 # ---------------------------------------------------------------- 6. fork per connection
 
+def fork_server_counts(pid):
+    """A fork server's minor faults and CPU ticks, its own and those of the
+    children it has waited for (/proc/PID/stat: minflt, cminflt, utime +
+    stime, cutime + cstime)."""
+    stat = Path("/proc/%d/stat" % pid).read_text()
+    f = [int(x) for x in stat[stat.rindex(")") + 2:].split()[7:15]]
+    return {"parent_faults": f[0], "child_faults": f[1], "ticks": f[4] + f[5] + f[6] + f[7]}
+
+
 def fig_fork(a):
     rounds, reqs = (2, 100) if a.quick else (5, 200)
     out("== 6. Fork-per-connection server: build/tests/legacy_server --model fork, Connection: close requests")
@@ -804,14 +813,20 @@ def fig_fork(a):
             srvs[shim] = (srv, wait_port_file(pf, srv))
         per = {False: [], True: []}
         short = {False: 0, True: 0}
+        counts = {False: {}, True: {}}
         for r in range(rounds):
             for shim in ((False, True) if r % 2 == 0 else (True, False)):
+                before = fork_server_counts(srvs[shim][0].pid)
                 res = run([BIN / "client", "seq", srvs[shim][1], reqs], stdout=subprocess.PIPE,
                                      text=True, check=True).stdout.split()
                 if int(res[1]) != reqs:
                     out("   (only %s of %d answers)" % (res[1], reqs))
                     short[shim] += reqs - int(res[1])
                 per[shim].append(float(res[3]) / reqs * 1e6)
+                time.sleep(0.05)  # the last child waited for
+                after = fork_server_counts(srvs[shim][0].pid)
+                for k in after:
+                    counts[shim][k] = counts[shim].get(k, 0) + after[k] - before[k]
     finally:
         for srv, _ in srvs.values():
             stop(srv)
@@ -819,6 +834,13 @@ def fig_fork(a):
     ratios = [b / x for x, b in zip(per[False], per[True])]
     out("   no shim: median %.0f us per request (%s)" % (median(per[False]), " ".join("%.0f" % x for x in per[False])))
     out("   shim:    median %.0f us per request (%s)" % (median(per[True]), " ".join("%.0f" % x for x in per[True])))
+    n = rounds * reqs
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    out("   load-independent, per request (/proc, the server and the children it waited for), no shim / shim:")
+    out("   page faults in the server %.1f / %.1f, in each child %.1f / %.1f; CPU %.0f / %.0f us" % (
+        counts[False]["parent_faults"] / n, counts[True]["parent_faults"] / n,
+        counts[False]["child_faults"] / n, counts[True]["child_faults"] / n,
+        counts[False]["ticks"] * tick_us / n, counts[True]["ticks"] * tick_us / n))
     out("   time ratio shim / no shim: %.2f (median of pairs); each child hands its lingering socket to the" % median(ratios))
     out("   drainer process of the server's children (shim/forkchan.c): no thread of its own, no wait at exit")
     row("6. fork per connection, time per request shim / no shim", "%.2f (%.0f vs %.0f us)"

@@ -24,6 +24,7 @@
 #include "real.h"
 #include "reqwatch.h"
 #include "stats.h"
+#include "pages.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC /* glibc's unistd.h has it, musl's does not */
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -341,7 +342,7 @@ int policy_close(int fd, int *rc)
     } else if (decision != DECIDE_BUSY) {
         fdt_forget(fd);
     }
-    errno = saved;
+    restore_errno(saved);
     return handled;
 }
 

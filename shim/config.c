@@ -6,6 +6,7 @@
 
 #include "config_env.h"
 #include "log.h"
+#include "pages.h"
 
 struct linger_config cfg = {
     .mode = MODE_ON,
@@ -21,7 +22,7 @@ struct linger_config cfg = {
 
 /* The paths, copied at load: the host may reuse its environment's memory
  * (setproctitle writes over it), and linger writes its files until exit. */
-static char log_path[4096], stats_path[4096];
+static char log_path[4096] LINGER_LARGE_BUFFER, stats_path[4096] LINGER_LARGE_BUFFER;
 
 /* value copied into buf (size bytes), or NULL with an error line naming
  * name when it does not fit. */

@@ -20,12 +20,18 @@
 #include "drainslots.h"
 #include "fdtable.h"
 #include "log.h"
+#include "owner.h"
 #include "ownfd.h"
 #include "real.h"
 #include "stats.h"
 
 static _Atomic int running;       /* the thread is up and takes sockets */
-static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The start lock: on the page a fork child starts zeroed (owner.h), so
+ * that locking it around each fork copies no page. */
+static pthread_mutex_t *start_lock(void)
+{
+    return &fork_fresh->drainer_start;
+}
 static _Atomic int start_failed;  /* set once; a fork child clears it */
 /* pthread_self() of the thread holding start_lock, 0 when none: a signal
  * handler that interrupts it must not wait for it */
@@ -135,7 +141,7 @@ int drainer_ensure_started(void)
     if (atomic_load(&start_owner) == self)
         return -1; /* a signal handler on the thread starting it: locking would deadlock */
     int saved = errno;
-    pthread_mutex_lock(&start_lock);
+    pthread_mutex_lock(start_lock());
     atomic_store(&start_owner, self);
     if (!atomic_load_explicit(&running, memory_order_relaxed) && !start_failed) {
         int err = start_thread();
@@ -148,7 +154,7 @@ int drainer_ensure_started(void)
         }
     }
     atomic_store(&start_owner, 0);
-    pthread_mutex_unlock(&start_lock);
+    pthread_mutex_unlock(start_lock());
     errno = saved;
     return atomic_load_explicit(&running, memory_order_relaxed) ? 0 : -1;
 }
@@ -166,7 +172,7 @@ void drainer_before_fork(void)
         atomic_store(&fork_inside_start, self);
         return;
     }
-    pthread_mutex_lock(&start_lock);
+    pthread_mutex_lock(start_lock());
 }
 
 void drainer_after_fork_parent(void)
@@ -175,7 +181,7 @@ void drainer_after_fork_parent(void)
         atomic_store(&fork_inside_start, 0);
         return;
     }
-    pthread_mutex_unlock(&start_lock);
+    pthread_mutex_unlock(start_lock());
 }
 
 void drainer_after_fork_child(void)
@@ -200,5 +206,7 @@ void drainer_after_fork_child(void)
     atomic_store(&start_owner, 0);
     if (atomic_load(&fork_inside_start))
         atomic_store(&fork_inside_start, 0);
-    pthread_mutex_init(&start_lock, NULL);
+    /* zeroed already on the wiped page, but a sanitizer that tracks the
+     * lock by address must see it made anew (the parent holds it) */
+    pthread_mutex_init(start_lock(), NULL);
 }

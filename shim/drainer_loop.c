@@ -20,6 +20,7 @@
 #include "drainslots.h"
 #include "fdtable.h"
 #include "log.h"
+#include "pages.h"
 #include "real.h"
 #include "stats.h"
 
@@ -37,7 +38,7 @@ struct drain_slots ds = DRAIN_SLOTS_EMPTY;
 void (*_Atomic watch_ready)(void);
 
 /* Owned by the drainer thread only. */
-static char scratch[64 * 1024];           /* AF_UNIX has no MSG_TRUNC discard */
+static char scratch[64 * 1024] LINGER_LARGE_BUFFER; /* AF_UNIX has no MSG_TRUNC discard */
 static uint64_t round_bytes;              /* drained since the last epoll_wait */
 
 #define WATCH_TOKEN (UINT32_MAX - 1)

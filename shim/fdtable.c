@@ -11,11 +11,11 @@
 #include <time.h>
 
 #include "real.h"
+#include "pages.h"
 
 struct fd_entry *fdt;
 unsigned fdt_size;
 uint32_t fdt_gen = 1;
-_Atomic uint32_t fdt_forks;
 unsigned fdt_own_base = ~0u;
 _Atomic unsigned fdt_high;
 _Atomic unsigned fdt_own_high;
@@ -109,19 +109,20 @@ enum fd_kind fdt_classify(int fd, struct fd_entry *e)
     }
     fdt_touch(fd);
     fdt_set_kind(e, kind);
-    errno = saved;
+    restore_errno(saved);
     return kind;
 }
 
 void fdt_note_fork(void)
 {
-    atomic_fetch_add_explicit(&fdt_forks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&fork_fresh->forks, 1, memory_order_relaxed);
 }
 
 void fdt_new_generation(void)
 {
     fdt_gen++;
-    atomic_store_explicit(&fdt_forks, 0, memory_order_relaxed);
+    if (fdt_fork_count()) /* already 0 on a wiped page (owner.h): no store, no copy */
+        atomic_store_explicit(&fork_fresh->forks, 0, memory_order_relaxed);
     for (int fd = fdt_next(-1); fd >= 0 && (unsigned)fd < fdt_own_base; fd = fdt_next(fd)) {
         struct fd_entry *e = &fdt[fd];
         /* a claim's thread did not come along: the socket is as it was
@@ -161,7 +162,7 @@ unsigned fdt_listener_info(int fd)
     len = sizeof lowat;
     if ((li & LI_TRACKABLE) && (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) != 0 || lowat > 1))
         li |= LI_LOWAT;
-    errno = saved;
+    restore_errno(saved);
     fdt_touch(fd);
     __atomic_store_n(&e->listener, (uint8_t)li, __ATOMIC_RELAXED);
     return li;
@@ -179,7 +180,7 @@ void fdt_classify_accepted(int fd, struct fd_entry *e, unsigned li)
             fdt_update_flags(e, FE_UNIX, 0);
         fdt_set_kind(e, FK_TRACKED);
     }
-    errno = saved;
+    restore_errno(saved);
 }
 
 void fdt_epoll_added(int fd, int epfd)
@@ -215,7 +216,7 @@ int fdt_same_socket(int fd, const struct fd_entry *e)
     int saved = errno;
     int same = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
                && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
-    errno = saved;
+    restore_errno(saved);
     return same;
 }
 
@@ -224,7 +225,7 @@ int fdt_same_file(int fd, const struct fd_entry *e)
     struct stat st;
     int saved = errno;
     int same = fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino;
-    errno = saved;
+    restore_errno(saved);
     return same;
 }
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "owner.h"
 #include "scan.h"
 
 #pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
@@ -87,7 +88,6 @@ _Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */
 extern uint32_t fdt_gen;          /* this process's generation: bumped in a fork child */
-extern _Atomic uint32_t fdt_forks; /* children this process forked in this generation */
 
 /* The entries that may hold state are the low range [0, fdt_high) and the
  * shim's range [fdt_own_base, fdt_own_high), where ownfd.c keeps its fds;
@@ -179,11 +179,19 @@ static inline void fdt_set_writer_gen(struct fd_entry *e, uint32_t gen)
     __atomic_store_n(&e->writer_gen, gen, __ATOMIC_RELAXED);
 }
 
+/* The children this process forked in this generation (fdt_note_fork):
+ * on the page a fork child starts zeroed (owner.h), where the parent's
+ * count never faults. */
+static inline uint32_t fdt_fork_count(void)
+{
+    return atomic_load_explicit(&fork_fresh->forks, memory_order_relaxed);
+}
+
 /* What a write records in writer_gen: this process's generation (high 16
  * bits) and how many children it had forked then (low 16). */
 static inline uint32_t fdt_writer_mark(void)
 {
-    return ((fdt_gen & 0xffffu) << 16) | (atomic_load_explicit(&fdt_forks, memory_order_relaxed) & 0xffffu);
+    return ((fdt_gen & 0xffffu) << 16) | (fdt_fork_count() & 0xffffu);
 }
 
 /* True when writer mark wm was recorded by this process (at any time). */

@@ -20,6 +20,7 @@
 #include "ownfd.h"
 #include "real.h"
 #include "stats.h"
+#include "pages.h"
 
 /* One socket handed over: sent with the socket itself (SCM_RIGHTS), one
  * sendmsg each, so records never interleave on the stream. */
@@ -182,7 +183,7 @@ static int make_channel(void)
     atomic_store(&mine_recv, sv[0]);
     atomic_store(&mine_send, sv[1]);
     ownfd_protect(&mine_recv);
-    ownfd_protect(&mine_send);
+    ownfd_protect_inherited(&mine_send); /* low: every fork copies the fd table up to it */
     int started = detach_spawn();
     if (started == 0)
         become_channel_drainer();
@@ -214,7 +215,7 @@ void forkchan_before_fork(void)
                 strerror(errno));
     else
         log_msg(LOG_DEBUG, "fork children hand their lingering sockets to a drainer process");
-    errno = saved;
+    restore_errno(saved);
 }
 
 void forkchan_on_accept(void)
@@ -239,7 +240,7 @@ int forkchan_parent_draining(void)
     int r, tries = 0;
     while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR && ++tries < 64)
         ;
-    errno = saved;
+    restore_errno(saved);
     if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
         atomic_store(&up_ok, 0); /* the drainer process is gone: on our own from here */
         return 0;
@@ -280,7 +281,7 @@ int forkchan_send(int fd, unsigned flags, unsigned origin, uint64_t ino, int pen
     int sent = n == (ssize_t)sizeof rec;
     if (!sent && !(n < 0 && transient(errno)))
         atomic_store(&up_ok, 0); /* EPIPE: the drainer process is gone */
-    errno = saved;
+    restore_errno(saved);
     return sent ? 0 : -1;
 }
 
@@ -297,10 +298,21 @@ void forkchan_after_fork_child(void)
     atomic_store(&made, 0);
 }
 
-void forkchan_want_drainer(void)
+/* Starts this process's drainer thread when the mode may need it. */
+static void start_drainer(void)
 {
-    if (forkchan_parent_draining())
-        return;
     if (cfg.mode == MODE_ON || cfg.mode == MODE_ALWAYS || cfg.stats_file)
         drainer_ensure_started();
+}
+
+void forkchan_want_drainer(void)
+{
+    if (!forkchan_inherited())
+        start_drainer();
+}
+
+void forkchan_want_drainer_to_write(void)
+{
+    if (!forkchan_parent_draining())
+        start_drainer();
 }

@@ -3,9 +3,11 @@
  * own.
  *
  * The first time a process forks while it holds a socket linger tracks (in
- * mode on or always), it makes a channel - an AF_UNIX stream socketpair in
- * the shim's fd range, close-on-exec, guarded from the app like the shim's
- * other fds - and starts a drainer process for its children (detached, as
+ * mode on or always), it makes a channel - an AF_UNIX stream socketpair,
+ * close-on-exec, guarded from the app like the shim's other fds, its
+ * sending end at 63 rather than the top of the shim's range, so that each
+ * fork copies a small fd table (ownfd_protect_inherited) - and starts a
+ * drainer process for its children (detached, as
  * the exit's drainer process is: named linger-drain, its own session, only
  * the channel's receiving end open). The forking process itself stays as
  * it was (single-threaded if it was). Every child forked with the fork
@@ -59,10 +61,16 @@ int forkchan_inherited(void);
 int forkchan_parent_draining(void);
 
 /* Starts this process's drainer thread when the mode may need it (on,
- * always, or a stats file to keep) - unless it is a fork child whose
- * parent's drainer process takes its sockets (forkchan_parent_draining).
- * For a tracked socket's first write or read. */
+ * always, or a stats file to keep) - unless it is a fork child that hands
+ * its sockets over the channel (forkchan_inherited: no system call; its
+ * first write or its close finds out whether the drainer process still
+ * takes them). For a tracked socket's first read. */
 void forkchan_want_drainer(void);
+
+/* The same for a tracked socket's first write, which asks the kernel
+ * (forkchan_parent_draining: one poll in a fork child): with the drainer
+ * process gone, the child starts its own drainer thread then. */
+void forkchan_want_drainer_to_write(void);
 
 /* Sends socket fd (shut down for writing, out of the app's epoll sets) to
  * the drainer process with what it needs to know: flags (FE_*), origin,

@@ -27,6 +27,7 @@
 #include "real.h"
 #include "stats.h"
 #include "stdio_out.h"
+#include "pages.h"
 
 static _Atomic int handed_off;  /* handoff_at_exit ran in this process */
 /* linger_lingered_total when an exec last handed sockets over: a failed
@@ -212,7 +213,7 @@ void handoff_before_exec(void)
         lingered_at_exec_handoff = lingered;
         hand_lingering_to_process(count, 1);
     }
-    errno = saved;
+    restore_errno(saved);
 }
 
 void handoff_at_exit(int flush_stdio)
@@ -230,5 +231,5 @@ void handoff_at_exit(int flush_stdio)
     int count = count_lingering();
     if (count > 0)
         hand_lingering_to_process(count, 0);
-    errno = saved;
+    restore_errno(saved);
 }

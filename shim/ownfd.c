@@ -48,11 +48,11 @@ int ownfd_base(void)
     return base;
 }
 
-/* Duplicates fd into the high range and marks the copy FK_SHIM. Returns the
- * copy, or -1 (fd untouched). */
-static int move_high(int fd)
+/* Duplicates fd to the lowest free number at or above from and marks the
+ * copy FK_SHIM. Returns the copy, or -1 (fd untouched). */
+static int move_to(int fd, int from)
 {
-    int high = real_fcntl(fd, F_DUPFD_CLOEXEC, base);
+    int high = real_fcntl(fd, F_DUPFD_CLOEXEC, from);
     struct fd_entry *e = high >= 0 ? fdt_get(high) : NULL;
     if (!e) {
         if (high >= 0)
@@ -66,10 +66,18 @@ static int move_high(int fd)
     return high;
 }
 
-int ownfd_protect(_Atomic int *slot)
+/* Duplicates fd into the high range (move_to). */
+static int move_high(int fd)
+{
+    return move_to(fd, base);
+}
+
+/* ownfd_protect, with the fd moved to the lowest free number at or above
+ * from. */
+static int protect_at(_Atomic int *slot, int from)
 {
     int fd = atomic_load(slot);
-    int high = move_high(fd);
+    int high = move_to(fd, from);
     if (high >= 0) {
         atomic_store(slot, high);
         close_seen_by_interposers(fd); /* the low number goes back to the app */
@@ -82,6 +90,16 @@ int ownfd_protect(_Atomic int *slot)
             break;
         }
     return atomic_load(slot);
+}
+
+int ownfd_protect(_Atomic int *slot)
+{
+    return protect_at(slot, base);
+}
+
+int ownfd_protect_inherited(_Atomic int *slot)
+{
+    return protect_at(slot, base < OWNFD_INHERITED ? base : OWNFD_INHERITED);
 }
 
 void ownfd_relocate(int fd)

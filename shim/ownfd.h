@@ -24,6 +24,20 @@ int ownfd_base(void);
  * number in dup2/dup3. Returns the new number. */
 int ownfd_protect(_Atomic int *slot);
 
+/* The same for an fd every fork child of this process inherits (the fork
+ * channel's sending end): at the lowest free number at or above
+ * OWNFD_INHERITED (or the base, if lower), not in the high range. Fork
+ * copies the process's fd table up to its highest open number: one fd at
+ * the top of the range (the soft limit less the socket cap, 15888 under a
+ * limit of 20000, about a million in a container) made every fork copy a
+ * table that large - and the child free it at its exit. Number 63 is the
+ * last of the table the kernel keeps inside the process (64 numbers), so
+ * an app with fewer fds open forks as cheaply as without the shim, and its
+ * lowest-free numbering meets the fd only at its 64th; and a select() app
+ * (numbers under 1024) keeps its numbers but one, at most. */
+#define OWNFD_INHERITED 63
+int ownfd_protect_inherited(_Atomic int *slot);
+
 /* Called before the app's dup2/dup3 onto fd, a shim fd: moves it away. */
 void ownfd_relocate(int fd);
 

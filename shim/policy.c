@@ -96,7 +96,7 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     if (fdt_writer_gen(e) != mark) {
         fdt_set_writer_gen(e, mark);
         if (!never_lingers(fd, e))
-            forkchan_want_drainer();
+            forkchan_want_drainer_to_write();
     }
     return e;
 }
@@ -251,7 +251,7 @@ void policy_sent_via_stdio(int fd, enum stdio_output out)
      * the process's last fork, and what a process wrote before it forked
      * does not make it the one answering (wants_linger). Pending bytes are
      * written now, after any fork. */
-    if (out == STDIO_EARLIER && atomic_load_explicit(&fdt_forks, memory_order_relaxed) != 0)
+    if (out == STDIO_EARLIER && fdt_fork_count() != 0)
         return;
     /* stdio's writes bypass the hooks, so the scanner never saw them. The
      * app is closing a socket it wrote a response to: treat that response

@@ -359,3 +359,71 @@ def test_prefork(t):
     if any(o != "413" for o in outcomes) or drain_processes(t) or not threads or max(threads) < 2:
         raise AssertionError(t.notes[-1])
     return t.notes[-1]
+
+
+
+def fd_table_size(pid):
+    """The size of pid's fd table (FDSize in /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("FDSize:"):
+                return int(line.split()[1])
+    raise AssertionError("no FDSize for %d" % pid)
+
+
+def live_children_of(pid):
+    found = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(d[6:]))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def child_fd_table(t, shim, label):
+    """A fork_handoff child forked after the server's first fork holding a
+    socket (which makes the channel), seen while it waits before its write:
+    (its fd table size, its fds, its answer, the drainer processes)."""
+    go = t.path(label + ".go")
+    go.write_text("go")
+    proc, port, report = start(t, shim, label, ["--pause", "write", "--go", go])
+    first = one_upload(port)
+    go.unlink()
+    wait_for(lambda: not live_children_of(proc.pid), 10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        s.sendall(HEAD + CHUNK[:1024])
+        kids = wait_for(lambda: live_children_of(proc.pid), 10) or []
+        size = fd_table_size(kids[0]) if kids else None
+        fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % kids[0])) if kids else None
+        drainers = drain_processes(t)
+        go.write_text("go")
+        got = s.recv(64)
+    finally:
+        s.close()
+    proc.stop()
+    return size, fds, (first, got[:12]), drainers
+
+
+@test("fork_channel_keeps_the_childs_fd_table_small", timeout=120)
+def test_fd_table(t):
+    """The channel's sending end, which the server holds and every child
+    inherits, sits low (63): the table a fork copies (up to the highest
+    open number, and freed at the child's exit) stays the 64 numbers it is
+    without the shim - not one reaching the top of the shim's range
+    (RLIMIT_NOFILE less the socket cap: 16384 numbers under a limit of
+    20000, a million in a container)."""
+    plain = child_fd_table(t, False, "plain")
+    need_shim(t)
+    shim = child_fd_table(t, True, "shim")
+    t.note("the child's fd table size, its fds, its answer: without the shim %s; with %s" % (plain[:3], shim))
+    # the channel: a drainer process, and the child holds a number above all of the plain child's
+    if shim[2][0] != "413" or len(shim[3]) != 1 or not shim[1] or not plain[1] or max(shim[1]) <= max(plain[1]):
+        raise AssertionError("no channel, or no linger: " + t.notes[-1])
+    if shim[0] != plain[0]:
+        raise AssertionError("the channel made the child's fd table bigger: " + t.notes[-1])
+    return t.notes[-1]

@@ -1,7 +1,8 @@
 /* test_owner.c - criterion tests of which process owns the fd table
  * (shim/owner.c): the owner itself, a child that borrows its memory (a
  * CLONE_VM child, as vfork makes), and a copy made without the fork
- * handlers (its owner mark wiped by the kernel). */
+ * handlers (its owner mark wiped by the kernel); the page a fork child
+ * starts zeroed. */
 #include <criterion/criterion.h>
 #include <sched.h>
 #include <signal.h>
@@ -76,4 +77,43 @@ Test(owner, fork_child_noted_owns)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the noted child owns (status %#x)", status);
+}
+
+/* A fork child that ran the handlers asks no pid (none of its children
+ * shared its memory yet); once it is about to make one, it asks, and that
+ * child is not the owner, while the fork child still is. */
+Test(owner, noted_fork_child_then_sharing_child)
+{
+    int pid = (int)syscall(SYS_fork);
+    if (pid == 0) {
+        owner_note_self();
+        int ok = owner_is_current() && !owner_borrowed_memory();
+        owner_memory_may_be_shared();
+        static char stack[64 * 1024];
+        int c = clone(in_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+        int status;
+        ok = ok && c > 0 && waitpid(c, &status, 0) == c && child_borrowed == 1 && child_is_owner == 0;
+        _exit(ok && owner_is_current() && !owner_borrowed_memory() ? 0 : 1);
+    }
+    cr_assert_gt(pid, 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the fork child owns, its memory-sharing child does not (status %#x)", status);
+}
+
+/* What the process writes at each fork lies on a page the kernel zeroes
+ * in the child (the parent's writes to it then never fault). */
+Test(owner, fork_fresh_zeroed_in_child)
+{
+    cr_assert(owner_fresh_wiped(), "this kernel wipes pages on fork (Linux 4.14)");
+    atomic_store(&fork_fresh->forks, 5);
+    int pid = (int)syscall(SYS_fork);
+    if (pid == 0)
+        _exit(atomic_load(&fork_fresh->forks) == 0 && !fork_fresh->owned ? 0 : 1);
+    cr_assert_gt(pid, 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's copy is zeroed (status %#x)", status);
+    cr_expect_eq(atomic_load(&fork_fresh->forks), 5, "the parent's is its own");
 }
