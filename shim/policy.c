@@ -125,14 +125,42 @@ void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
     errno = saved;
 }
 
+/* The slow path for the first n bytes of iov[0..cnt): one look at the
+ * entry for the whole call, then each part counted down inside a body or
+ * fed to the scanner; the flags follow the state after the last part (what
+ * they would be after a look at each part: each look sets or clears every
+ * flag it touches from the state alone). */
+static void sent_iov_slow(int fd, struct fd_entry *e, const struct iovec *iov, size_t cnt, size_t n)
+{
+    int saved = errno;
+    if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
+        fdt_scanner_catch_up(e);
+        for (size_t i = 0; i < cnt && n > 0; i++) {
+            size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
+            if (part && !scan_skip_body(&e->u.scan, part))
+                scan_feed(&e->u.scan, iov[i].iov_base, part);
+            n -= part;
+        }
+        note_skippable(e);
+        note_verdict(e);
+    }
+    errno = saved;
+}
+
 void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 {
-    for (size_t i = 0; i < cnt && n > 0; i++) {
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    size_t i = 0;
+    for (; i < cnt && n > 0; i++) { /* the hot path while the parts need no look */
         size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
-        if (part)
-            policy_sent(fd, iov[i].iov_base, part);
+        if (part && !policy_sent_done(e, part))
+            break;
         n -= part;
     }
+    if (i < cnt && n > 0)
+        sent_iov_slow(fd, e, iov + i, cnt - i, n);
 }
 
 void policy_sent_unseen(int fd, size_t n)
