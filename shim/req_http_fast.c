@@ -73,6 +73,23 @@ static size_t eol_len(const unsigned char *p, size_t n)
     return 0;
 }
 
+/* True when p[0..8) is "HTTP/1." and a digit. */
+static inline int is_version(const unsigned char *p)
+{
+    _Static_assert(sizeof REQ_HTTP_VERSION - 1 == 7, "HTTP/1. then one digit: eight bytes");
+#if WORDS
+    uint64_t w, want;
+    memcpy(&w, p, 8);
+    memcpy(&want, REQ_HTTP_VERSION "0", 8);
+    if ((w ^ want) & 0x00ffffffffffffffull) /* the first seven bytes, in memory order */
+        return 0;
+#else
+    if (memcmp(p, REQ_HTTP_VERSION, 7) != 0)
+        return 0;
+#endif
+    return p[7] >= '0' && p[7] <= '9';
+}
+
 /* An ordinary request line whole in p[0..n), from its first byte (the
  * scanner idle): method SP target SP HTTP/1.d CRLF (or LF), at most
  * REQ_MAX_LINE bytes. Returns its length, the state past it as the machine
@@ -89,9 +106,7 @@ static size_t request_line(struct req_state *s, const unsigned char *p, size_t n
         return 0;
     size_t target = ++i;
     i += find_target_end(p + i, max - i);
-    if (i == target || max - i < REQ_HTTP_VERSION_LEN + 3 || p[i] != ' '
-        || memcmp(p + i + 1, REQ_HTTP_VERSION, REQ_HTTP_VERSION_LEN) != 0
-        || p[i + 1 + REQ_HTTP_VERSION_LEN] < '0' || p[i + 1 + REQ_HTTP_VERSION_LEN] > '9')
+    if (i == target || max - i < REQ_HTTP_VERSION_LEN + 3 || p[i] != ' ' || !is_version(p + i + 1))
         return 0;
     i += REQ_HTTP_VERSION_LEN + 2;
     size_t eol = eol_len(p + i, max - i);
@@ -179,8 +194,13 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
             if (i == len)
                 return;
             n = request_line(s, p + i, len - i);
-        } else if (s->phase == HP_HEADER_START && s->left == 0) {
-            n = header_line(s, p + i, len - i);
+        }
+        /* a head's lines, one after another, while they are whole and ordinary */
+        while (s->phase == HP_HEADER_START && s->left == 0 && i + n < len) {
+            size_t h = header_line(s, p + i + n, len - i - n);
+            if (h == 0)
+                break;
+            n += h;
         }
         if (n == 0) {
             if (req_is_stopped(s))
