@@ -92,7 +92,7 @@ static enum fd_kind settle_reader(int fd, struct fd_entry *e, enum fd_kind k)
 /* The entry of fd (classifying it if new) when its reads are watched;
  * notes this process as their reader. Keeps errno: only the rare branches
  * make calls that may set it, and they restore it. */
-static struct req_entry *tracked_reader(int fd, struct fd_entry *e)
+static inline struct req_entry *tracked_reader(int fd, struct fd_entry *e)
 {
     enum fd_kind k = fdt_kind(e);
     if (k != FK_TRACKED && settle_reader(fd, e, k) != FK_TRACKED)
@@ -123,18 +123,18 @@ static void after_feed(struct req_entry *q, const struct fd_entry *e)
 
 ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
-    reqw_read_slow(fd, e, buf, (size_t)r);
+    struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
+    if (q && !req_is_stopped(&q->scan)) {
+        catch_up(q);
+        req_feed(&q->scan, buf, (size_t)r);
+        after_feed(q, e);
+    }
     return r;
 }
 
 void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
-    struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
-    if (q && !req_is_stopped(&q->scan)) {
-        catch_up(q);
-        req_feed(&q->scan, buf, n);
-        after_feed(q, e);
-    }
+    reqw_read_slow_r(fd, e, buf, (ssize_t)n);
 }
 
 void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
