@@ -173,11 +173,12 @@ static size_t header_line(struct req_state *s, const unsigned char *p, size_t n)
     return i + eol;
 }
 
-/* How many bytes from p[0..n) the machine takes next: the rest of a body
- * of known length, else up to and including the end of the current line. */
+/* How many bytes from p[0..n) the machine takes next, at least one (the
+ * feed's loop advances): the rest of a body of known length, else up to and
+ * including the end of the current line. */
 static size_t machine_span(const struct req_state *s, const unsigned char *p, size_t n)
 {
-    if (s->phase == REQ_P_BODY)
+    if (s->phase == REQ_P_BODY && s->remaining > 0) /* always, in a body */
         return s->remaining < n ? (size_t)s->remaining : n;
     const unsigned char *lf = memchr(p, '\n', n);
     return lf ? (size_t)(lf - p) + 1 : n;
