@@ -7,7 +7,7 @@
 #                   that sanitizer's suite (make test SANITIZE=... runs just that)
 #   make fuzz       libFuzzer on the response scanner for FUZZ_SECONDS (60), split between
 #                   its two targets (fuzz_scan, fuzz_scan_diff), then on the request
-#                   scanners for FUZZ_REQ_SECONDS (15)
+#                   scanners for FUZZ_REQ_SECONDS (15), split between fuzz_req and fuzz_req_diff
 #   make soak       100,000 connections through the shim; not part of make test
 #   make demo       uploads through nginx without and with linger, side by side (linger-ab)
 #   make bench      what linger costs: hot path, nginx throughput, capacity, drain, close (bench/run.py)
@@ -67,7 +67,7 @@ endif
 SHIM_SRCS := $(wildcard shim/*.c)
 SHIM_OBJS := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
 SCAN_SRCS := shim/scan_ref.c shim/scan_fast.c
-REQ_SRCS  := shim/req_detect.c shim/req_http.c shim/req_uwsgi.c shim/req_scgi.c shim/req_fcgi.c
+REQ_SRCS  := shim/req_detect.c shim/req_http.c shim/req_http_fast.c shim/req_uwsgi.c shim/req_scgi.c shim/req_fcgi.c
 PURE_SRCS := $(SCAN_SRCS) shim/config_parse.c shim/log_line.c $(REQ_SRCS) supervise/procparse.c
 # shim modules the unit tests link, each tested in tests/unit/test_<module>.c;
 # what they call of the rest (log_msg) the tests stand in for
@@ -201,24 +201,31 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_rng.h tests/fuzz/fuzz_sc
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $(FUZZ_DIR)/fuzz_$*.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_$*.o $(FUZZ_DIR)/scan.a
 
-# The request scanners' target (tests/fuzz/fuzz_req.c): whole vs split feeds.
-$(FUZZ_DIR)/fuzz_req: tests/fuzz/fuzz_req.c $(REQ_SRCS) shim/reqscan.h
+# The request scanners, built once for their two targets: fuzz_req (every
+# scanner against itself fed in every way) and fuzz_req_diff (the HTTP fast
+# path against the byte machine).
+$(FUZZ_DIR)/req_%.o: shim/req_%.c shim/reqscan.h shim/req_http.h
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_detect.c -o $(FUZZ_DIR)/req_detect.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_http.c -o $(FUZZ_DIR)/req_http.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_uwsgi.c -o $(FUZZ_DIR)/req_uwsgi.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_scgi.c -o $(FUZZ_DIR)/req_scgi.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/req_fcgi.c -o $(FUZZ_DIR)/req_fcgi.o
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/fuzz_req.c -o $(FUZZ_DIR)/fuzz_req.o
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_DIR)/fuzz_req.o \
-	    $(patsubst shim/%.c,$(FUZZ_DIR)/%.o,$(REQ_SRCS))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c $< -o $@
+
+$(FUZZ_DIR)/req.a: $(patsubst shim/%.c,$(FUZZ_DIR)/%.o,$(REQ_SRCS))
+	ar rcs $@ $^
+
+FUZZ_REQ_DEPS := tests/fuzz/fuzz_rng.h tests/fuzz/fuzz_req_state.h $(FUZZ_DIR)/req.a
+$(FUZZ_DIR)/fuzz_req: tests/fuzz/fuzz_req.c $(FUZZ_REQ_DEPS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $@.o $(FUZZ_DIR)/req.a
+
+$(FUZZ_DIR)/fuzz_req_diff: tests/fuzz/fuzz_req_diff.c $(FUZZ_REQ_DEPS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@.o
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $@.o $(FUZZ_DIR)/req.a
 
 # FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_SECONDS=7200 FUZZ_FLAGS=-runs=100000000).
 # FUZZ_REQ_SECONDS: the request scanners' share (small state machines: fast).
 FUZZ_REQ_SECONDS ?= 15
-fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_scan_diff $(FUZZ_DIR)/fuzz_req
+fuzz: $(FUZZ_DIR)/fuzz_scan $(FUZZ_DIR)/fuzz_scan_diff $(FUZZ_DIR)/fuzz_req $(FUZZ_DIR)/fuzz_req_diff
 	@sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_FLAGS); a=$$?; \
-	FUZZ_TARGETS=fuzz_req sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_REQ_SECONDS) $(FUZZ_FLAGS); b=$$?; \
+	FUZZ_TARGETS="fuzz_req fuzz_req_diff" sh tests/fuzz/run $(FUZZ_DIR) $(FUZZ_REQ_SECONDS) $(FUZZ_FLAGS); b=$$?; \
 	[ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 # SOAK_ARGS: see tests/soak/soak.py --help (e.g. --connections 20000).

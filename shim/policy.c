@@ -76,27 +76,41 @@ static void note_verdict(struct fd_entry *e)
     fdt_update_flags(e, set, clear);
 }
 
-/* The entry holding the scanner of fd's socket, classifying fd if needed;
- * marks this process as its writer. NULL when fd is not a tracked socket. */
-static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
+/* The entry holding the scanner of fd's socket when fd is not FK_TRACKED
+ * itself (kind k): waits for another thread's close decision, classifies a
+ * new fd, finds an alias's ring leader; NULL when fd is not a tracked
+ * socket. Makes syscalls, but keeps errno. */
+static struct fd_entry *settle_writer(int fd, struct fd_entry *e, enum fd_kind k)
 {
-    enum fd_kind k = fdt_kind(e);
+    int saved = errno;
     if (k == FK_DECIDING) /* another thread decides its close: see how that ends */
         k = fdt_settle(e);
     if (k == FK_UNKNOWN)
         k = fdt_classify(fd, e);
     if (k == FK_ALIAS) {
-        if (!(e = fdt_ring_leader(fd)))
-            return NULL; /* its ring is busy or lost: these bytes go unscanned */
+        e = fdt_ring_leader(fd); /* NULL: its ring is busy or lost, these bytes go unscanned */
         k = FK_TRACKED;
     }
-    if (k != FK_TRACKED)
+    errno = saved;
+    return k == FK_TRACKED ? e : NULL;
+}
+
+/* The entry holding the scanner of fd's socket, classifying fd if needed;
+ * marks this process as its writer. NULL when fd is not a tracked socket.
+ * Keeps errno: only the rare branches make calls that may set it, and
+ * they restore it. */
+static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
+{
+    enum fd_kind k = fdt_kind(e);
+    if (k != FK_TRACKED && !(e = settle_writer(fd, e, k)))
         return NULL;
     uint32_t mark = fdt_writer_mark();
     if (fdt_writer_gen(e) != mark) {
         fdt_set_writer_gen(e, mark);
+        int saved = errno;
         if (!never_lingers(fd, e))
             forkchan_want_drainer_to_write();
+        errno = saved;
     }
     return e;
 }
@@ -113,26 +127,51 @@ ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t 
     return r;
 }
 
+/* tracked_writer keeps errno; the scanner and the flags make no calls. */
 void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
-    int saved = errno;
     if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
         fdt_scanner_catch_up(e);
         scan_feed(&e->u.scan, buf, n);
         note_skippable(e);
         note_verdict(e);
     }
-    errno = saved;
+}
+
+/* The slow path for the first n bytes of iov[0..cnt): one look at the
+ * entry for the whole call, then each part counted down inside a body or
+ * fed to the scanner; the flags follow the state after the last part (what
+ * they would be after a look at each part: each look sets or clears every
+ * flag it touches from the state alone). */
+static void sent_iov_slow(int fd, struct fd_entry *e, const struct iovec *iov, size_t cnt, size_t n)
+{
+    if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
+        fdt_scanner_catch_up(e);
+        for (size_t i = 0; i < cnt && n > 0; i++) {
+            size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
+            if (part && !scan_skip_body(&e->u.scan, part))
+                scan_feed(&e->u.scan, iov[i].iov_base, part);
+            n -= part;
+        }
+        note_skippable(e);
+        note_verdict(e);
+    }
 }
 
 void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 {
-    for (size_t i = 0; i < cnt && n > 0; i++) {
+    struct fd_entry *e = fdt_get(fd);
+    if (!e)
+        return;
+    size_t i = 0;
+    for (; i < cnt && n > 0; i++) { /* the hot path while the parts need no look */
         size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
-        if (part)
-            policy_sent(fd, iov[i].iov_base, part);
+        if (part && !policy_sent_done(e, part))
+            break;
         n -= part;
     }
+    if (i < cnt && n > 0)
+        sent_iov_slow(fd, e, iov + i, cnt - i, n);
 }
 
 void policy_sent_unseen(int fd, size_t n)

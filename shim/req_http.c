@@ -10,34 +10,19 @@
  * `match` the progress matching a name, a method or a token; `aux` the
  * progress through "HTTP/1.x".
  */
-#include "reqscan.h"
+#include "req_http.h"
 
 #include <string.h>
 
-enum http_phase {
-    HP_METHOD = REQ_P_FIRST_PRIVATE,
-    HP_TARGET,
-    HP_VERSION,
-    HP_HEADER_START, /* at the first byte of a header line (or the blank line) */
-    HP_NAME,
-    HP_VALUE,
-    HP_CHUNK_SIZE,
-    HP_CHUNK_EXT,    /* a chunk extension (or OWS) up to the end of the line */
-    HP_CHUNK_END,    /* the CRLF after a chunk's data */
-    HP_TRAILER_START,
-    HP_TRAILER_LINE,
-};
 
-/* Headers that frame a request, by their unique first letter. */
-enum header_id { H_OTHER = 0, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_EXPECT, H_UPGRADE };
-static const char *const header_names[] = { "", "content-length", "transfer-encoding", "expect", "upgrade" };
-static const uint8_t header_lens[] = { 0, 14, 17, 6, 7 };
+const char *const req_http_names[] = { "", "content-length", "transfer-encoding", "expect", "upgrade" };
+const uint8_t req_http_name_lens[] = { 0, 14, 17, 6, 7 };
 
 /* What follows the bytes counted in REQ_P_BODY. */
 enum { B_WHOLE_BODY = 0, B_CHUNK };
 
-static const char version_prefix[] = "HTTP/1."; /* then one digit */
-#define VERSION_PREFIX_LEN 7u
+static const char version_prefix[] = REQ_HTTP_VERSION; /* then one digit */
+#define VERSION_PREFIX_LEN REQ_HTTP_VERSION_LEN
 #define MAX_CHUNK_SIZE (1ull << 59)
 
 static inline unsigned char lower(unsigned char c)
@@ -50,7 +35,7 @@ static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 /* RFC 9110 tchar, by byte. */
 #define T1(c) [c] = 1
-static const uint8_t tchar[256] = {
+const uint8_t req_http_tchar[256] = {
     T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'), T1('-'), T1('.'),
     T1('^'), T1('_'), T1('`'), T1('|'), T1('~'),
     T1('0'), T1('1'), T1('2'), T1('3'), T1('4'), T1('5'), T1('6'), T1('7'), T1('8'), T1('9'),
@@ -65,7 +50,7 @@ static const uint8_t tchar[256] = {
 
 static inline int is_tchar(unsigned char c)
 {
-    return tchar[c];
+    return req_http_tchar[c];
 }
 
 static int hex_value(unsigned char c)
@@ -165,8 +150,7 @@ static void end_value(struct req_state *s)
     s->phase = HP_HEADER_START;
 }
 
-/* The blank line ended the head: the body's framing (RFC 9112 6.3). */
-static void end_head(struct req_state *s)
+void req_http_end_head(struct req_state *s)
 {
     if (s->flags & RQ_TE) {
         if (!(s->flags & RQ_CHUNKED)) { /* a request's last coding must be chunked */
@@ -198,7 +182,7 @@ static void end_line(struct req_state *s)
         if (s->aux != VERSION_PREFIX_LEN + 1) { req_lose(s); return; }
         s->phase = HP_HEADER_START;
         return;
-    case HP_HEADER_START: end_head(s); return;
+    case HP_HEADER_START: req_http_end_head(s); return;
     case HP_VALUE: end_value(s); return;
     case HP_CHUNK_SIZE:
     case HP_CHUNK_EXT:
@@ -276,7 +260,7 @@ static void line_byte(struct req_state *s, unsigned char c)
         s->match = 0;
         s->sub = H_OTHER;
         for (uint8_t h = H_CONTENT_LENGTH; h <= H_UPGRADE; h++)
-            if (lower(c) == (unsigned char)header_names[h][0])
+            if (lower(c) == (unsigned char)req_http_names[h][0])
                 s->sub = h;
         if (s->sub == H_OTHER)
             s->flags |= RQ_DIRTY;
@@ -286,13 +270,13 @@ static void line_byte(struct req_state *s, unsigned char c)
         return;
     case HP_NAME:
         if (c == ':') {
-            if (!matched(s, header_lens[s->sub]))
+            if (!matched(s, req_http_name_lens[s->sub]))
                 s->sub = H_OTHER;
             start_token(s);
             s->remaining = 0;
             s->phase = HP_VALUE;
         } else if (is_tchar(c)) {
-            match_byte(s, c, header_names[s->sub], header_lens[s->sub]);
+            match_byte(s, c, req_http_names[s->sub], req_http_name_lens[s->sub]);
         } else {
             req_lose(s);
         }
@@ -415,7 +399,7 @@ static int whole_version(struct req_state *s, const unsigned char *p, size_t n)
     return 1;
 }
 
-void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+void req_http_feed_ref(struct req_state *s, const unsigned char *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {

@@ -73,20 +73,29 @@ static void stop_for_alias(int fd)
     }
 }
 
-/* The entry of fd (classifying it if new) when its reads are watched;
- * notes this process as their reader. */
-static struct req_entry *tracked_reader(int fd, struct fd_entry *e)
+/* fd's kind when it is not FK_TRACKED already: waits for another
+ * thread's close decision, classifies a new fd, stops the scanners an
+ * alias's read bypasses. Makes syscalls, but keeps errno. */
+static enum fd_kind settle_reader(int fd, struct fd_entry *e, enum fd_kind k)
 {
-    enum fd_kind k = fdt_kind(e);
+    int saved = errno;
     if (k == FK_DECIDING) /* another thread decides its close: see how that ends */
         k = fdt_settle(e);
     if (k == FK_UNKNOWN)
         k = fdt_classify(fd, e);
-    if (k == FK_ALIAS) {
+    if (k == FK_ALIAS)
         stop_for_alias(fd);
-        return NULL;
-    }
-    if (k != FK_TRACKED)
+    errno = saved;
+    return k;
+}
+
+/* The entry of fd (classifying it if new) when its reads are watched;
+ * notes this process as their reader. Keeps errno: only the rare branches
+ * make calls that may set it, and they restore it. */
+static inline struct req_entry *tracked_reader(int fd, struct fd_entry *e)
+{
+    enum fd_kind k = fdt_kind(e);
+    if (k != FK_TRACKED && settle_reader(fd, e, k) != FK_TRACKED)
         return NULL;
     struct req_entry *q = watched(fd, e);
     uint32_t mark = fdt_writer_mark();
@@ -94,7 +103,9 @@ static struct req_entry *tracked_reader(int fd, struct fd_entry *e)
         q->reader_mark = mark;
         /* its close may linger on this side alone: the drainer must be up
          * (as the send side starts it at a socket's first write) */
+        int saved = errno;
         forkchan_want_drainer();
+        errno = saved;
     }
     return q;
 }
@@ -112,20 +123,18 @@ static void after_feed(struct req_entry *q, const struct fd_entry *e)
 
 ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
-    reqw_read_slow(fd, e, buf, (size_t)r);
+    struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
+    if (q && !req_is_stopped(&q->scan)) {
+        catch_up(q);
+        req_feed(&q->scan, buf, (size_t)r);
+        after_feed(q, e);
+    }
     return r;
 }
 
 void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
-    int saved = errno;
-    struct req_entry *q = tracked_reader(fd, e);
-    if (q && !req_is_stopped(&q->scan)) {
-        catch_up(q);
-        req_feed(&q->scan, buf, n);
-        after_feed(q, e);
-    }
-    errno = saved;
+    reqw_read_slow_r(fd, e, buf, (ssize_t)n);
 }
 
 void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "reqscan.h"
+#include "fuzz_req_state.h"
 
 _Static_assert(sizeof(struct req_state) == 32, "struct req_state is documented as 32 bytes");
 
@@ -45,22 +46,6 @@ static struct req_state ref[MAX_INPUT + 1]; /* ref[i]: state after i bytes */
             abort();                                                             \
         }                                                                        \
     } while (0)
-
-static int same(const struct req_state *a, const struct req_state *b)
-{
-    return a->remaining == b->remaining && a->body == b->body && a->left == b->left &&
-           a->item == b->item && a->flags == b->flags && a->proto == b->proto &&
-           a->phase == b->phase && a->match == b->match && a->sub == b->sub &&
-           a->aux == b->aux && a->requests == b->requests;
-}
-
-static void describe(const char *what, const struct req_state *s)
-{
-    fprintf(stderr, "  %s: proto=%u phase=%u flags=%#x remaining=%llu body=%llu left=%u item=%u "
-                    "match=%u sub=%u aux=%u requests=%u\n",
-            what, s->proto, s->phase, s->flags, (unsigned long long)s->remaining,
-            (unsigned long long)s->body, s->left, s->item, s->match, s->sub, s->aux, s->requests);
-}
 
 static void expect_ref(const struct req_state *got, size_t off, const char *way)
 {

@@ -1,6 +1,8 @@
-/* test_req_http.c - the HTTP/1.x request scanner (shim/req_http.c), every
- * case at every split (req_check.h). */
+/* test_req_http.c - the HTTP/1.x request scanner (shim/req_http.c, its fast
+ * path shim/req_http_fast.c), every case at every split (req_check.h), and
+ * the fast path against the byte machine. */
 #include "req_check.h"
+#include "req_http.h"
 
 #define HTTP REQ_PROTO_HTTP
 #define GET "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -139,4 +141,87 @@ Test(req_http, skip_contract)
     req_feed(&s, "o", 1);
     cr_expect(!req_body_pending(&s));
     cr_expect_eq(req_skippable(&s), 0);
+}
+
+/* The state the byte machine (the reference) reaches fed b[0..n) one byte
+ * at a time, from the start of an HTTP connection. */
+static struct req_state machine_state(const char *b, size_t n)
+{
+    struct req_state s;
+    req_init(&s);
+    s.proto = REQ_PROTO_HTTP;
+    for (size_t i = 0; i < n; i++)
+        req_http_feed_ref(&s, (const unsigned char *)b + i, 1);
+    return s;
+}
+
+/* Heads the fast path takes whole, or declines at some line, or must stop
+ * on as the machine does: after the whole of each, and after each of its
+ * prefixes fed whole, every field equals the machine's. */
+Test(req_http, fast_path_is_the_machine)
+{
+    static const char *const heads[] = {
+        "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n"
+        "Accept: text/html,*/*;q=0.8\r\nAccept-Encoding: gzip, br\r\nConnection: keep-alive\r\n"
+        "Cookie: a=1; b=2\r\nUpgrade-Insecure-Requests: 1\r\nCache-Control: max-age=0\r\n\r\n",
+        "POST /up HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\nExpect: 100-continue\r\n\r\nhello"
+        "GET / HTTP/1.0\n\n",
+        "CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n",
+        "CONNEC / HTTP/1.1\r\n\r\n",
+        "CONNECTS / HTTP/1.1\r\n\r\n",
+        "C / HTTP/1.1\r\nX: y\r\n\r\n",
+        "GET /\x80\xff HTTP/1.1\r\n\r\n",
+        "GET /\x7f HTTP/1.1\r\n\r\n",
+        "GET /abcdefgh\x7fijk HTTP/1.1\r\n\r\n",
+        "GET /abcdefghijklmnop\tq HTTP/1.1\r\n\r\n",
+        "GET  / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1 \r\n\r\n",
+        "GET / HTTP/1.1\r\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a value of some length\rwith a bare CR\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a value of some\tlength with a tab and \x01\x7f\x80\r\n\r\n",
+        "GET / HTTP/1.1\r\nX : y\r\n\r\n",
+        "GET / HTTP/1.1\r\n: y\r\n\r\n",
+        "GET / HTTP/1.1\r\n y\r\n\r\n",
+        "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 2\r\nContent-Lengtx: 3\r\n\r\nab\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "\r\n\n\r\nGET / HTTP/1.1\r\n\r\n",
+    };
+    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+        size_t len = strlen(heads[h]);
+        for (size_t n = 0; n <= len; n++) {
+            struct req_state fast, ref = machine_state(heads[h], n);
+            req_init(&fast);
+            fast.proto = REQ_PROTO_HTTP;
+            req_http_feed(&fast, (const unsigned char *)heads[h], n);
+            if (!req_same(&fast, &ref)) {
+                cr_expect(0, "head %zu, its first %zu bytes: the fast path and the machine differ "
+                             "(phase %u/%u flags %#x/%#x match %u/%u sub %u/%u left %u/%u)",
+                          h, n, fast.phase, ref.phase, fast.flags, ref.flags, fast.match, ref.match,
+                          fast.sub, ref.sub, fast.left, ref.left);
+                break;
+            }
+        }
+    }
+}
+
+/* A line of exactly REQ_MAX_LINE bytes is taken; one byte more stops the
+ * scanner, in the fast path as in the machine. */
+Test(req_http, fast_path_line_limit)
+{
+    static char buf[REQ_MAX_LINE + 64];
+    for (int extra = 0; extra <= 1; extra++) {
+        size_t line = REQ_MAX_LINE + (size_t)extra;
+        memcpy(buf, "GET / HTTP/1.1\r\nX: ", 19);
+        memset(buf + 19, 'v', line - 5);
+        memcpy(buf + 19 + line - 5, "\r\n\r\n", 4);
+        size_t len = 19 + line - 5 + 4; /* the header line: "X: " + value + CRLF = line bytes */
+        struct req_state fast, ref = machine_state(buf, len);
+        req_init(&fast);
+        fast.proto = REQ_PROTO_HTTP;
+        req_http_feed(&fast, (const unsigned char *)buf, len);
+        cr_expect(req_same(&fast, &ref), "a %zu-byte header line: the fast path and the machine differ", line);
+        cr_expect_eq(req_is_stopped(&fast), extra, "a %zu-byte header line", line);
+    }
 }
