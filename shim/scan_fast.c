@@ -1,17 +1,25 @@
 /* scan_fast.c - the response scanner's fast path (see scan.h): scan_feed.
  *
- * A head is taken a whole line at a time: 16-byte blocks find each line's
- * LF (and check that a CR comes only just before it), and only the first
- * bytes of a line are looked at, to find its name and see whether it is one
- * of the three headers that matter. Values of other headers are jumped
- * over. Everything else - a line split between writes, an unusual line, a
- * chunked body's size lines, a value that is a list - goes a byte at a time
- * through the reference machine (scan_ref.c), and wherever the fast path
- * stops, the state is the one that machine reaches at the same byte
- * (tests/fuzz/fuzz_scan_diff.c checks this). Pure: no syscalls.
+ * A head the feed holds whole is taken at once (scan_whole.h, scan_bits.h):
+ * its bytes are classified 64 at a time into bit masks (LF, CR, ':', bytes
+ * no name holds), every line is checked with a few bit operations per 64
+ * bytes, and only the names that may be ours (by their length) are read,
+ * with their values (scan_values.h). A head split between writes has its
+ * whole lines taken the same way, and the rest a line at a time: 32-byte
+ * spans find each line's LF (and check that a CR comes only just before
+ * it), and only the first bytes of a line are looked at (scan_lines.h).
+ * Everything else - a line split between writes, an unusual line, a
+ * chunked body's size lines, a value that is a list - goes by the steps of
+ * scan_pieces.h or a byte at a time through the reference machine
+ * (scan_ref.c), and wherever the fast path stops, the state is the one that
+ * machine reaches at the same byte (tests/fuzz/fuzz_scan_diff.c checks
+ * this). Each way comes as SSE2 (or plain C) and AVX2+BMI2, chosen once.
+ * Pure: no syscalls.
  */
 #include "scan_machine.h"
 #include "scan_pieces.h"
+#include "scan_values.h"
+#include "scan_bits.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -162,73 +170,6 @@ static __attribute__((noinline)) int line_shape(const unsigned char *p, const un
 #define load8 scan_load8
 #define header_named scan_header_named
 
-/* True when [t, t + n) is the token want (lower case, letters and '-'), in
- * any case, knowing it holds no CR: OR-ing 0x20 into a byte lowers a letter
- * and keeps '-', and of the other bytes only CR becomes one of those. */
-static inline int is_token(const unsigned char *t, size_t n, const char *want, size_t wn)
-{
-    /* wn is 5, 7 or 10 */
-    const uint64_t lower = 0x2020202020202020ull;
-    if (n != wn)
-        return 0;
-    if (n >= 8)
-        return ((load8(t) | lower) == load8(want)) && ((load8(t + n - 8) | lower) == load8(want + n - 8));
-    uint32_t a, b, c, d; /* 4 < n < 8: the first 4 bytes and the last 4 */
-    memcpy(&a, t, 4);
-    memcpy(&b, want, 4);
-    memcpy(&c, t + n - 4, 4);
-    memcpy(&d, want + n - 4, 4);
-    return (a | 0x20202020u) == b && (c | 0x20202020u) == d;
-}
-
-/* The value [v, e) of one of our headers, whole (no CR or LF in it), taken
- * at once when it is simple: one token (Connection, Transfer-Encoding) or
- * the first Content-Length of the head as one number of up to 17 digits,
- * between optional whitespace. Leaves the state the reference reaches at
- * the value's LF and returns 1; returns 0, changing nothing, otherwise. */
-static inline __attribute__((always_inline)) int simple_value(struct scan_state *s, enum header_id h, const unsigned char *v, const unsigned char *e)
-{
-    v += v < e && *v == ' '; /* the usual one space */
-    while (v < e && scan_is_ows(*v))
-        v++;
-    while (e > v && scan_is_ows(e[-1]))
-        e--;
-    size_t n = (size_t)(e - v);
-    if (n == 0)
-        return 0;
-    if (h == H_CONTENT_LENGTH) {
-        if ((s->flags & SF_CL) || n > 17)
-            return 0;
-        uint64_t x = 0;
-        for (const unsigned char *q = v; q < e; q++) {
-            if (!scan_is_digit(*q))
-                return 0;
-            x = x * 10 + (uint64_t)(*q - '0');
-        }
-        s->remaining = x;
-        s->flags |= SF_VALUE_DIGITS | SF_VALUE_END;
-        return 1;
-    }
-    if (h == H_CONNECTION && is_token(v, n, "keep-alive", 10)) {
-        s->flags |= SF_CONN_KEEP;
-        return 1;
-    }
-    if (h == H_CONNECTION && is_token(v, n, "close", 5)) {
-        s->flags |= SF_CONN_CLOSE;
-        return 1;
-    }
-    if (h == H_TRANSFER_ENCODING && is_token(v, n, "chunked", 7)) {
-        s->flags |= SF_TE | SF_CHUNKED;
-        return 1;
-    }
-    for (const unsigned char *q = v; q < e; q++) /* another single token? */
-        if (*q == ',' || scan_is_ows(*q))
-            return 0;
-    if (h == H_TRANSFER_ENCODING)
-        s->flags = (uint16_t)((s->flags | SF_TE) & ~SF_CHUNKED);
-    return 1;
-}
-
 /* The state after header lines the fast path passed over whole, as the
  * reference leaves it at the start of the next line. */
 static inline void after_other_lines(struct scan_state *s)
@@ -311,6 +252,35 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 }
 #endif
 
+#ifdef __SSE2__
+static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
+{
+    struct masks64 m = { 0, 0, 0, 0 };
+    for (unsigned i = 0; i < 64; i += 16) {
+        const __m128i a = load16(q + i);
+        const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
+        m.lf |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->lf)) << i;
+        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr)) << i;
+        m.odd |= (uint64_t)(unsigned)_mm_movemask_epi8(odd) << i;
+        m.colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->colon)) << i;
+    }
+    return m;
+}
+#else
+static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
+{
+    struct masks64 m = { 0, 0, 0, 0 };
+    (void)k;
+    for (unsigned i = 0; i < 64; i++) {
+        m.lf |= (uint64_t)(q[i] == '\n') << i;
+        m.cr |= (uint64_t)(q[i] == '\r') << i;
+        m.odd |= (uint64_t)(q[i] <= 0x20 || q[i] >= 0x7f) << i;
+        m.colon |= (uint64_t)(q[i] == ':') << i;
+    }
+    return m;
+}
+#endif
+
 #define LINES_ATTR
 #define CONSTS CONSTS_SSE2
 #define CONSTS_T struct consts_sse2
@@ -319,6 +289,9 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 #define SHAPE shape_sse2
 #define STATUS status_sse2
 #define HEAD head_sse2
+#define MASKS masks_sse2
+#define WHOLE whole_sse2
+#include "scan_whole.h"
 #include "scan_lines.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
@@ -346,6 +319,22 @@ static inline AVX2 struct span span_avx2(const unsigned char *p, const struct co
     return m;
 }
 
+static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struct consts_avx2 *k)
+{
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+    const __m256i odd_a = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(a, k->one));
+    const __m256i odd_b = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(b, k->one));
+#define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
+    struct masks64 m;
+    m.lf = MASK64(_mm256_cmpeq_epi8(a, k->lf), _mm256_cmpeq_epi8(b, k->lf));
+    m.cr = MASK64(_mm256_cmpeq_epi8(a, k->cr), _mm256_cmpeq_epi8(b, k->cr));
+    m.odd = MASK64(odd_a, odd_b);
+    m.colon = MASK64(_mm256_cmpeq_epi8(a, k->colon), _mm256_cmpeq_epi8(b, k->colon));
+#undef MASK64
+    return m;
+}
+
 #define LINES_ATTR AVX2
 #define CONSTS CONSTS_AVX2
 #define CONSTS_T struct consts_avx2
@@ -354,6 +343,9 @@ static inline AVX2 struct span span_avx2(const unsigned char *p, const struct co
 #define SHAPE shape_avx2
 #define STATUS status_avx2
 #define HEAD head_avx2
+#define MASKS masks_avx2
+#define WHOLE whole_avx2
+#include "scan_whole.h"
 #include "scan_lines.h"
 #endif
 
@@ -401,11 +393,21 @@ static inline const unsigned char *head_lines(struct scan_state *s, const unsign
     return head_sse2(s, p, lo, end);
 }
 
-enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
+/* A whole head at once (whole_* above), the CPU's way. */
+static inline const unsigned char *whole_head(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
+                                             const unsigned char *end)
 {
-    if (len < FAST_MIN_LEN)
-        return scan_feed_ref(s, buf, len);
-    const unsigned char *lo = buf, *p = lo, *end = p + len;
+#ifdef HAVE_AVX2_WAY
+    if (wide_way())
+        return whole_avx2(s, p, lo, end);
+#endif
+    return whole_sse2(s, p, lo, end);
+}
+
+/* The fast path from p on, where no whole head was taken at once. */
+static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state *s, const unsigned char *lo,
+                                                             const unsigned char *p, const unsigned char *end)
+{
     while (p < end) {
         const unsigned char *from = p;
         switch ((enum scan_phase)s->phase) {
@@ -417,8 +419,11 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
         case SP_DONE:
             return (enum scan_verdict)s->verdict;
         case SP_START:
-            if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's'))
-                p = head_lines(s, p, lo, end);
+            if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's')) {
+                p = end - lo >= 64 ? whole_head(s, p, lo, end) : p;
+                if (p == from)
+                    p = head_lines(s, p, lo, end);
+            }
             break;
         case SP_HEADER_START:
             if (end - lo >= 32 && !(s->flags & SF_CR))
@@ -433,4 +438,19 @@ enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
             scan_line_byte(s, *p++);
     }
     return (enum scan_verdict)s->verdict;
+}
+
+enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
+{
+    const unsigned char *lo = buf, *p = lo, *end = p + len;
+    if (s->phase == SP_START && len >= 64 && (*p == 'H' || *p == 'S' || *p == 's')) {
+        p = whole_head(s, p, lo, end); /* a whole head at once: the usual case */
+        if (p == end)
+            return (enum scan_verdict)s->verdict;
+        if (p == lo)
+            p = head_lines(s, p, lo, end);
+    } else if (len < FAST_MIN_LEN) {
+        return scan_feed_ref(s, buf, len);
+    }
+    return feed_lines(s, lo, p, end);
 }

@@ -35,6 +35,9 @@ struct scan_case {
 #define R_CLOSE "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 #define H_200   "HTTP/1.1 200 OK\r\n"
 #define H_CL5   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+/* A header line long enough to make a head one the fast path takes whole. */
+#define X_FILL "X-Filler: 0123456789012345678901234567890123456789012345678901234567890123\r\n"
+#define X_FILL_LF "X-Filler: 0123456789012345678901234567890123456789012345678901234567890123\n"
 #define TLS_HELLO "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 
 static const struct scan_case cases[] = {
@@ -272,6 +275,56 @@ static const struct scan_case cases[] = {
     CASE("content-length then a fold", H_200 "Content-Length: 5\r\n 5\r\n\r\nhello" R_KEEP, SCAN_LOST, ANY_COUNT),
     CASE("content-length bare LF", "HTTP/1.1 200 OK\nContent-Length:  7\t\nX: y\n\nhello!!" R_CLOSE, SCAN_CLOSE, 2),
 
+    /* --- whole heads at once (scan_whole.h: heads of 64 bytes or more): the edges --- */
+    CASE("whole: bare CR in a value", H_200 X_FILL "X-Bad: a\rb\r\nContent-Length: 0\r\n\r\n", SCAN_LOST,
+         ANY_COUNT),
+    CASE("whole: CR before a blank line's LF only", H_200 X_FILL "Content-Length: 0\r\n\r\r\n", SCAN_LOST,
+         ANY_COUNT),
+    CASE("whole: space in a name", H_200 X_FILL "Bad Name: x\r\nContent-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("whole: empty name", H_200 X_FILL ": x\r\nContent-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("whole: name with DEL", H_200 X_FILL "X\x7fY: 1\r\nContent-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("whole: name with bytes above 0x7f", H_200 X_FILL "X-\xc3\xa9: 1\r\nConnection: close\r\n"
+         "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("whole: obs-fold", H_200 X_FILL "Connection: keep-alive,\r\n close\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: connection list", H_200 X_FILL "Connection: keep-alive, close\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: connection with tabs", H_200 X_FILL "Connection:\tclose\t\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: other connection token", H_200 X_FILL "Connection: upgrade\r\nContent-Length: 0\r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("whole: HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\n" X_FILL "Connection: Keep-Alive\r\n"
+         "Content-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("whole: HTTP/1.0 without keep-alive", "HTTP/1.0 200 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: CGI status", "Status: 200 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("whole: two equal lengths", H_200 X_FILL "Content-Length: 2\r\nContent-Length: 2\r\n\r\nhi" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("whole: two different lengths", H_200 X_FILL "Content-Length: 2\r\nContent-Length: 3\r\n\r\nhi",
+         SCAN_LOST, ANY_COUNT),
+    CASE("whole: length of 8 digits", H_200 X_FILL "Content-Length: 00000002\r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("whole: length of 7 digits", H_200 X_FILL "Content-Length: 0000002\r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("whole: length then space", H_200 X_FILL "Content-Length: 2 \r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("whole: length after a tab", H_200 X_FILL "Content-Length:\t2\r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("whole: length with a letter", H_200 X_FILL "Content-Length: 2x\r\n\r\nhi" R_CLOSE, SCAN_LOST, ANY_COUNT),
+    CASE("whole: chunked", H_200 X_FILL "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("whole: gzip, chunked", H_200 X_FILL "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("whole: not chunked last", H_200 X_FILL "Transfer-Encoding: gzip\r\n\r\n" R_KEEP, SCAN_CLOSE, 1),
+    CASE("whole: interim then final", "HTTP/1.1 100 Continue\r\n" X_FILL "\r\n" H_200 X_FILL
+         "Content-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("whole: 101", "HTTP/1.1 101 Switching Protocols\r\n" X_FILL "Connection: Upgrade\r\n\r\n" R_KEEP,
+         SCAN_UPGRADED, 0),
+    CASE("whole: 204 with a length", "HTTP/1.1 204 No Content\r\n" X_FILL "Content-Length: 5\r\n\r\n" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("whole: bare LF line ends", "HTTP/1.1 200 OK\n" X_FILL_LF "Connection: close\nContent-Length: 0\n\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: status line alone", "HTTP/1.1 200 OK, and a reason phrase long enough for a whole word\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("whole: keep then close", H_200 X_FILL "Content-Length: 0\r\n\r\n" H_200 X_FILL
+         "Connection: close\r\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 2),
+
     /* --- chunk framing errors --- */
     CASE("chunk size 20 hex digits",
          H_200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000000\r\n" R_KEEP, SCAN_LOST, ANY_COUNT),
@@ -508,6 +561,33 @@ static void check_buf(const char *name, struct buf *b, enum scan_verdict want, i
 {
     check_stream(name, (const unsigned char *)b->p, b->n, want, want_responses);
     free(b->p);
+}
+
+/* Our headers' names and values at every offset from the 64-byte words
+ * the whole-head pass reads (scan_whole.h), so that each crosses a word's
+ * end somewhere: a name's carry, a line start and a CR LF pair across two
+ * words. */
+Test(scan, whole_heads_at_every_offset)
+{
+    static const char *const tails[] = {
+        "Connection: close\r\nContent-Length: 2\r\n\r\nhi",
+        "Transfer-Encoding: chunked\r\nX: y\r\n\r\n2\r\nhi\r\n0\r\n\r\n" R_CLOSE,
+        "Content-Length: 2\r\nConnection: keep-alive\r\n\r\nhi" R_CLOSE,
+        "Connection: keep-alive\nContent-Length: 2\n\nhi" R_CLOSE,
+    };
+    static const int responses[] = { 1, 2, 2, 2 };
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        for (size_t pad = 0; pad < 130; pad++) {
+            struct buf b = { 0 };
+            puts_(&b, H_200 "X-Pad: ");
+            put_fill(&b, 'a', pad);
+            puts_(&b, "\r\n");
+            puts_(&b, tails[t]);
+            char name[64];
+            snprintf(name, sizeof name, "tail %zu after a pad of %zu", t, pad);
+            check_buf(name, &b, SCAN_CLOSE, responses[t]);
+        }
+    }
 }
 
 Test(scan, long_header_line_under_limit)
