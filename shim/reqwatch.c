@@ -24,15 +24,16 @@ int reqw_init(void)
 
 void reqw_adopt(int fd, const struct fd_entry *e)
 {
+    (void)e;
     if (!rqt || (unsigned)fd >= fdt_size)
         return;
-    struct req_entry *q = &rqt[fd];
-    req_init(&q->scan);
-    q->skip = 0;
-    q->reader_mark = 0;
-    q->responses_at_head = 0;
-    q->heads = 0;
-    q->ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    /* the hot path reads skip before anything else: no count left from
+     * the number's last life. The rest waits for the first read (watch):
+     * a fork-per-connection parent, which accepts and never reads, then
+     * writes nothing here, and no page it shares with its last child is
+     * copied. The store only if needed, for the same reason. */
+    if (rqt[fd].skip)
+        rqt[fd].skip = 0;
 }
 
 /* The hot path counts body bytes down in q->skip and tells the scanner at
@@ -57,13 +58,32 @@ static struct req_entry *watched(int fd, const struct fd_entry *e)
     return (ino != 0 && q->ino == ino) ? q : NULL;
 }
 
+/* fd's request entry as watched(), started fresh when the socket was
+ * accepted here and nothing read it yet (reqw_adopt leaves the rest to the
+ * first read); NULL when it is not watched. */
+static struct req_entry *watch(int fd, const struct fd_entry *e)
+{
+    struct req_entry *q = watched(fd, e);
+    uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    if (q || !rqt || (unsigned)fd >= fdt_size || e->origin != FO_ACCEPTED || ino == 0)
+        return q;
+    q = &rqt[fd];
+    req_init(&q->scan);
+    q->skip = 0;
+    q->reader_mark = 0;
+    q->responses_at_head = 0;
+    q->heads = 0;
+    q->ino = ino;
+    return q;
+}
+
 /* A read through another number of fd's socket: the scanner, which that
  * read bypasses, stops (its leader's, and this number's). */
 static void stop_for_alias(int fd)
 {
     struct fd_entry *lead = fdt_ring_leader(fd);
     struct req_entry *q;
-    if (lead && (q = watched((int)(lead - fdt), lead))) {
+    if (lead && (q = watch((int)(lead - fdt), lead))) {
         q->skip = 0;
         req_lose(&q->scan);
     }
@@ -97,7 +117,7 @@ static inline struct req_entry *tracked_reader(int fd, struct fd_entry *e)
     enum fd_kind k = fdt_kind(e);
     if (k != FK_TRACKED && settle_reader(fd, e, k) != FK_TRACKED)
         return NULL;
-    struct req_entry *q = watched(fd, e);
+    struct req_entry *q = watch(fd, e);
     uint32_t mark = fdt_writer_mark();
     if (q && q->reader_mark != mark) {
         q->reader_mark = mark;

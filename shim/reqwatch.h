@@ -41,7 +41,8 @@ extern struct req_entry *rqt; /* fdt_size entries once reqw_init() ran; NULL bef
  * request scanning (the hooks then never look at reads). */
 int reqw_init(void);
 
-/* fd was just accepted (its entry e classified): a fresh scanner for it. */
+/* fd was just accepted (its entry e classified): its reads go to a fresh
+ * scanner, set up at the first one. */
 void reqw_adopt(int fd, const struct fd_entry *e);
 
 /* Slow path of the read hooks: the app consumed n bytes of buf from fd
