@@ -216,7 +216,7 @@ void policy_accepted(int fd, int listener)
     unsigned li = fdt_listener_info(listener);
     e->listener = (uint8_t)li;
     fdt_classify_accepted(fd, e, li);
-    reqw_adopt(fd, e); /* its reads go to a fresh request scanner */
+    reqw_adopt(fd); /* its reads go to a fresh request scanner */
     /* No drainer yet: it starts on the first write (tracked_writer). A
      * second thread would make every fork of a fork-per-connection parent,
      * which accepts but never writes, pay for TLB shootdowns. */

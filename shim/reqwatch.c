@@ -22,9 +22,8 @@ int reqw_init(void)
     return 0;
 }
 
-void reqw_adopt(int fd, const struct fd_entry *e)
+void reqw_adopt(int fd)
 {
-    (void)e;
     if (!rqt || (unsigned)fd >= fdt_size)
         return;
     /* the hot path reads skip before anything else: no count left from

@@ -4,7 +4,8 @@
  * body is still unconsumed.
  *
  * Only sockets accepted here are watched, through the number accept gave
- * (reqw_adopt). A read through another number of the socket (a dup) stops
+ * (reqw_adopt; its scanner is set up at the first read). A read through
+ * another number of the socket (a dup) stops
  * its scanner: linger cannot follow both. The hot path is the same as the
  * send side's: one table lookup, the kind byte, a tail call; bytes inside
  * a body of known length are counted down without the scanner.
@@ -41,9 +42,9 @@ extern struct req_entry *rqt; /* fdt_size entries once reqw_init() ran; NULL bef
  * request scanning (the hooks then never look at reads). */
 int reqw_init(void);
 
-/* fd was just accepted (its entry e classified): its reads go to a fresh
- * scanner, set up at the first one. */
-void reqw_adopt(int fd, const struct fd_entry *e);
+/* fd was just accepted: its reads go to a fresh scanner, set up at the
+ * first one. */
+void reqw_adopt(int fd);
 
 /* Slow path of the read hooks: the app consumed n bytes of buf from fd
  * (entry e, not FK_IGNORED). Keeps errno. */
