@@ -5,8 +5,8 @@
  *
  * Only sockets accepted here are watched, through the number accept gave
  * (reqw_adopt; its scanner is set up at the first read). A read through
- * another number of the socket (a dup) stops
- * its scanner: linger cannot follow both. The hot path is the same as the
+ * another number of the socket (a dup) stops its scanner: linger cannot
+ * follow both. The hot path is the same as the
  * send side's: one table lookup, the kind byte, a tail call; bytes inside
  * a body of known length are counted down without the scanner.
  */
