@@ -193,17 +193,18 @@ static int hand_to_parent(int fd, struct fd_entry *e, int pending, int close_app
  * close_app. pending: bytes were unread at its close. 0 on success
  * (HANDED_TO_PARENT when a fork child sent it over its channel); -1 to fall
  * back to a plain close (nothing changed for the app), PEER_GONE for a
- * plain close of a connection that has ended already. A fork child hands
- * it over its channel (forkchan.h); when that fails and it has no drainer
- * of its own, the shut-down copy stays in its table for its exit's drainer
- * process (handoff.h). */
+ * plain close of a connection that has ended already. A process whose
+ * drainer thread does not run yet defers the copy to it (drainer_defer). A
+ * fork child hands it over its channel (forkchan.h); when that fails and it
+ * has no drainer of its own, the shut-down copy stays in its table for its
+ * exit's drainer process (handoff.h). */
 static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
 {
     if (forkchan_inherited()) {
         int r = hand_to_parent(fd, e, pending, close_app);
         if (r != -1)
             return r;
-    } else if (!drainer_accepting()) {
+    } else if (!drainer_will_take()) {
         return -1;
     }
     int own = lingering_copy(fd, e, 0);
@@ -211,8 +212,11 @@ static int hand_over(int fd, struct fd_entry *e, int pending, int close_app)
         return own;
     count_reset_avoided(own, pending);
     fdt_forget(fd);
+    /* first: close() is a cancellation point */
     if (drainer_accepting())
-        drainer_adopt(own); /* first: close() is a cancellation point */
+        drainer_adopt(own);
+    else if (!forkchan_inherited())
+        drainer_defer(own); /* the thread starts at the app's next accept or write */
     if (close_app)
         real_close(fd);
     return 0;

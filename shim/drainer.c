@@ -37,9 +37,17 @@ static _Atomic int start_failed;  /* set once; a fork child clears it */
  * handler that interrupts it must not wait for it */
 static _Atomic unsigned long start_owner;
 
+_Atomic int drainer_start_wanted;
+
 int drainer_accepting(void)
 {
     return atomic_load_explicit(&running, memory_order_acquire);
+}
+
+int drainer_will_take(void)
+{
+    return drainer_accepting()
+           || (!atomic_load_explicit(&start_failed, memory_order_relaxed) && stat_get(ST_LINGERING_NOW) < cfg.max_sockets);
 }
 
 void drainer_adopt(int fd)
@@ -56,6 +64,40 @@ void drainer_adopt(int fd)
         uint64_t one = 1;
         (void)!real_write(wake_fd, &one, sizeof one);
     }
+}
+
+void drainer_defer(int fd)
+{
+    drainer_adopt(fd);
+    if (!drainer_accepting()) /* a thread that started meanwhile has it, or will at its next round */
+        atomic_store_explicit(&drainer_start_wanted, 1, memory_order_relaxed);
+}
+
+/* After the thread failed to start: really closes the sockets deferred to
+ * it (they are shut down for writing already), as plain closes. */
+static void close_deferred(void)
+{
+    int32_t fd = atomic_exchange_explicit(&handover_head, HANDOVER_END, memory_order_acquire);
+    while (fd != HANDOVER_END) {
+        int32_t next = fdt[fd].u.handover_next;
+        uint8_t expect = FK_LINGERING; /* unless the app took the number back (dup2 onto it) */
+        if (atomic_compare_exchange_strong(&fdt[fd].kind, &expect, (uint8_t)FK_CLOSING)) {
+            real_close(fd);
+            expect = FK_CLOSING;
+            atomic_compare_exchange_strong(&fdt[fd].kind, &expect, (uint8_t)FK_UNKNOWN);
+        }
+        stat_sub(ST_LINGERING_NOW, 1);
+        fd = next;
+    }
+}
+
+void drainer_start_deferred(void)
+{
+    atomic_store_explicit(&drainer_start_wanted, 0, memory_order_relaxed);
+    int saved = errno;
+    if (drainer_ensure_started() != 0)
+        close_deferred();
+    errno = saved;
 }
 
 /* Closes one of the drainer's own fds. */
@@ -203,6 +245,8 @@ void drainer_after_fork_child(void)
     stats_begin_fork_child();
     slots_drop(&ds); /* rebuilt by the child's own drainer, if it ever needs one */
     start_failed = 0;
+    if (atomic_load(&drainer_start_wanted)) /* the parent's deferred sockets were closed above */
+        atomic_store(&drainer_start_wanted, 0);
     atomic_store(&start_owner, 0);
     if (atomic_load(&fork_inside_start))
         atomic_store(&fork_inside_start, 0);

@@ -9,6 +9,8 @@
 #ifndef LINGER_DRAINER_H
 #define LINGER_DRAINER_H
 
+#include <stdatomic.h>
+
 /* Starts the drainer thread if it is not running; 0 when it runs. Not from
  * a constructor or a signal handler. */
 int drainer_ensure_started(void);
@@ -16,9 +18,32 @@ int drainer_ensure_started(void);
 /* True when the drainer runs and can take sockets. Async-signal-safe. */
 int drainer_accepting(void);
 
+/* True when a socket handed over now will be drained: the thread runs, or
+ * it may still start (it never failed to) and fewer than
+ * LINGER_MAX_SOCKETS wait for it. Async-signal-safe. */
+int drainer_will_take(void);
+
 /* Hands fd (a shim-owned duplicate, entry already FK_LINGERING) to the
  * drainer. Async-signal-safe: a lock-free push and an eventfd write. */
 void drainer_adopt(int fd);
+
+/* The same when the thread may not run yet (drainer_will_take): a close
+ * may not start it (it may run in a signal handler), so fd waits on the
+ * handover stack and the app's next accept or tracked write starts the
+ * thread (drainer_start_if_wanted). Async-signal-safe. */
+void drainer_defer(int fd);
+
+/* Set by drainer_defer while the thread does not run. */
+extern _Atomic int drainer_start_wanted;
+
+/* Starts the thread when a close has deferred a socket to it; from the
+ * hooks that may start it (an accept, a tracked write). Keeps errno. */
+void drainer_start_deferred(void);
+static inline void drainer_start_if_wanted(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&drainer_start_wanted, memory_order_relaxed), 0))
+        drainer_start_deferred();
+}
 
 /* In a process that exists only to drain (forkchan.h): watches fd,
  * calling ready() while it is readable (level-triggered; the sockets it

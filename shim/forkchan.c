@@ -298,6 +298,11 @@ void forkchan_after_fork_child(void)
     atomic_store(&made, 0);
 }
 
+int forkchan_drainer_starts_early(void)
+{
+    return cfg.mode == MODE_ALWAYS || cfg.stats_file;
+}
+
 /* Starts this process's drainer thread when the mode may need it. */
 static void start_drainer(void)
 {

@@ -60,11 +60,21 @@ int forkchan_inherited(void);
  * drainer thread would start. */
 int forkchan_parent_draining(void);
 
+/* True when this process's drainer thread starts at a tracked socket's
+ * first read or write, whatever it carries: in mode always (every answered
+ * socket lingers) or with a stats file (the thread rewrites it). Otherwise
+ * it starts only once a socket may linger: a request body still to come or
+ * a stream that is not plain HTTP requests (reqwatch.c), a first write
+ * before any request was read, a response with close semantics (policy.c);
+ * or at the app's next accept or tracked write after a close deferred a
+ * socket to it (drainer_defer). A process that only answers bodiless
+ * keep-alive requests stays single-threaded. */
+int forkchan_drainer_starts_early(void);
+
 /* Starts this process's drainer thread when the mode may need it (on,
  * always, or a stats file to keep) - unless it is a fork child that hands
  * its sockets over the channel (forkchan_inherited: no system call; its
- * first write or its close finds out whether the drainer process still
- * takes them). For a tracked socket's first read. */
+ * close finds out whether the drainer process still takes them). */
 void forkchan_want_drainer(void);
 
 /* The same for a tracked socket's first write, which asks the kernel

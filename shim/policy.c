@@ -49,13 +49,26 @@ static int never_lingers(int fd, const struct fd_entry *e)
 }
 
 
-/* Folds the scanner's verdict and position into the entry's flags. */
-static void note_verdict(struct fd_entry *e)
+/* Calls start (one of forkchan.h's ways to start the drainer thread) for
+ * fd's socket unless it can never linger. Keeps errno. */
+static void want_drainer(int fd, const struct fd_entry *e, void (*start)(void))
+{
+    int saved = errno;
+    if (!never_lingers(fd, e))
+        start();
+    errno = saved;
+}
+
+/* Folds the scanner's verdict and position into the entry's flags; 1 when
+ * it saw the socket's first response with close semantics. */
+static int note_verdict(struct fd_entry *e)
 {
     unsigned set = 0, clear = 0;
+    int first_close = 0;
     switch (scan_verdict(&e->u.scan)) {
     case SCAN_CLOSE:
         set = FE_SAW_RESPONSE | FE_SAW_CLOSE;
+        first_close = !(fdt_flags(e) & FE_SAW_CLOSE);
         break;
     case SCAN_KEEPALIVE:
     case SCAN_UPGRADED:
@@ -74,6 +87,7 @@ static void note_verdict(struct fd_entry *e)
         clear |= FE_MID_FRAMED;
     }
     fdt_update_flags(e, set, clear);
+    return first_close;
 }
 
 /* The entry holding the scanner of fd's socket when fd is not FK_TRACKED
@@ -107,10 +121,10 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
     uint32_t mark = fdt_writer_mark();
     if (fdt_writer_gen(e) != mark) {
         fdt_set_writer_gen(e, mark);
-        int saved = errno;
-        if (!never_lingers(fd, e))
-            forkchan_want_drainer_to_write();
-        errno = saved;
+        /* the thread starts now unless this socket's requests, read here,
+         * are bodiless HTTP so far (forkchan_drainer_starts_early) */
+        if (forkchan_drainer_starts_early() || !reqw_bodiless_so_far(fd, e))
+            want_drainer(fd, e, forkchan_want_drainer_to_write);
     }
     return e;
 }
@@ -119,6 +133,16 @@ static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
 static void note_skippable(struct fd_entry *e)
 {
     e->skip = scan_skippable(&e->u.scan);
+}
+
+/* After the scanner looked at fd's bytes: the skip, the flags, and the
+ * drainer started when the first response with close semantics went out
+ * (its close will linger: the thread must be up by then). */
+static void after_scan(int fd, struct fd_entry *e)
+{
+    note_skippable(e);
+    if (__builtin_expect(note_verdict(e), 0))
+        want_drainer(fd, e, forkchan_want_drainer);
 }
 
 ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
@@ -133,9 +157,9 @@ void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
     if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
         fdt_scanner_catch_up(e);
         scan_feed(&e->u.scan, buf, n);
-        note_skippable(e);
-        note_verdict(e);
+        after_scan(fd, e);
     }
+    drainer_start_if_wanted();
 }
 
 /* The slow path for the first n bytes of iov[0..cnt): one look at the
@@ -153,9 +177,9 @@ static void sent_iov_slow(int fd, struct fd_entry *e, const struct iovec *iov, s
                 scan_feed(&e->u.scan, iov[i].iov_base, part);
             n -= part;
         }
-        note_skippable(e);
-        note_verdict(e);
+        after_scan(fd, e);
     }
+    drainer_start_if_wanted();
 }
 
 void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
@@ -197,6 +221,7 @@ int policy_relieve_fd_pressure(int err, unsigned need)
     if ((err != EMFILE && err != ENFILE) || !policy_active() || owner_borrowed_memory())
         return 0;
     int saved = errno;
+    drainer_start_if_wanted(); /* sockets deferred to it can be given back then */
     /* a burst of accepts frees a few at a time; each retry needs one (a
      * pipe or socketpair two) */
     unsigned n = need + (unsigned)(stat_get(ST_LINGERING_NOW) / 16);
@@ -217,9 +242,13 @@ void policy_accepted(int fd, int listener)
     e->listener = (uint8_t)li;
     fdt_classify_accepted(fd, e, li);
     reqw_adopt(fd); /* its reads go to a fresh request scanner */
-    /* No drainer yet: it starts on the first write (tracked_writer). A
-     * second thread would make every fork of a fork-per-connection parent,
-     * which accepts but never writes, pay for TLB shootdowns. */
+    /* No drainer yet: it starts when a response with close semantics is
+     * written (policy_sent_slow), or here after a close deferred a socket
+     * to it. A second thread would make every fork of a fork-per-connection
+     * parent, which accepts but never writes, pay for TLB shootdowns, and
+     * glibc and the kernel take their multi-threaded paths in every call
+     * of a keep-alive server that never lingers. */
+    drainer_start_if_wanted();
     forkchan_on_accept(); /* a fork child that accepts lingers on its own */
 }
 

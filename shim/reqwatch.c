@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "drainer.h"
 #include "fdring.h"
 #include "forkchan.h"
 
@@ -92,6 +93,27 @@ static void stop_for_alias(int fd)
     }
 }
 
+/* Starts the drainer thread (forkchan_want_drainer). Keeps errno. */
+static void start_drainer(void)
+{
+    int saved = errno;
+    forkchan_want_drainer();
+    errno = saved;
+}
+
+/* True while the requests s has seen are plain HTTP, none with a body
+ * still to come: nothing on the read side may make the close linger yet. */
+static int bodiless_http(const struct req_state *s)
+{
+    return s->proto == REQ_PROTO_HTTP && !(s->flags & RQ_IN_BODY) && !req_is_stopped(s);
+}
+
+int reqw_bodiless_so_far(int fd, const struct fd_entry *e)
+{
+    const struct req_entry *q = watched(fd, e);
+    return q && q->reader_mark == fdt_writer_mark() && bodiless_http(&q->scan);
+}
+
 /* fd's kind when it is not FK_TRACKED already: waits for another
  * thread's close decision, classifies a new fd, stops the scanners an
  * alias's read bypasses. Makes syscalls, but keeps errno. */
@@ -120,11 +142,8 @@ static inline struct req_entry *tracked_reader(int fd, struct fd_entry *e)
     uint32_t mark = fdt_writer_mark();
     if (q && q->reader_mark != mark) {
         q->reader_mark = mark;
-        /* its close may linger on this side alone: the drainer must be up
-         * (as the send side starts it at a socket's first write) */
-        int saved = errno;
-        forkchan_want_drainer();
-        errno = saved;
+        if (forkchan_drainer_starts_early())
+            start_drainer();
     }
     return q;
 }
@@ -138,6 +157,10 @@ static void after_feed(struct req_entry *q, const struct fd_entry *e)
         q->responses_at_head = e->u.scan.responses;
     }
     q->skip = req_skippable(&q->scan);
+    /* a body to come, or a stream that is not plain HTTP requests: the
+     * close may linger on this side alone, the drainer must be up by then */
+    if (!bodiless_http(&q->scan) && !drainer_accepting())
+        start_drainer();
 }
 
 ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)

@@ -46,6 +46,11 @@ int reqw_init(void);
  * first one. */
 void reqw_adopt(int fd);
 
+/* True when fd's (entry e's) reads are watched and, since the last fork,
+ * have been HTTP requests with no body still to come: no close of it
+ * lingers for the request side's sake yet (the drainer need not run). */
+int reqw_bodiless_so_far(int fd, const struct fd_entry *e);
+
 /* Slow path of the read hooks: the app consumed n bytes of buf from fd
  * (entry e, not FK_IGNORED). Keeps errno. */
 void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n);
