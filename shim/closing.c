@@ -65,7 +65,7 @@ static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, str
 {
     switch (q) {
     case ASK_SAME_SOCKET:
-        f->same_socket = fact(fdt_same_socket(fd, e));
+        f->same_socket = fact(forkchan_inherited() ? fdt_same_socket_raw(fd, e) : fdt_same_socket(fd, e));
         break;
     case ASK_PEER:
         f->peer = probe_peer(fd, e);

@@ -214,10 +214,16 @@ int fdt_same_socket(int fd, const struct fd_entry *e)
 {
     struct stat st;
     int saved = errno;
-    /* a raw fstat (the same struct stat on x86-64 and arm64, the two
-     * raw_syscall knows): this check runs at each lingering close, in fork
-     * children too, and libc's fstat lies on a page of libc's code such a
-     * child would map in for it alone (forkmap.h) */
+    int same = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+               && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    restore_errno(saved);
+    return same;
+}
+
+int fdt_same_socket_raw(int fd, const struct fd_entry *e)
+{
+    struct stat st;
+    int saved = errno;
     int same = raw_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISSOCK(st.st_mode)
                && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
     restore_errno(saved);

@@ -296,6 +296,13 @@ void fdt_epoll_removed(int fd, int epfd);
 /* True when fd still refers to the socket the entry describes. */
 int fdt_same_socket(int fd, const struct fd_entry *e);
 
+/* The same, by a raw fstat (the same struct stat on x86-64 and arm64, the
+ * two raw_syscall knows), for a fork child that hands its sockets over:
+ * libc's fstat lies on a page of libc's code that such a child would map
+ * in for it alone, with shutdown and sendmsg (forkmap.h). Elsewhere the
+ * shim calls libc's, which the app and the tests may interpose. */
+int fdt_same_socket_raw(int fd, const struct fd_entry *e);
+
 /* True when fd holds the file whose inode the entry recorded (any type). */
 int fdt_same_file(int fd, const struct fd_entry *e);
 

@@ -238,7 +238,7 @@ int forkchan_parent_draining(void)
     int saved = errno;
     struct pollfd p = { .fd = atomic_load(&up_send), .events = POLLOUT };
     int r, tries = 0;
-    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR && ++tries < 64)
+    while ((r = raw_poll_now(&p, 1)) < 0 && errno == EINTR && ++tries < 64)
         ;
     restore_errno(saved);
     if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
