@@ -47,7 +47,10 @@ int forkmap_init(void)
     if (eh->e_ident[EI_MAG0] != ELFMAG0 || eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2
         || eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_phentsize != sizeof(ElfW(Phdr)))
         return 0;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+    /* through an integer: the program headers lie past the header object
+     * the linker names, in the same mapped segment (UBSan's object-size
+     * check would take a pointer derived from it for an overflow) */
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((uintptr_t)eh + (uintptr_t)eh->e_phoff);
     /* the load bias: the first segment (the one holding the header) starts at offset 0 */
     uintptr_t bias = 0;
     int found = 0;
