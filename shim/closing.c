@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -64,7 +65,7 @@ static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, str
 {
     switch (q) {
     case ASK_SAME_SOCKET:
-        f->same_socket = fact(fdt_same_socket(fd, e));
+        f->same_socket = fact(forkchan_inherited() ? fdt_same_socket_raw(fd, e) : fdt_same_socket(fd, e));
         break;
     case ASK_PEER:
         f->peer = probe_peer(fd, e);
@@ -177,7 +178,10 @@ static int hand_to_parent(int fd, struct fd_entry *e, int pending, int close_app
         return -1;
     forget_epoll_sets(fd, e);
     if (!(flags & FE_APP_SHUT_WR)) {
-        if (real_shutdown(fd, SHUT_WR) != 0)
+        /* by a raw system call, as the send below: libc's wrappers of both
+         * lie on a page of libc's code the child would map in for them
+         * alone (forkmap.h) */
+        if (raw_syscall(SYS_shutdown, fd, SHUT_WR, 0, 0, 0, 0) != 0)
             return errno == ENOTCONN ? PEER_GONE : -1;
         fdt_update_flags(e, FE_APP_SHUT_WR, 0); /* a fallback does not shut it again */
     }

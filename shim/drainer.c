@@ -250,7 +250,12 @@ void drainer_after_fork_child(void)
     atomic_store(&start_owner, 0);
     if (atomic_load(&fork_inside_start))
         atomic_store(&fork_inside_start, 0);
-    /* zeroed already on the wiped page, but a sanitizer that tracks the
-     * lock by address must see it made anew (the parent holds it) */
-    pthread_mutex_init(start_lock(), NULL);
+    /* zeroed already on the wiped page (an unlocked default mutex is all
+     * zeros in glibc and musl): made anew only elsewhere, or for TSAN, which
+     * tracks the lock by address and must see it made anew (the parent holds
+     * it). The call would be a libc page the child maps in (forkmap.h). */
+#if !defined(__SANITIZE_THREAD__)
+    if (!owner_fresh_wiped())
+#endif
+        pthread_mutex_init(start_lock(), NULL);
 }

@@ -20,7 +20,7 @@ unsigned fdt_own_base = ~0u;
 _Atomic unsigned fdt_high;
 _Atomic unsigned fdt_own_high;
 
-/* Entries at most: 2^20 fds, 64 MiB of address space, touched on demand. */
+/* Entries at most: 2^20 fds, 128 MiB of address space, touched on demand. */
 #define FDT_MAX_ENTRIES (1u << 20)
 
 int fdt_init(void)
@@ -215,6 +215,16 @@ int fdt_same_socket(int fd, const struct fd_entry *e)
     struct stat st;
     int saved = errno;
     int same = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+               && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    restore_errno(saved);
+    return same;
+}
+
+int fdt_same_socket_raw(int fd, const struct fd_entry *e)
+{
+    struct stat st;
+    int saved = errno;
+    int same = raw_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISSOCK(st.st_mode)
                && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
     restore_errno(saved);
     return same;

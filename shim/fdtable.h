@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "owner.h"
+#include "reqentry.h"
 #include "scan.h"
 
 #pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
@@ -82,8 +83,12 @@ struct fd_entry {
     } u;
     uint64_t skip;                /* FK_TRACKED: bytes the hot path may still skip by count,
                                      plus one; 0: ask the scanner (fdt_scanner_catch_up) */
+    /* the second cache line: the read side's (reqwatch.h), here and not
+     * in a table of its own so that a fork child that reads its request
+     * and writes its response copies one page of ours, not two */
+    struct req_entry req;
 };
-_Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line");
+_Static_assert(sizeof(struct fd_entry) == 128, "struct fd_entry is two cache lines: the send side's, the read side's");
 
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */
@@ -218,6 +223,20 @@ static inline void fdt_touch(int fd)
         fdt_raise(&fdt_high, (unsigned)fd + 1);
 }
 
+/* fd's entry is all zero again and fd is still open (no one else can take
+ * the number meanwhile): when it was the highest touched, the scans stop
+ * below it again. A fork server's shim range then holds nothing once its
+ * channel's receiving end went to the drainer process, and its children's
+ * scans (at the fork, at the exit) touch no page there: on a VM with
+ * shadow page tables, a child's first touch of a 2 MB region costs 30-90
+ * microseconds (forkmap.h). */
+static inline void fdt_untouch_top(int fd)
+{
+    unsigned top = (unsigned)fd + 1;
+    _Atomic unsigned *mark = (unsigned)fd >= fdt_own_base ? &fdt_own_high : &fdt_high;
+    atomic_compare_exchange_strong_explicit(mark, &top, (unsigned)fd, memory_order_relaxed, memory_order_relaxed);
+}
+
 /* True when fd's entry may hold state. */
 static inline int fdt_touched(int fd)
 {
@@ -290,6 +309,13 @@ void fdt_epoll_removed(int fd, int epfd);
 
 /* True when fd still refers to the socket the entry describes. */
 int fdt_same_socket(int fd, const struct fd_entry *e);
+
+/* The same, by a raw fstat (the same struct stat on x86-64 and arm64, the
+ * two raw_syscall knows), for a fork child that hands its sockets over:
+ * libc's fstat lies on a page of libc's code that such a child would map
+ * in for it alone, with shutdown and sendmsg (forkmap.h). Elsewhere the
+ * shim calls libc's, which the app and the tests may interpose. */
+int fdt_same_socket_raw(int fd, const struct fd_entry *e);
 
 /* True when fd holds the file whose inode the entry recorded (any type). */
 int fdt_same_file(int fd, const struct fd_entry *e);

@@ -238,7 +238,7 @@ int forkchan_parent_draining(void)
     int saved = errno;
     struct pollfd p = { .fd = atomic_load(&up_send), .events = POLLOUT };
     int r, tries = 0;
-    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR && ++tries < 64)
+    while ((r = raw_poll_now(&p, 1)) < 0 && errno == EINTR && ++tries < 64)
         ;
     restore_errno(saved);
     if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
@@ -276,7 +276,10 @@ int forkchan_send(int fd, unsigned flags, unsigned origin, uint64_t ino, int pen
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     ssize_t n;
     int tries = 0;
-    while ((n = real_sendmsg(s, &m, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR && ++tries < 64)
+    /* a raw system call: libc's sendmsg lies on a page of libc's code the
+     * child would map in for it alone (forkmap.h) */
+    while ((n = raw_syscall(SYS_sendmsg, s, (long)&m, MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0, 0)) < 0 && errno == EINTR
+           && ++tries < 64)
         ;
     int sent = n == (ssize_t)sizeof rec;
     if (!sent && !(n < 0 && transient(errno)))

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
+#include "forkmap.h"
 #include "handoff.h"
 #include "linger.h"
 #include "log.h"
@@ -14,7 +15,6 @@
 #include "policy.h"
 #include "process.h"
 #include "real.h"
-#include "reqwatch.h"
 #include "stats.h"
 
 static const char *const mode_names[] = { "on", "always", "off", "observe" };
@@ -36,11 +36,11 @@ __attribute__((constructor)) static void linger_load(void)
         log_msg(LOG_ERROR, "cannot map the fd table; linger stays inactive in this process");
         return;
     }
-    if (reqw_init() != 0) /* without it, closes judge from the response alone */
-        log_msg(LOG_WARN, "cannot map the request table; requests go unwatched in this process");
     ownfd_init(cfg.max_sockets);
     log_protect(); /* after ownfd_init: the high range is known */
     process_init();
+    int mapped = forkmap_init();
+    log_msg(LOG_DEBUG, "fork children start with %d of the shim's read-only segments mapped", mapped);
     policy_init();
     if (cfg.stats_file) /* the file exists, with zeros, from the start */
         stats_update_file(cfg.stats_file, getpid());

@@ -129,8 +129,10 @@ void ownfd_release(_Atomic int *slot)
 {
     int fd = atomic_load(slot);
     struct fd_entry *e = fd >= 0 ? fdt_get(fd) : NULL;
-    if (e)
-        fdt_set_kind(e, FK_UNKNOWN);
+    if (e) {
+        fdt_reset_entry(e); /* all zero again, as never touched */
+        fdt_untouch_top(fd);
+    }
     for (int i = 0; i < MAX_SLOTS; i++)
         if (slots[i] == slot)
             slots[i] = NULL;

@@ -58,7 +58,7 @@ static enum peer_state peek_peer(int fd, int count)
      * signal is pending: that says nothing of the peer, so ask again (a
      * storm of signals that never lets it answer: take the peer as open) */
     int r, tries = 0;
-    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+    while ((r = raw_poll_now(&p, 1)) < 0 && errno == EINTR)
         if (++tries == 64)
             return PEER_OPEN;
     if (r < 0 || (p.revents & POLLNVAL))

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct real_fns real;
@@ -42,6 +43,12 @@ long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
         return -1;
     }
     return ret;
+}
+
+int raw_poll_now(struct pollfd *fds, unsigned n)
+{
+    struct timespec zero = { 0, 0 };
+    return (int)raw_syscall(SYS_ppoll, (long)fds, (long)n, (long)&zero, 0, 0, 0);
 }
 
 #define SYS0(nr, ...) raw_syscall(nr, __VA_ARGS__)

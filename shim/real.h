@@ -9,6 +9,7 @@
 #define LINGER_REAL_H
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -102,6 +103,11 @@ void real_resolve(void);
 
 /* A system call straight to the kernel: returns the result, or -1 with errno. */
 long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* poll(fds, n, 0), straight to the kernel (ppoll with a zero timeout):
+ * libc's poll lies on a page of libc's code that a fork child may
+ * otherwise map in for the shim's probes alone (forkmap.h). */
+int raw_poll_now(struct pollfd *fds, unsigned n);
 
 int real_close(int fd);
 int real_shutdown(int fd, int how);

@@ -23,7 +23,15 @@
  * musl forgets a stream's write mode at each flush); else STDIO_NOTHING. */
 static inline enum stdio_output stdio_output(FILE *f)
 {
-    if (__fpending(f) > 0)
+#ifdef __GLIBC__
+    /* __fpending's own sum, for a byte stream (its public fields): the
+     * call alone would map a page of libc's code into every fork child,
+     * which asks this at the fork (forkmap.h) */
+    size_t pending = f->_mode > 0 ? __fpending(f) : (size_t)(f->_IO_write_ptr - f->_IO_write_base);
+#else
+    size_t pending = __fpending(f);
+#endif
+    if (pending > 0)
         return STDIO_PENDING;
 #ifdef __GLIBC__
     if (__atomic_load_n(&f->_flags, __ATOMIC_RELAXED) & LINGER_IO_CURRENTLY_PUTTING)

@@ -54,3 +54,27 @@ Test(ownfd, protect_moves_high)
     close(now);
     close(p[1]);
 }
+
+/* A released shim fd that was the highest touched in its range lowers the
+ * range's mark (fdt_untouch_top): a fork child's scans of the range stop
+ * below it and touch no page there. One released below another still
+ * open leaves the mark alone. */
+Test(ownfd, release_of_the_top_fd_lowers_the_mark)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    _Atomic int low = p[0], top = p[1];
+    int l = ownfd_protect(&low), t = ownfd_protect(&top);
+    cr_assert(l >= ownfd_base() && t > l, "two shim fds, %d below %d", l, t);
+    cr_assert_eq(fdt_own_high, (unsigned)t + 1);
+
+    ownfd_release(&low); /* not the top: the mark stays */
+    cr_expect_eq(fdt_own_high, (unsigned)t + 1, "released below the top");
+    cr_expect_eq(fdt[l].ino, 0u, "the released entry is all zero");
+    close(l);
+
+    ownfd_release(&top);
+    cr_expect_eq(fdt_own_high, (unsigned)t, "released the top: the scans stop below it");
+    cr_expect_eq(fdt_kind(&fdt[t]), FK_UNKNOWN);
+    close(t);
+}
