@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "forkmap.h"
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
@@ -192,6 +193,10 @@ static int make_channel(void)
         close_chan_fd(&mine_send);
         return -1;
     }
+    /* a fork-per-connection server: its children start with the shim's
+     * read-only pages from now on */
+    int mapped = forkmap_init();
+    log_msg(LOG_DEBUG, "fork children start with %d of the shim's read-only segments mapped", mapped);
     return 0;
 }
 

@@ -9,7 +9,9 @@
  * the faults a fork-per-connection child pays for the shim, each tens of
  * microseconds on a virtual machine.
  *
- * At load, the shim maps those pages in (MADV_POPULATE_READ) and rewrites
+ * When a process first forks while it holds an accepted socket (the fork
+ * that makes the channel, forkchan.h: a fork-per-connection server), the
+ * shim maps those pages in (MADV_POPULATE_READ) and rewrites
  * one byte of each such segment, its own value, through /proc/self/mem, as
  * a debugger does to set a breakpoint: the kernel gives that page a private
  * copy, identical, and the mapping an anon_vma. From then on each fork
@@ -19,13 +21,15 @@
  * no protection changes (no page is ever writable and executable). The cost:
  * one private page per segment (12 KB a process), and each fork copies some
  * thirty more entries. Where /proc/self/mem refuses (a kernel booted with
- * proc_mem.force_override=never, no /proc), nothing changes: children fault
- * as before.
+ * proc_mem.force_override=never, no /proc, a security profile that denies
+ * the write and may log it), nothing changes: children fault as before.
+ * Other processes never try: they gain nothing from it.
  */
 #ifndef LINGER_FORKMAP_H
 #define LINGER_FORKMAP_H
 
-/* At load, in a process that may fork: makes fork copy the entries of the
+/* Once, in a fork-per-connection server (forkchan.c, at the fork that
+ * makes its channel, before the child exists): makes fork copy the entries of the
  * shim's read-only segments (above). Quietly does nothing on any error;
  * the number of segments done, for the log. */
 int forkmap_init(void);

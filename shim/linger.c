@@ -7,7 +7,6 @@
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
-#include "forkmap.h"
 #include "handoff.h"
 #include "linger.h"
 #include "log.h"
@@ -39,8 +38,6 @@ __attribute__((constructor)) static void linger_load(void)
     ownfd_init(cfg.max_sockets);
     log_protect(); /* after ownfd_init: the high range is known */
     process_init();
-    int mapped = forkmap_init();
-    log_msg(LOG_DEBUG, "fork children start with %d of the shim's read-only segments mapped", mapped);
     policy_init();
     if (cfg.stats_file) /* the file exists, with zeros, from the start */
         stats_update_file(cfg.stats_file, getpid());

@@ -9,7 +9,9 @@
  * "pages M parent P child C" and exits 0; 2 when no such mapping exists or
  * pagemap cannot be read. Every call the child makes is bound in the parent
  * first (the warm-up count), so the child's own lazy binding touches no
- * library's symbol table. */
+ * library's symbol table. It holds an accepted loopback connection and
+ * forks once before it counts, as a fork-per-connection server does: linger
+ * prepares its children at such a fork (shim/forkmap.h). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "kit.h"
 
 #define MAX_RANGES 16
 
@@ -63,12 +67,30 @@ static long count_present(long *total)
     return present;
 }
 
+/* Accepts a loopback connection of its own and keeps both ends open. */
+static void hold_accepted_socket(void)
+{
+    struct sockaddr_in addr;
+    int l = kit_listen_loopback(&addr, 1);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) != 0 || kit_accept(l) < 0) {
+        perror("fork_pagemap: loopback connection");
+        exit(2);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: fork_pagemap NAME\n");
         return 2;
     }
+    hold_accepted_socket();
+    pid_t first = fork(); /* the fork a server makes for its first connection */
+    if (first == 0)
+        _exit(0);
+    if (first < 0 || waitpid(first, NULL, 0) != first)
+        return 2;
     find_ranges(argv[1]);
     long total = 0, parent = count_present(&total);
     if (!nranges || parent < 0) {
