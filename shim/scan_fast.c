@@ -291,7 +291,10 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 #define HEAD head_sse2
 #define MASKS masks_sse2
 #define WHOLE whole_sse2
+#define QUICK quick_sse2
+#define QUICK_VALUE quick_value_sse2
 #include "scan_whole.h"
+#include "scan_quick.h"
 #include "scan_lines.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
@@ -345,7 +348,10 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 #define HEAD head_avx2
 #define MASKS masks_avx2
 #define WHOLE whole_avx2
+#define QUICK quick_avx2
+#define QUICK_VALUE quick_value_avx2
 #include "scan_whole.h"
+#include "scan_quick.h"
 #include "scan_lines.h"
 #endif
 
@@ -393,9 +399,20 @@ static inline const unsigned char *head_lines(struct scan_state *s, const unsign
     return head_sse2(s, p, lo, end);
 }
 
-/* A whole head at once (whole_* above), the CPU's way. */
+/* A whole head at once (quick_* and whole_* above), the CPU's way. */
 static inline const unsigned char *whole_head(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
                                              const unsigned char *end)
+{
+#ifdef HAVE_AVX2_WAY
+    if (wide_way())
+        return quick_avx2(s, p, lo, end);
+#endif
+    return quick_sse2(s, p, lo, end);
+}
+
+/* The same, for a head the feed holds less than 64 bytes of. */
+static inline const unsigned char *whole_any(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
+                                            const unsigned char *end)
 {
 #ifdef HAVE_AVX2_WAY
     if (wide_way())
@@ -420,7 +437,7 @@ static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state 
             return (enum scan_verdict)s->verdict;
         case SP_START:
             if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's')) {
-                p = end - lo >= 64 ? whole_head(s, p, lo, end) : p;
+                p = end - p >= 64 ? whole_head(s, p, lo, end) : end - lo >= 64 ? whole_any(s, p, lo, end) : p;
                 if (p == from)
                     p = head_lines(s, p, lo, end);
             }
@@ -440,17 +457,53 @@ static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state 
     return (enum scan_verdict)s->verdict;
 }
 
+/* What scan_feed does with the bytes from p on when they start with a head
+ * it did not take at once (p == lo), or come after one it took. */
+static __attribute__((noinline)) enum scan_verdict feed_rest(struct scan_state *s, const unsigned char *lo,
+                                                            const unsigned char *p, const unsigned char *end)
+{
+    if (p == lo && (*p == 'H' || *p == 'S' || *p == 's'))
+        p = head_lines(s, p, lo, end);
+    return feed_lines(s, lo, p, end);
+}
+
+/* scan_feed from the start of a head (SP_START) the feed holds 64 bytes
+ * of or more, the CPU's way: at once when it can (quick_*, whole_*). */
+#ifdef HAVE_AVX2_WAY
+static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct scan_state *s, const unsigned char *lo,
+                                                                       const unsigned char *end)
+{
+    const unsigned char *p = quick_avx2(s, lo, lo, end);
+    if (__builtin_expect(p == end, 1))
+        return (enum scan_verdict)s->verdict;
+    return feed_rest(s, lo, p, end);
+}
+#endif
+
+static __attribute__((noinline)) enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo,
+                                                            const unsigned char *end)
+{
+#ifdef HAVE_AVX2_WAY
+    if (wide_way())
+        return feed_head_avx2(s, lo, end);
+#endif
+    const unsigned char *p = quick_sse2(s, lo, lo, end);
+    if (p == end)
+        return (enum scan_verdict)s->verdict;
+    return feed_rest(s, lo, p, end);
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
-    const unsigned char *lo = buf, *p = lo, *end = p + len;
-    if (s->phase == SP_START && len >= 64 && (*p == 'H' || *p == 'S' || *p == 's')) {
-        p = whole_head(s, p, lo, end); /* a whole head at once: the usual case */
-        if (p == end)
-            return (enum scan_verdict)s->verdict;
-        if (p == lo)
-            p = head_lines(s, p, lo, end);
-    } else if (len < FAST_MIN_LEN) {
-        return scan_feed_ref(s, buf, len);
+    const unsigned char *lo = buf;
+    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) {
+#ifdef HAVE_AVX2_WAY
+        if (__builtin_expect(__atomic_load_n(&head_way, __ATOMIC_RELAXED) > 0, 1))
+            return feed_head_avx2(s, lo, lo + len); /* a whole head at once: the usual case */
+#endif
+        return feed_head(s, lo, lo + len);
     }
-    return feed_lines(s, lo, p, end);
+    if (len < FAST_MIN_LEN)
+        return scan_feed_ref(s, buf, len);
+    return feed_lines(s, lo, lo, lo + len);
 }
