@@ -172,53 +172,6 @@ static inline __attribute__((always_inline)) void end_whole_head(struct scan_sta
     s->line_len = 0;
 }
 
-/* The phase (low byte) and verdict (high byte) the reference reaches at the
- * end of a final head of status 200 or more, not 204 nor 304, of an
- * HTTP/1.x response (not CGI-style), indexed by its flags' low six bits
- * (SF_HTTP10 ... SF_CL) and, as bit 6, a Content-Length other than 0: the
- * way scan_end_of_head decides. */
-#define QE_CLOSE(i) (((i) & SF_CONN_CLOSE) || (((i) & SF_HTTP10) && !((i) & SF_CONN_KEEP)) \
-                     || (((i) & SF_TE) ? !((i) & SF_CHUNKED) : !((i) & SF_CL)))
-#define QE_PHASE(i) (((i) & SF_TE) ? (((i) & SF_CHUNKED) ? SP_CHUNK_SIZE : SP_BODY_UNTIL_CLOSE) \
-                     : ((i) & SF_CL) ? (((i) & 64) ? SP_BODY_LENGTH : SP_START) : SP_BODY_UNTIL_CLOSE)
-#define QE(i) (uint16_t)(QE_PHASE(i) | (QE_CLOSE(i) ? SCAN_CLOSE : SCAN_KEEPALIVE) << 8)
-#define QE4(i) QE(i), QE((i) + 1), QE((i) + 2), QE((i) + 3)
-#define QE16(i) QE4(i), QE4((i) + 4), QE4((i) + 8), QE4((i) + 12)
-static const uint16_t quick_end[128] = {
-    QE16(0), QE16(16), QE16(32), QE16(48), QE16(64), QE16(80), QE16(96), QE16(112),
-};
-#undef QE16
-#undef QE4
-#undef QE
-#undef QE_PHASE
-#undef QE_CLOSE
-
-/* The state the reference leaves at the last LF of a plain HTTP/1.x head
- * with header lines, as end_whole_head, for a final response of status 200
- * or more, not 204 nor 304 (a table and a few stores); for any other
- * status, end_whole_head itself. */
-static inline __attribute__((always_inline)) void end_quick_head(struct scan_state *s, uint16_t flags, uint16_t status,
-                                                                 uint64_t length)
-{
-    if (__builtin_expect(status < 200 || status == 204 || status == 304, 0)) {
-        s->match = 0;
-        s->token = 0;
-        end_whole_head(s, flags, status, length);
-        return;
-    }
-    const uint16_t e = quick_end[(flags & 0x3f) | (length != 0) << 6];
-    s->remaining = flags & SF_CHUNKED ? 0 : length;
-    s->status = status;
-    s->line_len = 0;
-    s->flags = flags;
-    s->phase = (uint8_t)e;
-    s->verdict = (uint8_t)(e >> 8);
-    s->header = H_OTHER;
-    s->match = 0;
-    s->token = 0;
-    s->responses += s->responses != 255;
-}
-
 /* The lines of a plain head whose blank line is not in the feed (the
  * whole-head pass, scan_whole.h), up to the line that starts at p[upto],
  * after the status line's LF at least: the state the reference has there,

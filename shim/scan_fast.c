@@ -20,6 +20,7 @@
 #include "scan_pieces.h"
 #include "scan_values.h"
 #include "scan_bits.h"
+#include "scan_usual.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -292,7 +293,7 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 #define MASKS masks_sse2
 #define WHOLE whole_sse2
 #define QUICK quick_sse2
-#define QUICK_VALUE quick_value_sse2
+#define QUICK_NAME quick_name_sse2
 #include "scan_whole.h"
 #include "scan_quick.h"
 #include "scan_lines.h"
@@ -349,10 +350,25 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 #define MASKS masks_avx2
 #define WHOLE whole_avx2
 #define QUICK quick_avx2
-#define QUICK_VALUE quick_value_avx2
+#define QUICK_NAME quick_name_avx2
 #include "scan_whole.h"
 #include "scan_quick.h"
 #include "scan_lines.h"
+#endif
+
+/* The quick way (quick_*) where a head starts inside a feed. */
+static __attribute__((noinline)) const unsigned char *quick_any_sse2(struct scan_state *s, const unsigned char *p,
+                                                                    const unsigned char *lo, const unsigned char *end)
+{
+    return quick_sse2(s, p, lo, end);
+}
+
+#ifdef HAVE_AVX2_WAY
+static AVX2 __attribute__((noinline)) const unsigned char *quick_any_avx2(struct scan_state *s, const unsigned char *p,
+                                                                         const unsigned char *lo, const unsigned char *end)
+{
+    return quick_avx2(s, p, lo, end);
+}
 #endif
 
 /* Which way heads are read: -1 not decided yet, 0 SSE2, 1 AVX2. */
@@ -405,9 +421,9 @@ static inline const unsigned char *whole_head(struct scan_state *s, const unsign
 {
 #ifdef HAVE_AVX2_WAY
     if (wide_way())
-        return quick_avx2(s, p, lo, end);
+        return quick_any_avx2(s, p, lo, end);
 #endif
-    return quick_sse2(s, p, lo, end);
+    return quick_any_sse2(s, p, lo, end);
 }
 
 /* The same, for a head the feed holds less than 64 bytes of. */

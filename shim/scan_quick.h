@@ -1,20 +1,22 @@
-/* scan_quick.h - the fast path's quick way for the usual case, included by
+/* scan_quick.h - the fast path's quick way for the usual head, included by
  * scan_fast.c once per way of reading 64 bytes at a time (SSE2, and AVX2
  * where the CPU has it), right after scan_whole.h and before scan_lines.h
  * (which undefines the shared names). Before including:
  *   LINES_ATTR, CONSTS(k), MASKS  as for scan_whole.h
  *   WHOLE        the name of scan_whole.h's function of the same way
- *   QUICK, QUICK_VALUE  the names this copy gives its functions
+ *   QUICK, QUICK_NAME  the names this copy gives its functions
  * Not a header to include anywhere else.
  *
  * An "HTTP/1.x NNN" head the feed holds whole, blank line and all, read as
  * scan_whole.h reads it (the same masks and the same carry; see there) in
- * one pass with nothing kept but a few registers: the status line is
- * checked with two loads, each 64-byte word costs a few bit operations, and
- * a name that may be ours (by its length) is compared, and its value taken,
- * when the word that ends it is read. Any other head - a CGI-style one, one
- * whose blank line is not in the feed - goes to WHOLE; anything unusual
- * leaves the head, untouched, to the line-at-a-time way, as WHOLE would.
+ * one pass that keeps nothing but a few registers: the status line is
+ * checked with two loads; each 64-byte word costs a few bit operations;
+ * a name that may be ours (by its length) is compared, and its value
+ * taken, when the word that ends it is read: first as one of the usual
+ * lines (scan_usual.h), else as WHOLE would. Any other head - a CGI-style
+ * one, one whose blank line is not in the feed, an unusual value of ours -
+ * goes to WHOLE; anything WHOLE would leave to the line-at-a-time way, this
+ * leaves there too, with the state untouched.
  */
 
 /* The head is read in this many 64-byte words at most (as in WHOLE). */
@@ -23,45 +25,32 @@
 /* "HTTP/1." as the first 7 bytes of a word (the 8th masked out). */
 #define QUICK_HTTP1 0x002e312f50545448ull
 
-/* The usual value of our header h, at v just past its ':' in a head the
- * feed [.., end) holds: "keep-alive", "close" or "chunked" after one
- * space, or the head's first Content-Length as up to 7 digits after one
- * space or none, each up to the line's end. Returns 1 with its effect
- * made on *flags (SF_CL for the number) or the number in *length, as
- * head_value (scan_values.h) would; 0 for any other value (WHOLE then). */
-static inline LINES_ATTR __attribute__((always_inline)) int QUICK_VALUE(enum header_id h, const unsigned char *v,
-                                                                       const unsigned char *end, uint16_t *flags,
-                                                                       uint64_t *length)
+/* The name ending at the ':' x in a head the feed [.., end) holds, where a
+ * line starts 10, 14 or 17 bytes before it, when its line is one of the
+ * usual lines of ours (scan_usual.h): the value's effect on *flags (SF_CL
+ * for a Content-Length) and *length, as the reference has it at the line's
+ * LF, and 1. Returns 0 when the line is another one (whether it comes
+ * before the blank line the caller knows). */
+static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const unsigned char *x, const unsigned char *end,
+                                                                      uint16_t *flags, uint64_t *length)
 {
-    if (end - v < 12)
-        return 0;
-    v += *v == ' ';
-    const uint64_t lower = 0x2020202020202020ull;
-    if (h == H_CONTENT_LENGTH) {
-        uint64_t x;
-        const unsigned n = leading_digits(scan_load8(v), &x); /* up to 7, then the line's end */
-        if (n - 1u >= 7u || (v[n] != '\r' && v[n] != '\n') || (*flags & SF_CL))
-            return 0;
-        *length = x;
-        *flags |= SF_CL;
-        return 1;
-    }
-    if (h == H_CONNECTION) {
-        if ((v[10] == '\r' || v[10] == '\n') && (scan_load8(v) | lower) == scan_load8("keep-alive")
-            && (scan_load8(v + 2) | lower) == scan_load8("ep-alive")) {
+    if (x[-11] == '\n') {
+        if (end - x >= 14 && usual_pair(x - 10, U_KEEP_A, x - 2, U_KEEP_B)) {
             *flags |= SF_CONN_KEEP;
             return 1;
         }
-        uint32_t a;
-        __builtin_memcpy(&a, v, 4);
-        if ((v[5] == '\r' || v[5] == '\n') && (a | 0x20202020u) == 0x736f6c63u /* "clos" */ && (v[4] | 0x20) == 'e') {
+        if (end - x >= 9 && usual_pair(x - 10, U_CLOSE_A, x - 7, U_CLOSE_B)) {
             *flags |= SF_CONN_CLOSE;
             return 1;
         }
-        return 0;
-    }
-    /* Transfer-Encoding */
-    if ((v[7] == '\r' || v[7] == '\n') && ((scan_load8(v) | lower) & 0x00ffffffffffffffull) == (scan_load8("chunked\r") & 0x00ffffffffffffffull)) {
+    } else if (x[-15] == '\n') {
+        uint64_t n;
+        if (end - x >= 10 && !(*flags & SF_CL) && usual_one(x - 14, U_LENGTH) && usual_number(x + 2, &n)) {
+            *length = n;
+            *flags |= SF_CL;
+            return 1;
+        }
+    } else if (end - x >= 11 && usual_pair(x - 17, U_CHUNKED_A, x - 5, U_CHUNKED_B)) {
         *flags |= SF_TE | SF_CHUNKED;
         return 1;
     }
@@ -69,13 +58,12 @@ static inline LINES_ATTR __attribute__((always_inline)) int QUICK_VALUE(enum hea
 }
 
 /* The whole head at p, when it is an "HTTP/1.x NNN" head the feed [lo, end)
- * holds whole, with only the usual values in our headers (see the top of
- * this file): the state the reference reaches at its last LF, and the byte
- * after it; otherwise what WHOLE returns (p when the head is to go the
- * line-at-a-time way). Phase SP_START, and the feed holds 64 bytes from p
- * on. */
-static LINES_ATTR const unsigned char *QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
-                                             const unsigned char *end)
+ * holds whole (see the top of this file): the state the reference reaches
+ * at its last LF, and the byte after it; otherwise what WHOLE returns (p
+ * when the head is to go the line-at-a-time way). Phase SP_START, and the
+ * feed holds 64 bytes from p on. */
+static inline LINES_ATTR __attribute__((always_inline)) const unsigned char *
+QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
     const uint64_t w0 = scan_load8(p);
     if ((w0 & 0x00ffffffffffffffull) != QUICK_HTTP1)
@@ -96,7 +84,7 @@ static LINES_ATTR const unsigned char *QUICK(struct scan_state *s, const unsigne
     const unsigned char *const words_end = end - p < 64 * QUICK_WORDS ? end : p + 64 * QUICK_WORDS;
     uint64_t lf_prev = 0, cr_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
     uint64_t b, stops;
-    const unsigned char *q = p;
+    const unsigned char *q = p, *other = NULL;
     for (;; q += 64) {
         struct masks64 m;
         if (q + 64 <= words_end) {
@@ -117,11 +105,15 @@ static LINES_ATTR const unsigned char *QUICK(struct scan_state *s, const unsigne
         uint64_t cand = first & (shift_in(m.lf, lf_prev, 11) | shift_in(m.lf, lf_prev, 15) | shift_in(m.lf, lf_prev, 18));
         stops = (first & (b | m.odd)) | (shift_in(m.cr, cr_prev, 1) & ~m.lf);
         if (__builtin_expect((stops | cand) != 0, 0)) {
-            for (cand &= ~stops & (stops - 1); cand; cand &= cand - 1) { /* the names before the first stop */
-                const size_t colon = (size_t)(q - p) + (size_t)__builtin_ctzll(cand);
-                const enum header_id h = our_header_at(p, colon);
-                if (h != H_OTHER && !QUICK_VALUE(h, p + colon + 1, end, &flags, &length))
-                    return WHOLE(s, p, lo, end);
+            cand &= ~stops & (stops - 1); /* the names before the first stop */
+            if (!other) {
+                for (; cand; cand &= cand - 1) {
+                    const unsigned char *x = q + __builtin_ctzll(cand);
+                    if (!QUICK_NAME(x, end, &flags, &length)) {
+                        other = x; /* it and the lines after: other_lines */
+                        break;
+                    }
+                }
             }
             if (stops)
                 break;
@@ -131,21 +123,29 @@ static LINES_ATTR const unsigned char *QUICK(struct scan_state *s, const unsigne
         cr_prev = m.cr;
     }
     const unsigned t = (unsigned)__builtin_ctzll(stops);
-    const size_t blank = (size_t)(q - p) + t; /* where the blank line starts */
+    const unsigned char *blank = q + t; /* where the blank line starts */
     if (!(b >> t & 1))
         return p; /* a line not plain before the blank line */
-    size_t last = blank; /* the head's last LF */
-    if (p[blank] != '\n') {
-        if (p[blank] != '\r' || p + blank + 1 >= end || p[blank + 1] != '\n')
+    const unsigned char *last = blank; /* the head's last LF */
+    if (*blank != '\n') {
+        if (*blank != '\r' || blank + 1 >= end || blank[1] != '\n')
             return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
         last++;
+    }
+    if (__builtin_expect(other != NULL, 0)) {
+        uint16_t f = flags; /* (flags and length stay out of memory) */
+        uint64_t l = length;
+        if (!other_lines(p, other, blank, &f, &l))
+            return p;
+        flags = f;
+        length = l;
     }
     const uint16_t status = (uint16_t)(((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf));
     if (__builtin_expect((starts | (b & ((1ull << t) - 1))) != 0, 1)) /* a line before the blank line: a header line */
         end_quick_head(s, flags | SF_IN_HEADER, status, length);
     else
         end_whole_head(s, flags, status, length);
-    return p + last + 1;
+    return last + 1;
 }
 
 #undef QUICK_WORDS
@@ -153,4 +153,4 @@ static LINES_ATTR const unsigned char *QUICK(struct scan_state *s, const unsigne
 #undef MASKS
 #undef WHOLE
 #undef QUICK
-#undef QUICK_VALUE
+#undef QUICK_NAME
