@@ -12,11 +12,11 @@
  * one pass that keeps nothing but a few registers: the status line is
  * checked with two loads; each 64-byte word costs a few bit operations;
  * a name that may be ours (by its length) is compared, and its value
- * taken, when the word that ends it is read: first as one of the usual
- * lines (scan_usual.h), else as WHOLE would. Any other head - a CGI-style
- * one, one whose blank line is not in the feed, an unusual value of ours -
- * goes to WHOLE; anything WHOLE would leave to the line-at-a-time way, this
- * leaves there too, with the state untouched.
+ * taken, when the word that ends it is read, when its line is one of the
+ * usual lines (scan_usual.h). Any other head - a CGI-style one, one whose
+ * blank line is not in the feed, one with another line of ours - goes to
+ * WHOLE; anything WHOLE would leave to the line-at-a-time way, this leaves
+ * there too, with the state untouched.
  */
 
 /* The head is read in this many 64-byte words at most (as in WHOLE). */
@@ -84,7 +84,7 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
     const unsigned char *const words_end = end - p < 64 * QUICK_WORDS ? end : p + 64 * QUICK_WORDS;
     uint64_t lf_prev = 0, cr_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
     uint64_t b, stops;
-    const unsigned char *q = p, *other = NULL;
+    const unsigned char *q = p;
     for (;; q += 64) {
         struct masks64 m;
         if (q + 64 <= words_end) {
@@ -105,16 +105,9 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
         uint64_t cand = first & (shift_in(m.lf, lf_prev, 11) | shift_in(m.lf, lf_prev, 15) | shift_in(m.lf, lf_prev, 18));
         stops = (first & (b | m.odd)) | (shift_in(m.cr, cr_prev, 1) & ~m.lf);
         if (__builtin_expect((stops | cand) != 0, 0)) {
-            cand &= ~stops & (stops - 1); /* the names before the first stop */
-            if (!other) {
-                for (; cand; cand &= cand - 1) {
-                    const unsigned char *x = q + __builtin_ctzll(cand);
-                    if (!QUICK_NAME(x, end, &flags, &length)) {
-                        other = x; /* it and the lines after: other_lines */
-                        break;
-                    }
-                }
-            }
+            for (cand &= ~stops & (stops - 1); cand; cand &= cand - 1) /* the names before the first stop */
+                if (!QUICK_NAME(q + __builtin_ctzll(cand), end, &flags, &length))
+                    return WHOLE(s, p, lo, end); /* not a usual line of ours: all the other way */
             if (stops)
                 break;
         }
@@ -131,14 +124,6 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
         if (*blank != '\r' || blank + 1 >= end || blank[1] != '\n')
             return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
         last++;
-    }
-    if (__builtin_expect(other != NULL, 0)) {
-        uint16_t f = flags; /* (flags and length stay out of memory) */
-        uint64_t l = length;
-        if (!other_lines(p, other, blank, &f, &l))
-            return p;
-        flags = f;
-        length = l;
     }
     const uint16_t status = (uint16_t)(((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf));
     if (__builtin_expect((starts | (b & ((1ull << t) - 1))) != 0, 1)) /* a line before the blank line: a header line */

@@ -56,10 +56,20 @@ static const struct usual16 usual[] __attribute__((aligned(16))) = {
 
 /* True when the 16 bytes at a are piece i of a usual line and the 16 at b
  * piece j. */
+/* The templates, through a pointer the compiler cannot see into (else it
+ * loads every template into a register before a loop over names). */
+static inline const struct usual16 *usual_table(void)
+{
+    const struct usual16 *u = usual;
+    __asm__("" : "+r"(u));
+    return u;
+}
+
 static inline __attribute__((always_inline)) int usual_pair(const unsigned char *a, enum usual_piece i,
                                                             const unsigned char *b, enum usual_piece j)
 {
 #ifdef __SSE2__
+    const struct usual16 *const usual = usual_table();
     const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
                                    _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
     const __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)b),
@@ -79,6 +89,7 @@ static inline __attribute__((always_inline)) int usual_pair(const unsigned char 
 static inline __attribute__((always_inline)) int usual_one(const unsigned char *a, enum usual_piece i)
 {
 #ifdef __SSE2__
+    const struct usual16 *const usual = usual_table();
     const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
                                    _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
     return _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)usual[i].want))) == 0xffff;
@@ -90,54 +101,24 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 #endif
 }
 
-/* The 64-bit constants of usual_number, read from memory (gcc would
- * build each in a register first). */
-static const uint64_t usual_k[] = {
-    0x3030303030303030ull, 0x7676767676767676ull, 0x8080808080808080ull,
-    0x00ff00ff00ff00ffull, 0x0000ffff0000ffffull, 42949672960001ull /* 10000 << 32 | 1 */,
-};
-
 /* The number at u when 1 to 7 decimal digits, then a CR, start the 8
  * bytes there: their count, with the number in *value; 0 otherwise. As
  * leading_digits (scan_values.h), with one multiplication a step. */
 static inline __attribute__((always_inline)) unsigned usual_number(const unsigned char *u, uint64_t *value)
 {
-    const uint64_t *k = usual_k;
-    __asm__("" : "+r"(k)); /* the constants as memory operands */
-    const uint64_t d = scan_load8(u) - k[0];
+    const uint64_t d = scan_load8(u) - 0x3030303030303030ull;
     /* the first byte that is no digit; bit 63 set so that there is one
      * (a digit there then fails the CR test) */
-    const uint64_t other = ((d | (d + k[1])) & k[2]) | 1ull << 63;
+    const uint64_t other = ((d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull) | 1ull << 63;
     const unsigned n = (unsigned)__builtin_ctzll(other) >> 3;
     if (n == 0 || u[n] != '\r')
         return 0;
     uint64_t x = d << (64 - 8 * n); /* the digits in the top bytes, the first lowest */
     x = (x * 2561) >> 8;                   /* pairs: 10 a + b */
-    x = ((x & k[3]) * 6553601) >> 16;      /* fours */
-    x = ((x & k[4]) * k[5]) >> 32;         /* all eight */
+    x = ((x & 0x00ff00ff00ff00ffull) * 6553601) >> 16;        /* fours */
+    x = ((x & 0x0000ffff0000ffffull) * 42949672960001ull) >> 32; /* all eight */
     *value = x;
     return n;
-}
-
-/* The lines of a plain head (each a name, a ':', a value; CR only before
- * LF) from the one that holds x up to the blank line at blank, after the
- * quick way (scan_quick.h) found one of them not one of the usual lines
- * (usual_pair): each of ours has its value taken as scan_whole.h takes it
- * (head_value), in order. Returns 0 when one must be taken a byte at a
- * time. */
-static __attribute__((noinline)) int other_lines(const unsigned char *p, const unsigned char *x,
-                                                 const unsigned char *blank, uint16_t *flags, uint64_t *length)
-{
-    const unsigned char *line = memrchr(p, '\n', (size_t)(x - p)) + 1; /* after the status line's LF at least */
-    while (line < blank) {
-        const unsigned char *lf = memchr(line, '\n', (size_t)(blank - line));
-        const unsigned char *colon = memchr(line, ':', (size_t)(lf - line)); /* the name's end (a plain line) */
-        const enum header_id h = scan_header_named(line, (size_t)(colon - line));
-        if (h != H_OTHER && !head_value(h, colon + 1, blank, flags, length))
-            return 0;
-        line = lf + 1;
-    }
-    return 1;
 }
 
 /* The phase (low byte) and verdict (high byte) the reference reaches at the
