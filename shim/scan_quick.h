@@ -22,8 +22,10 @@
 /* The head is read in this many 64-byte words at most (as in WHOLE). */
 #define QUICK_WORDS 64
 
-/* "HTTP/1." as the first 7 bytes of a word (the 8th masked out). */
+/* "HTTP/1." as the first 7 bytes of a word (the 8th masked out), and
+ * "HTTP/1.1". */
 #define QUICK_HTTP1 0x002e312f50545448ull
+#define QUICK_HTTP11 0x312e312f50545448ull
 
 /* The name ending at the ':' x in a head the feed [.., end) holds, where a
  * line starts 10, 14 or 17 bytes before it, when its line is one of the
@@ -65,19 +67,25 @@ static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const uns
 static inline LINES_ATTR __attribute__((always_inline)) const unsigned char *
 QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
+    /* "HTTP/1.x NNN" then SP, CR or LF: x a digit (1 the usual one), then
+     * in one 32-bit word a SP and three bytes whose high nibble is 3 and
+     * stays 3 when 6 is added (the digits) */
     const uint64_t w0 = scan_load8(p);
-    if ((w0 & 0x00ffffffffffffffull) != QUICK_HTTP1)
-        return WHOLE(s, p, lo, end);
-    /* "HTTP/1.x NNN" then SP, CR or LF: x a digit, then in one 32-bit word
-     * a SP and three bytes whose high nibble is 3 and stays 3 when 6 is
-     * added (the digits) */
+    uint16_t flags = 0;
+    if (__builtin_expect(w0 != QUICK_HTTP11, 0)) {
+        if ((w0 & 0x00ffffffffffffffull) != QUICK_HTTP1)
+            return WHOLE(s, p, lo, end);
+        const unsigned minor = (unsigned)p[7] - '0';
+        if (minor > 9)
+            return p;
+        flags = minor == 0 ? SF_HTTP10 : 0;
+    }
     uint32_t d;
     __builtin_memcpy(&d, p + 8, 4);
-    const unsigned minor = (unsigned)p[7] - '0', after = p[12];
-    if (minor > 9 || (d & 0xf0f0f0ffu) != 0x30303020u || ((d + 0x06060600u) & 0xf0f0f000u) != 0x30303000u
+    const unsigned after = p[12];
+    if ((d & 0xf0f0f0ffu) != 0x30303020u || ((d + 0x06060600u) & 0xf0f0f000u) != 0x30303000u
         || !(after == ' ' || after == '\r' || after == '\n'))
         return p;
-    uint16_t flags = minor == 0 ? SF_HTTP10 : 0;
     uint64_t length = 0;
 
     CONSTS(k);
@@ -135,6 +143,7 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 
 #undef QUICK_WORDS
 #undef QUICK_HTTP1
+#undef QUICK_HTTP11
 #undef MASKS
 #undef WHOLE
 #undef QUICK
