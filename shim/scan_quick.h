@@ -27,6 +27,9 @@
 #define QUICK_HTTP1 0x002e312f50545448ull
 #define QUICK_HTTP11 0x312e312f50545448ull
 
+/* " 200" as the status line's bytes 8 to 11 read as one 32-bit word. */
+#define QUICK_200 0x30303220u
+
 /* The name ending at the ':' x in a head the feed [.., end) holds, where a
  * line starts 10, 14 or 17 bytes before it, when its line is one of the
  * usual lines of ours (scan_usual.h): the value's effect on *flags (SF_CL
@@ -133,17 +136,18 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
             return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
         last++;
     }
-    const uint16_t status = (uint16_t)(((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf));
-    if (__builtin_expect((starts | (b & ((1ull << t) - 1))) != 0, 1)) /* a line before the blank line: a header line */
-        end_quick_head(s, flags | SF_IN_HEADER, status, length);
+    if (__builtin_expect(d == QUICK_200, 1) && (starts | (b & ((1ull << t) - 1)))) /* the usual: 200, header lines */
+        end_quick_head(s, flags | SF_IN_HEADER, 200, length);
     else
-        end_whole_head(s, flags, status, length);
+        end_head_any(s, flags, (uint16_t)(((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf)), length,
+                     (starts | (b & ((1ull << t) - 1))) != 0);
     return last + 1;
 }
 
 #undef QUICK_WORDS
 #undef QUICK_HTTP1
 #undef QUICK_HTTP11
+#undef QUICK_200
 #undef MASKS
 #undef WHOLE
 #undef QUICK

@@ -144,17 +144,10 @@ static const uint16_t quick_end[128] = {
 
 /* The state the reference leaves at the last LF of a plain HTTP/1.x head
  * with header lines, as end_whole_head, for a final response of status 200
- * or more, not 204 nor 304 (a table and a few stores); for any other
- * status, end_whole_head itself. */
+ * or more, not 204 nor 304 (a table and a few stores). */
 static inline __attribute__((always_inline)) void end_quick_head(struct scan_state *s, uint16_t flags, uint16_t status,
                                                                  uint64_t length)
 {
-    if (__builtin_expect(status < 200 || status == 204 || status == 304, 0)) {
-        s->match = 0;
-        s->token = 0;
-        end_whole_head(s, flags, status, length);
-        return;
-    }
     const uint16_t e = quick_end[(flags & 0x3f) | (length != 0) << 6];
     s->remaining = flags & SF_CHUNKED ? 0 : length;
     s->status = status;
@@ -166,6 +159,22 @@ static inline __attribute__((always_inline)) void end_quick_head(struct scan_sta
     s->match = 0;
     s->token = 0;
     s->responses += s->responses != 255;
+}
+
+/* The same for any status, with or without header lines (`lines`):
+ * end_quick_head where it applies, else end_whole_head. */
+static __attribute__((noinline)) void end_head_any(struct scan_state *s, uint16_t flags, uint16_t status, uint64_t length,
+                                                   int lines)
+{
+    if (!lines) {
+        end_whole_head(s, flags, status, length);
+    } else if (status < 200 || status == 204 || status == 304) {
+        s->match = 0;
+        s->token = 0;
+        end_whole_head(s, flags | SF_IN_HEADER, status, length);
+    } else {
+        end_quick_head(s, flags | SF_IN_HEADER, status, length);
+    }
 }
 
 #endif

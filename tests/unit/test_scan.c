@@ -372,6 +372,10 @@ static const struct scan_case cases[] = {
     CASE("quick: status then CR LF", "HTTP/1.1 200\r\n" X_FILL "Content-Length: 0\r\n\r\n" R_KEEP,
          SCAN_KEEPALIVE, 2),
     CASE("quick: status then a letter", "HTTP/1.1 2000\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("quick: 404", "HTTP/1.1 404 Not Found\r\n" X_FILL "Content-Length: 3\r\n\r\nno!" R_KEEP, SCAN_KEEPALIVE, 2),
+    CASE("quick: 201 and close", "HTTP/1.1 201 Created\r\n" X_FILL "Connection: close\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("quick: 200 without a header line", "HTTP/1.1 200 OK\r\n\r\n" X_FILL X_FILL, SCAN_CLOSE, 1),
     CASE("quick: 304", "HTTP/1.1 304 Not Modified\r\n" X_FILL "Content-Length: 5\r\n\r\n" R_KEEP,
          SCAN_KEEPALIVE, 2),
     CASE("quick: 199 then 500", "HTTP/1.1 199 Hm\r\n" X_FILL "\r\nHTTP/1.1 500 Oops\r\n" X_FILL
