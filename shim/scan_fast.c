@@ -1,6 +1,9 @@
 /* scan_fast.c - the response scanner's fast path (see scan.h): scan_feed.
  *
- * A head the feed holds whole is taken at once (scan_whole.h, scan_bits.h):
+ * The usual head - "HTTP/1.x NNN", the feed holding it whole, only the
+ * usual lines of ours (scan_usual.h) - is taken in one pass that keeps its
+ * state in registers (scan_quick.h). Any other head the feed holds whole is
+ * taken at once too (scan_whole.h, scan_bits.h):
  * its bytes are classified 64 at a time into bit masks (LF, CR, ':', bytes
  * no name holds), every line is checked with a few bit operations per 64
  * bytes, and only the names that may be ours (by their length) are read,
@@ -190,9 +193,6 @@ struct span {
     unsigned stop, lf, cr;
 };
 
-/* The byte values a way compares with, built once per call of its head
- * loop (the barrier keeps the compiler from building them again at every
- * line). */
 /* The byte values the ways compare with, 32 of each, read from memory
  * through a pointer the compiler cannot see into (else it builds each
  * constant again in registers at every line). */
@@ -415,26 +415,17 @@ static inline const unsigned char *head_lines(struct scan_state *s, const unsign
     return head_sse2(s, p, lo, end);
 }
 
-/* A whole head at once (quick_* and whole_* above), the CPU's way. */
+/* A whole head at once, the CPU's way: the quick way (quick_*) when the
+ * feed holds 64 bytes of it, else whole_* (which reads the feed's last 64
+ * bytes, the caller knows it holds them). */
 static inline const unsigned char *whole_head(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
                                              const unsigned char *end)
 {
 #ifdef HAVE_AVX2_WAY
     if (wide_way())
-        return quick_any_avx2(s, p, lo, end);
+        return end - p >= 64 ? quick_any_avx2(s, p, lo, end) : whole_avx2(s, p, lo, end);
 #endif
-    return quick_any_sse2(s, p, lo, end);
-}
-
-/* The same, for a head the feed holds less than 64 bytes of. */
-static inline const unsigned char *whole_any(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
-                                            const unsigned char *end)
-{
-#ifdef HAVE_AVX2_WAY
-    if (wide_way())
-        return whole_avx2(s, p, lo, end);
-#endif
-    return whole_sse2(s, p, lo, end);
+    return end - p >= 64 ? quick_any_sse2(s, p, lo, end) : whole_sse2(s, p, lo, end);
 }
 
 /* The fast path from p on, where no whole head was taken at once. */
@@ -453,7 +444,7 @@ static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state 
             return (enum scan_verdict)s->verdict;
         case SP_START:
             if (end - lo >= 32 && (*p == 'H' || *p == 'S' || *p == 's')) {
-                p = end - p >= 64 ? whole_head(s, p, lo, end) : end - lo >= 64 ? whole_any(s, p, lo, end) : p;
+                p = end - lo >= 64 ? whole_head(s, p, lo, end) : p;
                 if (p == from)
                     p = head_lines(s, p, lo, end);
             }

@@ -30,14 +30,16 @@
 /* " 200" as the status line's bytes 8 to 11 read as one 32-bit word. */
 #define QUICK_200 0x30303220u
 
-/* The name ending at the ':' x in a head the feed [.., end) holds, where a
- * line starts 10, 14 or 17 bytes before it, when its line is one of the
- * usual lines of ours (scan_usual.h): the value's effect on *flags (SF_CL
- * for a Content-Length) and *length, as the reference has it at the line's
- * LF, and 1. Returns 0 when the line is another one (whether it comes
- * before the blank line the caller knows). */
-static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const unsigned char *x, const unsigned char *end,
-                                                                      uint16_t *flags, uint64_t *length)
+/* The name ending at the ':' x in a head at p the feed [.., end) holds,
+ * where a line starts 10, 14 or 17 bytes before it: when its line is one of
+ * the usual lines of ours (scan_usual.h), the value's effect on *flags
+ * (SF_CL for a Content-Length) and *length, as the reference has it at the
+ * line's LF, and 1; when the name is none of ours, 1 and no effect. Returns
+ * 0 for another line of ours. (Whether the line comes before the blank
+ * line the caller knows.) */
+static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const unsigned char *p, const unsigned char *x,
+                                                                      const unsigned char *end, uint16_t *flags,
+                                                                      uint64_t *length)
 {
     if (x[-11] == '\n') {
         if (end - x >= 14 && usual_pair(x - 10, U_KEEP_A, x - 2, U_KEEP_B)) {
@@ -59,7 +61,7 @@ static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const uns
         *flags |= SF_TE | SF_CHUNKED;
         return 1;
     }
-    return 0;
+    return usual_name_lf(p, x, end, flags);
 }
 
 /* The whole head at p, when it is an "HTTP/1.x NNN" head the feed [lo, end)
@@ -117,7 +119,7 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
         stops = (first & (b | m.odd)) | (shift_in(m.cr, cr_prev, 1) & ~m.lf);
         if (__builtin_expect((stops | cand) != 0, 0)) {
             for (cand &= ~stops & (stops - 1); cand; cand &= cand - 1) /* the names before the first stop */
-                if (!QUICK_NAME(q + __builtin_ctzll(cand), end, &flags, &length))
+                if (!QUICK_NAME(p, q + __builtin_ctzll(cand), end, &flags, &length))
                     return WHOLE(s, p, lo, end); /* not a usual line of ours: all the other way */
             if (stops)
                 break;

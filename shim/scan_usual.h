@@ -43,12 +43,15 @@ enum usual_piece {
     U_CLOSE_A, U_CLOSE_B,   /* "Connection: close" CR LF */
     U_LENGTH,               /* "Content-Length: " (then the number, CR LF) */
     U_CHUNKED_A, U_CHUNKED_B, /* "Transfer-Encoding: chunked" CR LF */
+    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* the same ending in LF alone (with *_A) */
 };
 static const struct usual16 usual[] __attribute__((aligned(16))) = {
     [U_KEEP_A] = USUAL16("connection: keep"), [U_KEEP_B] = USUAL16("on: keep-alive\r\n"),
     [U_CLOSE_A] = USUAL16("connection: clos"), [U_CLOSE_B] = USUAL16("nection: close\r\n"),
     [U_LENGTH] = USUAL16("content-length: "),
     [U_CHUNKED_A] = USUAL16("transfer-encodin"), [U_CHUNKED_B] = USUAL16("oding: chunked\r\n"),
+    [U_KEEP_LF] = USUAL16("ion: keep-alive\n"), [U_CLOSE_LF] = USUAL16("nnection: close\n"),
+    [U_CHUNKED_LF] = USUAL16("coding: chunked\n"),
 };
 #undef USUAL16
 #undef U_MASK
@@ -101,7 +104,7 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 #endif
 }
 
-/* The number at u when 1 to 7 decimal digits, then a CR, start the 8
+/* The number at u when 1 to 7 decimal digits, then a CR or LF, start the 8
  * bytes there: their count, with the number in *value; 0 otherwise. As
  * leading_digits (scan_values.h), with one multiplication a step. */
 static inline __attribute__((always_inline)) unsigned usual_number(const unsigned char *u, uint64_t *value)
@@ -111,7 +114,7 @@ static inline __attribute__((always_inline)) unsigned usual_number(const unsigne
      * (a digit there then fails the CR test) */
     const uint64_t other = ((d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull) | 1ull << 63;
     const unsigned n = (unsigned)__builtin_ctzll(other) >> 3;
-    if (n == 0 || u[n] != '\r')
+    if (n == 0 || (u[n] != '\r' && u[n] != '\n'))
         return 0;
     uint64_t x = d << (64 - 8 * n); /* the digits in the top bytes, the first lowest */
     x = (x * 2561) >> 8;                   /* pairs: 10 a + b */
@@ -119,6 +122,39 @@ static inline __attribute__((always_inline)) unsigned usual_number(const unsigne
     x = ((x & 0x0000ffff0000ffffull) * 42949672960001ull) >> 32; /* all eight */
     *value = x;
     return n;
+}
+
+/* After the quick way (scan_quick.h) found the line whose name ends at the
+ * ':' x (a line starts 10, 14 or 17 bytes before it, in a head at p the
+ * feed [.., end) holds) none of the usual lines ending in CR LF: 1 when the
+ * name is none of ours (Set-Cookie, Keep-Alive, ...), or when the line is a
+ * usual Connection or Transfer-Encoding line ending in LF alone, its effect
+ * made on *flags; 0 for another line of ours. */
+static inline __attribute__((always_inline)) int usual_name_lf(const unsigned char *p, const unsigned char *x,
+                                                               const unsigned char *end, uint16_t *flags)
+{
+    switch (our_header_at(p, (size_t)(x - p))) {
+    case H_OTHER:
+        return 1;
+    case H_CONNECTION:
+        if (end - x >= 13 && usual_pair(x - 10, U_KEEP_A, x - 3, U_KEEP_LF)) {
+            *flags |= SF_CONN_KEEP;
+            return 1;
+        }
+        if (end - x >= 7 && usual_pair(x - 10, U_CLOSE_A, x - 9, U_CLOSE_LF)) {
+            *flags |= SF_CONN_CLOSE;
+            return 1;
+        }
+        return 0;
+    case H_TRANSFER_ENCODING:
+        if (end - x >= 10 && usual_pair(x - 17, U_CHUNKED_A, x - 6, U_CHUNKED_LF)) {
+            *flags |= SF_TE | SF_CHUNKED;
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 /* The phase (low byte) and verdict (high byte) the reference reaches at the

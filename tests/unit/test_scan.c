@@ -339,6 +339,11 @@ static const struct scan_case cases[] = {
          SCAN_LOST, ANY_COUNT),
     CASE("quick: keep-alive, a dash for the CR", H_200 X_FILL "Connection: keep-alive-\nContent-Length: 0\r\n\r\n",
          SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive, LF alone", "HTTP/1.0 200 OK\n" X_FILL_LF "Connection: keep-alive\nContent-Length: 0\n\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: close, LF alone", H_200 X_FILL "Connection: close\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("quick: Set-Cookie and Keep-Alive", H_200 X_FILL "Set-Cookie: a=b\r\nKeep-Alive: timeout=5\r\n"
+         "Connection: Keep-Alive\r\nContent-Length: 0\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
     CASE("quick: close last", H_200 X_FILL "Content-Length: 0\r\nConnection: close\r\n\r\n", SCAN_CLOSE, 1),
     CASE("quick: close and keep-alive", H_200 X_FILL "Connection: keep-alive\r\nConnection: Close\r\n"
          "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
