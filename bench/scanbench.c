@@ -6,6 +6,8 @@
  * Usage: scanbench N        feeds the head N times, whole
  *        scanbench N bytes  feeds it N times, one byte per scan_feed (a head
  *                           split at every byte)
+ *        scanbench N two    feeds it N times in two writes, split in the
+ *                           middle of a header line (byte 119)
  *        scanbench len      prints the head's length in bytes
  */
 #include <stdio.h>
@@ -30,8 +32,8 @@ static const char head[] =
 int main(int argc, char **argv)
 {
     size_t len = sizeof head - 1;
-    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "bytes") != 0)) {
-        fprintf(stderr, "usage: scanbench N [bytes] | scanbench len\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "bytes") != 0 && strcmp(argv[2], "two") != 0)) {
+        fprintf(stderr, "usage: scanbench N [bytes|two] | scanbench len\n");
         return 2;
     }
     if (strcmp(argv[1], "len") == 0) {
@@ -39,7 +41,8 @@ int main(int argc, char **argv)
         return 0;
     }
     long n = atol(argv[1]);
-    int bytewise = argc == 3;
+    int bytewise = argc == 3 && strcmp(argv[2], "bytes") == 0;
+    int two = argc == 3 && strcmp(argv[2], "two") == 0;
     unsigned long keep = 0;
     for (long i = 0; i < n; i++) {
         struct scan_state s;
@@ -48,6 +51,9 @@ int main(int argc, char **argv)
             for (size_t j = 0; j < len; j++)
                 scan_feed(&s, head + j, 1);
             keep += scan_verdict(&s) == SCAN_KEEPALIVE;
+        } else if (two) {
+            scan_feed(&s, head, len / 2);
+            keep += scan_feed(&s, head + len / 2, len - len / 2) == SCAN_KEEPALIVE;
         } else {
             keep += scan_feed(&s, head, len) == SCAN_KEEPALIVE;
         }

@@ -17,9 +17,15 @@
 #endif
 
 /* hi shifted left by n (0 < n < 64), its low bits filled from the top of lo. */
-static inline uint64_t shift_in(uint64_t hi, uint64_t lo, unsigned n)
+static inline __attribute__((always_inline)) uint64_t shift_in(uint64_t hi, uint64_t lo, unsigned n)
 {
-    return (uint64_t)((((unsigned __int128)hi << 64) | lo) >> (64 - n));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_constant_p(n)) { /* one shld: gcc makes three instructions of it, or spills an __int128 */
+        __asm__("shldq %2, %1, %0" : "+r"(hi) : "r"(lo), "J"(n) : "cc");
+        return hi;
+    }
+#endif
+    return hi << n | lo >> (64 - n);
 }
 
 /* 64 bytes as bit masks (bit i: byte i), for the whole-head pass

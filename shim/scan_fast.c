@@ -1,6 +1,9 @@
 /* scan_fast.c - the response scanner's fast path (see scan.h): scan_feed.
  *
- * A head the feed holds whole is taken at once (scan_whole.h, scan_bits.h):
+ * The usual head - "HTTP/1.x NNN", the feed holding it whole, only the
+ * usual lines of ours (scan_usual.h) - is taken in one pass that keeps its
+ * state in registers (scan_quick.h). Any other head the feed holds whole is
+ * taken at once too (scan_whole.h, scan_bits.h):
  * its bytes are classified 64 at a time into bit masks (LF, CR, ':', bytes
  * no name holds), every line is checked with a few bit operations per 64
  * bytes, and only the names that may be ours (by their length) are read,
@@ -20,6 +23,7 @@
 #include "scan_pieces.h"
 #include "scan_values.h"
 #include "scan_bits.h"
+#include "scan_usual.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -189,9 +193,6 @@ struct span {
     unsigned stop, lf, cr;
 };
 
-/* The byte values a way compares with, built once per call of its head
- * loop (the barrier keeps the compiler from building them again at every
- * line). */
 /* The byte values the ways compare with, 32 of each, read from memory
  * through a pointer the compiler cannot see into (else it builds each
  * constant again in registers at every line). */
@@ -291,7 +292,10 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 #define HEAD head_sse2
 #define MASKS masks_sse2
 #define WHOLE whole_sse2
+#define QUICK quick_sse2
+#define QUICK_NAME quick_name_sse2
 #include "scan_whole.h"
+#include "scan_quick.h"
 #include "scan_lines.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
@@ -345,8 +349,26 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 #define HEAD head_avx2
 #define MASKS masks_avx2
 #define WHOLE whole_avx2
+#define QUICK quick_avx2
+#define QUICK_NAME quick_name_avx2
 #include "scan_whole.h"
+#include "scan_quick.h"
 #include "scan_lines.h"
+#endif
+
+/* The quick way (quick_*) where a head starts inside a feed. */
+static __attribute__((noinline)) const unsigned char *quick_any_sse2(struct scan_state *s, const unsigned char *p,
+                                                                    const unsigned char *lo, const unsigned char *end)
+{
+    return quick_sse2(s, p, lo, end);
+}
+
+#ifdef HAVE_AVX2_WAY
+static AVX2 __attribute__((noinline)) const unsigned char *quick_any_avx2(struct scan_state *s, const unsigned char *p,
+                                                                         const unsigned char *lo, const unsigned char *end)
+{
+    return quick_avx2(s, p, lo, end);
+}
 #endif
 
 /* Which way heads are read: -1 not decided yet, 0 SSE2, 1 AVX2. */
@@ -393,15 +415,17 @@ static inline const unsigned char *head_lines(struct scan_state *s, const unsign
     return head_sse2(s, p, lo, end);
 }
 
-/* A whole head at once (whole_* above), the CPU's way. */
+/* A whole head at once, the CPU's way: the quick way (quick_*) when the
+ * feed holds 64 bytes of it, else whole_* (which reads the feed's last 64
+ * bytes, the caller knows it holds them). */
 static inline const unsigned char *whole_head(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
                                              const unsigned char *end)
 {
 #ifdef HAVE_AVX2_WAY
     if (wide_way())
-        return whole_avx2(s, p, lo, end);
+        return end - p >= 64 ? quick_any_avx2(s, p, lo, end) : whole_avx2(s, p, lo, end);
 #endif
-    return whole_sse2(s, p, lo, end);
+    return end - p >= 64 ? quick_any_sse2(s, p, lo, end) : whole_sse2(s, p, lo, end);
 }
 
 /* The fast path from p on, where no whole head was taken at once. */
@@ -440,17 +464,53 @@ static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state 
     return (enum scan_verdict)s->verdict;
 }
 
+/* What scan_feed does with the bytes from p on when they start with a head
+ * it did not take at once (p == lo), or come after one it took. */
+static __attribute__((noinline)) enum scan_verdict feed_rest(struct scan_state *s, const unsigned char *lo,
+                                                            const unsigned char *p, const unsigned char *end)
+{
+    if (p == lo && (*p == 'H' || *p == 'S' || *p == 's'))
+        p = head_lines(s, p, lo, end);
+    return feed_lines(s, lo, p, end);
+}
+
+/* scan_feed from the start of a head (SP_START) the feed holds 64 bytes
+ * of or more, the CPU's way: at once when it can (quick_*, whole_*). */
+#ifdef HAVE_AVX2_WAY
+static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct scan_state *s, const unsigned char *lo,
+                                                                       const unsigned char *end)
+{
+    const unsigned char *p = quick_avx2(s, lo, lo, end);
+    if (__builtin_expect(p == end, 1))
+        return (enum scan_verdict)s->verdict;
+    return feed_rest(s, lo, p, end);
+}
+#endif
+
+static __attribute__((noinline)) enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo,
+                                                            const unsigned char *end)
+{
+#ifdef HAVE_AVX2_WAY
+    if (wide_way())
+        return feed_head_avx2(s, lo, end);
+#endif
+    const unsigned char *p = quick_sse2(s, lo, lo, end);
+    if (p == end)
+        return (enum scan_verdict)s->verdict;
+    return feed_rest(s, lo, p, end);
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
-    const unsigned char *lo = buf, *p = lo, *end = p + len;
-    if (s->phase == SP_START && len >= 64 && (*p == 'H' || *p == 'S' || *p == 's')) {
-        p = whole_head(s, p, lo, end); /* a whole head at once: the usual case */
-        if (p == end)
-            return (enum scan_verdict)s->verdict;
-        if (p == lo)
-            p = head_lines(s, p, lo, end);
-    } else if (len < FAST_MIN_LEN) {
-        return scan_feed_ref(s, buf, len);
+    const unsigned char *lo = buf;
+    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) {
+#ifdef HAVE_AVX2_WAY
+        if (__builtin_expect(__atomic_load_n(&head_way, __ATOMIC_RELAXED) > 0, 1))
+            return feed_head_avx2(s, lo, lo + len); /* a whole head at once: the usual case */
+#endif
+        return feed_head(s, lo, lo + len);
     }
-    return feed_lines(s, lo, p, end);
+    if (len < FAST_MIN_LEN)
+        return scan_feed_ref(s, buf, len);
+    return feed_lines(s, lo, lo, lo + len);
 }

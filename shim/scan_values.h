@@ -120,7 +120,7 @@ static inline __attribute__((always_inline)) int simple_value(struct scan_state 
  * byte above '9' reaches 0x80 when 0x76 is added; the digits are then
  * moved to the top bytes and summed pairwise (a digit is at most 9, so no
  * step carries between lanes). */
-static inline unsigned leading_digits(uint64_t w, uint64_t *value)
+static inline __attribute__((always_inline)) unsigned leading_digits(uint64_t w, uint64_t *value)
 {
     const uint64_t d = w - 0x3030303030303030ull;
     const uint64_t other = (d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull;

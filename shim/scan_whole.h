@@ -7,7 +7,8 @@
  *   MASKS        struct masks64 MASKS(const unsigned char *q, const CONSTS_T *k):
  *                the 64 bytes at q as bit masks
  *   WHOLE        the name this copy gives its function
- * Not a header to include anywhere else.
+ * Not a header to include anywhere else. scan_quick.h comes next, and
+ * undefines MASKS and WHOLE.
  *
  * When the feed holds a whole plain head, its bytes are classified 64 at a
  * time into bit masks (LF, CR, ':', and the bytes no name holds), and its
@@ -105,5 +106,3 @@ static LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigne
 
 #undef WHOLE_WORDS
 #undef WHOLE_CANDS
-#undef MASKS
-#undef WHOLE

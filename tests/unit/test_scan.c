@@ -325,6 +325,71 @@ static const struct scan_case cases[] = {
     CASE("whole: keep then close", H_200 X_FILL "Content-Length: 0\r\n\r\n" H_200 X_FILL
          "Connection: close\r\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 2),
 
+    /* --- the quick way's usual lines (scan_quick.h, scan_usual.h), and
+     * the ones it leaves to the whole-head pass --- */
+    CASE("quick: keep-alive", H_200 X_FILL "Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive in capitals", H_200 X_FILL "CONNECTION: KEEP-ALIVE\r\nContent-Length: 0\r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive last", "HTTP/1.0 200 OK\r\n" X_FILL "Content-Length: 0\r\nConnection: Keep-Alive\r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive then a space", "HTTP/1.0 200 OK\r\n" X_FILL "Content-Length: 0\r\nConnection: keep-alive \r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive, lone CR", H_200 X_FILL "Connection: keep-alive\r\r\nContent-Length: 0\r\n\r\n",
+         SCAN_LOST, ANY_COUNT),
+    CASE("quick: keep-alive, a dash for the CR", H_200 X_FILL "Connection: keep-alive-\nContent-Length: 0\r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: keep-alive, LF alone", "HTTP/1.0 200 OK\n" X_FILL_LF "Connection: keep-alive\nContent-Length: 0\n\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: close, LF alone", H_200 X_FILL "Connection: close\nContent-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("quick: Set-Cookie and Keep-Alive", H_200 X_FILL "Set-Cookie: a=b\r\nKeep-Alive: timeout=5\r\n"
+         "Connection: Keep-Alive\r\nContent-Length: 0\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: close last", H_200 X_FILL "Content-Length: 0\r\nConnection: close\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("quick: close and keep-alive", H_200 X_FILL "Connection: keep-alive\r\nConnection: Close\r\n"
+         "Content-Length: 0\r\n\r\n", SCAN_CLOSE, 1),
+    CASE("quick: closed", H_200 X_FILL "Connection: closed\r\nContent-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("quick: upgrade", H_200 X_FILL "Connection: upgrade\r\nContent-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("quick: chunked", H_200 X_FILL "Transfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" R_KEEP,
+         SCAN_KEEPALIVE, 2),
+    CASE("quick: chunked then a length", H_200 X_FILL "Transfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n"
+         "0\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: chunked then gzip", H_200 X_FILL "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+         R_KEEP, SCAN_CLOSE, 1),
+    CASE("quick: chunked, LF alone", H_200 X_FILL "Transfer-Encoding: chunked\n\n0\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: length of 1 digit last", H_200 X_FILL "Content-Length: 2\r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: length of 6 digits", H_200 X_FILL "Content-Length: 123456\r\nConnection: close\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("quick: length of 7 digits, body skipped", H_200 X_FILL "Content-Length: 1000000\r\nServer: x\r\n\r\n",
+         SCAN_KEEPALIVE, 1),
+    CASE("quick: length in capitals", H_200 X_FILL "CONTENT-LENGTH: 2\r\nServer: x\r\n\r\nhi" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("quick: length without a space", H_200 X_FILL "Content-Length:2\r\nServer: x\r\n\r\nhi" R_CLOSE,
+         SCAN_CLOSE, 2),
+    CASE("quick: length, LF alone", H_200 X_FILL "Content-Length: 2\nServer: x\r\n\r\nhi" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: length empty", H_200 X_FILL "Content-Length: \r\nServer: x\r\n\r\nhi", SCAN_LOST, ANY_COUNT),
+    CASE("quick: length, lone CR", H_200 X_FILL "Content-Length: 2\rServer: x\r\n\r\nhi", SCAN_LOST, ANY_COUNT),
+    CASE("quick: length 0", H_200 X_FILL "Content-Length: 0\r\nServer: x\r\n\r\n" R_CLOSE, SCAN_CLOSE, 2),
+    CASE("quick: HTTP/1.0", "HTTP/1.0 200 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n" R_KEEP, SCAN_KEEPALIVE, 2),
+    CASE("quick: HTTP/1.9", "HTTP/1.9 200 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n" R_KEEP, SCAN_KEEPALIVE, 2),
+    CASE("quick: HTTP/1.x", "HTTP/1.x 200 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("quick: status 2x0", "HTTP/1.1 2x0 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("quick: status 099", "HTTP/1.1 099 OK\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("quick: status then CR LF", "HTTP/1.1 200\r\n" X_FILL "Content-Length: 0\r\n\r\n" R_KEEP,
+         SCAN_KEEPALIVE, 2),
+    CASE("quick: status then a letter", "HTTP/1.1 2000\r\n" X_FILL "Content-Length: 0\r\n\r\n", SCAN_LOST, ANY_COUNT),
+    CASE("quick: 404", "HTTP/1.1 404 Not Found\r\n" X_FILL "Content-Length: 3\r\n\r\nno!" R_KEEP, SCAN_KEEPALIVE, 2),
+    CASE("quick: 201 and close", "HTTP/1.1 201 Created\r\n" X_FILL "Connection: close\r\nContent-Length: 0\r\n\r\n",
+         SCAN_CLOSE, 1),
+    CASE("quick: 200 without a header line", "HTTP/1.1 200 OK\r\n\r\n" X_FILL X_FILL, SCAN_CLOSE, 1),
+    CASE("quick: 304", "HTTP/1.1 304 Not Modified\r\n" X_FILL "Content-Length: 5\r\n\r\n" R_KEEP,
+         SCAN_KEEPALIVE, 2),
+    CASE("quick: 199 then 500", "HTTP/1.1 199 Hm\r\n" X_FILL "\r\nHTTP/1.1 500 Oops\r\n" X_FILL
+         "Connection: keep-alive\r\nContent-Length: 0\r\n\r\n", SCAN_KEEPALIVE, 1),
+    CASE("quick: the blank line a lone CR", H_200 X_FILL "Content-Length: 0\r\n\rX", SCAN_LOST, ANY_COUNT),
+    CASE("quick: nginx head", "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+         "Content-Type: text/html\r\nContent-Length: 615\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+         "Connection: keep-alive\r\nETag: \"65920000-267\"\r\nAccept-Ranges: bytes\r\n\r\n", SCAN_KEEPALIVE, 1),
+
     /* --- chunk framing errors --- */
     CASE("chunk size 20 hex digits",
          H_200 "Transfer-Encoding: chunked\r\n\r\n10000000000000000000\r\n" R_KEEP, SCAN_LOST, ANY_COUNT),

@@ -1,0 +1,216 @@
+/* scan_usual.h - what the fast path's quick way (scan_quick.h) knows of
+ * the usual response head: the header lines of ours most servers write,
+ * byte for byte but for case, as 16-byte templates compared at once; a
+ * short Content-Length read in one word; and the end of a usual head as a
+ * table of phase and verdict. Each gives the state the reference machine
+ * (scan_ref.c) reaches on the same bytes. Internal to scan_fast.c (which
+ * includes it once). Pure: no syscalls.
+ */
+#ifndef LINGER_SCAN_USUAL_H
+#define LINGER_SCAN_USUAL_H
+
+#include "scan_machine.h"
+#include "scan_bits.h"
+#include "scan_values.h"
+
+#include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* 16 bytes a line must hold, where `lower` has 0x20 the byte may be in
+ * either case (a letter: OR-ing 0x20 lowers it, and only its capital
+ * becomes it so), 0 where it must be exactly `want`. */
+struct usual16 {
+    unsigned char want[16], lower[16];
+};
+
+/* A letter of want[i] (lower case) gets 0x20 in lower. */
+#define U_LOWER(s, i) (unsigned char)((s)[i] >= 'a' && (s)[i] <= 'z' ? 0x20 : 0)
+#define U_MASK(s)                                                                                             \
+    {                                                                                                         \
+        U_LOWER(s, 0), U_LOWER(s, 1), U_LOWER(s, 2), U_LOWER(s, 3), U_LOWER(s, 4), U_LOWER(s, 5),             \
+            U_LOWER(s, 6), U_LOWER(s, 7), U_LOWER(s, 8), U_LOWER(s, 9), U_LOWER(s, 10), U_LOWER(s, 11),       \
+            U_LOWER(s, 12), U_LOWER(s, 13), U_LOWER(s, 14), U_LOWER(s, 15)                                    \
+    }
+#define USUAL16(s) { s, U_MASK(s) }
+
+/* The usual lines, in pieces of 16 bytes, and where each piece starts from
+ * the line's ':' (USUAL_AT_*). */
+enum usual_piece {
+    U_KEEP_A, U_KEEP_B,     /* "Connection: keep-alive" CR LF */
+    U_CLOSE_A, U_CLOSE_B,   /* "Connection: close" CR LF */
+    U_LENGTH,               /* "Content-Length: " (then the number, CR LF) */
+    U_CHUNKED_A, U_CHUNKED_B, /* "Transfer-Encoding: chunked" CR LF */
+    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* the same ending in LF alone (with *_A) */
+};
+static const struct usual16 usual[] __attribute__((aligned(16))) = {
+    [U_KEEP_A] = USUAL16("connection: keep"), [U_KEEP_B] = USUAL16("on: keep-alive\r\n"),
+    [U_CLOSE_A] = USUAL16("connection: clos"), [U_CLOSE_B] = USUAL16("nection: close\r\n"),
+    [U_LENGTH] = USUAL16("content-length: "),
+    [U_CHUNKED_A] = USUAL16("transfer-encodin"), [U_CHUNKED_B] = USUAL16("oding: chunked\r\n"),
+    [U_KEEP_LF] = USUAL16("ion: keep-alive\n"), [U_CLOSE_LF] = USUAL16("nnection: close\n"),
+    [U_CHUNKED_LF] = USUAL16("coding: chunked\n"),
+};
+#undef USUAL16
+#undef U_MASK
+#undef U_LOWER
+
+/* True when the 16 bytes at a are piece i of a usual line and the 16 at b
+ * piece j. */
+/* The templates, through a pointer the compiler cannot see into (else it
+ * loads every template into a register before a loop over names). */
+static inline const struct usual16 *usual_table(void)
+{
+    const struct usual16 *u = usual;
+    __asm__("" : "+r"(u));
+    return u;
+}
+
+static inline __attribute__((always_inline)) int usual_pair(const unsigned char *a, enum usual_piece i,
+                                                            const unsigned char *b, enum usual_piece j)
+{
+#ifdef __SSE2__
+    const struct usual16 *const usual = usual_table();
+    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
+                                   _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
+    const __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)b),
+                                   _mm_load_si128((const __m128i *)(const void *)usual[j].lower));
+    const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)usual[i].want)),
+                                       _mm_cmpeq_epi8(y, _mm_load_si128((const __m128i *)(const void *)usual[j].want)));
+    return _mm_movemask_epi8(same) == 0xffff;
+#else
+    for (unsigned k = 0; k < 16; k++)
+        if ((a[k] | usual[i].lower[k]) != usual[i].want[k] || (b[k] | usual[j].lower[k]) != usual[j].want[k])
+            return 0;
+    return 1;
+#endif
+}
+
+/* The same for one piece. */
+static inline __attribute__((always_inline)) int usual_one(const unsigned char *a, enum usual_piece i)
+{
+#ifdef __SSE2__
+    const struct usual16 *const usual = usual_table();
+    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
+                                   _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)usual[i].want))) == 0xffff;
+#else
+    for (unsigned k = 0; k < 16; k++)
+        if ((a[k] | usual[i].lower[k]) != usual[i].want[k])
+            return 0;
+    return 1;
+#endif
+}
+
+/* The number at u when 1 to 7 decimal digits, then a CR or LF, start the 8
+ * bytes there: their count, with the number in *value; 0 otherwise. As
+ * leading_digits (scan_values.h), with one multiplication a step. */
+static inline __attribute__((always_inline)) unsigned usual_number(const unsigned char *u, uint64_t *value)
+{
+    const uint64_t d = scan_load8(u) - 0x3030303030303030ull;
+    /* the first byte that is no digit; bit 63 set so that there is one
+     * (a digit there then fails the CR test) */
+    const uint64_t other = ((d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull) | 1ull << 63;
+    const unsigned n = (unsigned)__builtin_ctzll(other) >> 3;
+    if (n == 0 || (u[n] != '\r' && u[n] != '\n'))
+        return 0;
+    uint64_t x = d << (64 - 8 * n); /* the digits in the top bytes, the first lowest */
+    x = (x * 2561) >> 8;                   /* pairs: 10 a + b */
+    x = ((x & 0x00ff00ff00ff00ffull) * 6553601) >> 16;        /* fours */
+    x = ((x & 0x0000ffff0000ffffull) * 42949672960001ull) >> 32; /* all eight */
+    *value = x;
+    return n;
+}
+
+/* After the quick way (scan_quick.h) found the line whose name ends at the
+ * ':' x (a line starts 10, 14 or 17 bytes before it, in a head at p the
+ * feed [.., end) holds) none of the usual lines ending in CR LF: 1 when the
+ * name is none of ours (Set-Cookie, Keep-Alive, ...), or when the line is a
+ * usual Connection or Transfer-Encoding line ending in LF alone, its effect
+ * made on *flags; 0 for another line of ours. */
+static inline __attribute__((always_inline)) int usual_name_lf(const unsigned char *p, const unsigned char *x,
+                                                               const unsigned char *end, uint16_t *flags)
+{
+    switch (our_header_at(p, (size_t)(x - p))) {
+    case H_OTHER:
+        return 1;
+    case H_CONNECTION:
+        if (end - x >= 13 && usual_pair(x - 10, U_KEEP_A, x - 3, U_KEEP_LF)) {
+            *flags |= SF_CONN_KEEP;
+            return 1;
+        }
+        if (end - x >= 7 && usual_pair(x - 10, U_CLOSE_A, x - 9, U_CLOSE_LF)) {
+            *flags |= SF_CONN_CLOSE;
+            return 1;
+        }
+        return 0;
+    case H_TRANSFER_ENCODING:
+        if (end - x >= 10 && usual_pair(x - 17, U_CHUNKED_A, x - 6, U_CHUNKED_LF)) {
+            *flags |= SF_TE | SF_CHUNKED;
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* The phase (low byte) and verdict (high byte) the reference reaches at the
+ * end of a final head of status 200 or more, not 204 nor 304, of an
+ * HTTP/1.x response (not CGI-style), indexed by its flags' low six bits
+ * (SF_HTTP10 ... SF_CL) and, as bit 6, a Content-Length other than 0: the
+ * way scan_end_of_head decides. */
+#define QE_CLOSE(i) (((i) & SF_CONN_CLOSE) || (((i) & SF_HTTP10) && !((i) & SF_CONN_KEEP)) \
+                     || (((i) & SF_TE) ? !((i) & SF_CHUNKED) : !((i) & SF_CL)))
+#define QE_PHASE(i) (((i) & SF_TE) ? (((i) & SF_CHUNKED) ? SP_CHUNK_SIZE : SP_BODY_UNTIL_CLOSE) \
+                     : ((i) & SF_CL) ? (((i) & 64) ? SP_BODY_LENGTH : SP_START) : SP_BODY_UNTIL_CLOSE)
+#define QE(i) (uint16_t)(QE_PHASE(i) | (QE_CLOSE(i) ? SCAN_CLOSE : SCAN_KEEPALIVE) << 8)
+#define QE4(i) QE(i), QE((i) + 1), QE((i) + 2), QE((i) + 3)
+#define QE16(i) QE4(i), QE4((i) + 4), QE4((i) + 8), QE4((i) + 12)
+static const uint16_t quick_end[128] = {
+    QE16(0), QE16(16), QE16(32), QE16(48), QE16(64), QE16(80), QE16(96), QE16(112),
+};
+#undef QE16
+#undef QE4
+#undef QE
+#undef QE_PHASE
+#undef QE_CLOSE
+
+/* The state the reference leaves at the last LF of a plain HTTP/1.x head
+ * with header lines, as end_whole_head, for a final response of status 200
+ * or more, not 204 nor 304 (a table and a few stores). */
+static inline __attribute__((always_inline)) void end_quick_head(struct scan_state *s, uint16_t flags, uint16_t status,
+                                                                 uint64_t length)
+{
+    const uint16_t e = quick_end[(flags & 0x3f) | (length != 0) << 6];
+    s->remaining = flags & SF_CHUNKED ? 0 : length;
+    s->status = status;
+    s->line_len = 0;
+    s->flags = flags;
+    s->phase = (uint8_t)e;
+    s->verdict = (uint8_t)(e >> 8);
+    s->header = H_OTHER;
+    s->match = 0;
+    s->token = 0;
+    s->responses += s->responses != 255;
+}
+
+/* The same for any status, with or without header lines (`lines`):
+ * end_quick_head where it applies, else end_whole_head. */
+static __attribute__((noinline)) void end_head_any(struct scan_state *s, uint16_t flags, uint16_t status, uint64_t length,
+                                                   int lines)
+{
+    if (!lines) {
+        end_whole_head(s, flags, status, length);
+    } else if (status < 200 || status == 204 || status == 304) {
+        s->match = 0;
+        s->token = 0;
+        end_whole_head(s, flags | SF_IN_HEADER, status, length);
+    } else {
+        end_quick_head(s, flags | SF_IN_HEADER, status, length);
+    }
+}
+
+#endif
