@@ -141,6 +141,51 @@ static int frames_request(const unsigned char *p, size_t n)
     return 0;
 }
 
+#include "req_whole.h"
+
+/* Which way whole heads are taken: -1 not decided yet, 0 line by line
+ * only, 1 the AVX2 whole-head pass (req_whole.h) first. */
+static int whole_way = -1;
+
+/* This CPU's way, decided at the first call. */
+static inline int head_way(void)
+{
+    int w = __atomic_load_n(&whole_way, __ATOMIC_RELAXED);
+    if (__builtin_expect(w < 0, 0)) {
+#ifdef HAVE_WHOLE_AVX2
+        __builtin_cpu_init();
+        w = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+int req_http_fast_way(int want)
+{
+    int w = head_way();
+    if (want >= 0) {
+#ifdef HAVE_WHOLE_AVX2
+        w = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+int req_http_tchar_by_nibbles(unsigned char c)
+{
+#ifdef HAVE_WHOLE_AVX2
+    return (c < 0x80 ? tchar_nibbles[0][c & 15] : 0) & tchar_nibbles[1][c >> 4] ? 1 : 0;
+#else
+    return req_http_tchar[c];
+#endif
+}
+
 /* A whole line in p[0..n) at the start of a header line: the blank line
  * (the head ends), or a header that frames nothing, at most REQ_MAX_LINE
  * bytes. Returns its length, the state past it as the machine leaves it;
@@ -187,6 +232,11 @@ static size_t machine_span(const struct req_state *s, const unsigned char *p, si
 void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
 {
     size_t i = 0;
+#ifdef HAVE_WHOLE_AVX2
+    /* the common read: one whole head (or more) from its first byte */
+    if (s->phase == REQ_P_IDLE && len >= 32 && head_way() && (i = whole_head_avx2(s, p, len)) == len)
+        return;
+#endif
     while (i < len) {
         size_t n = 0;
         if (s->phase == REQ_P_IDLE) {
@@ -194,6 +244,12 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
                 i++; /* as the machine: blank lines between requests are ignored */
             if (i == len)
                 return;
+#ifdef HAVE_WHOLE_AVX2
+            if (head_way() && (n = whole_head_avx2(s, p + i, len - i)) > 0) {
+                i += n; /* a whole plain head at once */
+                continue;
+            }
+#endif
             n = request_line(s, p + i, len - i);
         }
         /* a head's lines, one after another, while they are whole and ordinary */

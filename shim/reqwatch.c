@@ -140,12 +140,27 @@ static void after_feed(struct req_entry *q, const struct fd_entry *e)
     q->skip = req_skippable(&q->scan);
 }
 
+/* True when fd's entry q is the one tracked_reader would return with
+ * nothing to do first: fd tracked, q watching its socket, this process
+ * its reader already (the read of a keep-alive connection's next request). */
+static inline int known_reader(const struct req_entry *q, const struct fd_entry *e)
+{
+    uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    return fdt_kind(e) == FK_TRACKED && ino != 0 && q->ino == ino && q->reader_mark == fdt_writer_mark();
+}
+
 ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
-    struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
-    if (q && !req_is_stopped(&q->scan)) {
+    /* the callers checked rqt and fd's place in the table */
+    struct req_entry *q = &rqt[fd];
+    if (!__builtin_expect(known_reader(q, e), 1) && !(q = tracked_reader(fd, e))) /* keeps errno */
+        return r;
+    if (!req_is_stopped(&q->scan)) {
         catch_up(q);
-        req_feed(&q->scan, buf, (size_t)r);
+        if (q->scan.proto == REQ_PROTO_HTTP) /* req_feed's own first step, r > 0 */
+            req_http_feed(&q->scan, buf, (size_t)r);
+        else
+            req_feed(&q->scan, buf, (size_t)r); /* the scanner makes no calls */
         after_feed(q, e);
     }
     return r;
