@@ -229,14 +229,10 @@ static size_t machine_span(const struct req_state *s, const unsigned char *p, si
     return lf ? (size_t)(lf - p) + 1 : n;
 }
 
-void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+/* req_http_feed from p[i] on: line by line (and whole heads at once where
+ * a request starts), the rest by the machine. */
+static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsigned char *p, size_t len, size_t i)
 {
-    size_t i = 0;
-#ifdef HAVE_WHOLE_AVX2
-    /* the common read: one whole head (or more) from its first byte */
-    if (s->phase == REQ_P_IDLE && len >= 32 && head_way() && (i = whole_head_avx2(s, p, len)) == len)
-        return;
-#endif
     while (i < len) {
         size_t n = 0;
         if (s->phase == REQ_P_IDLE) {
@@ -267,4 +263,15 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
         }
         i += n;
     }
+}
+
+void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+#ifdef HAVE_WHOLE_AVX2
+    /* the common read: one whole head (or more) from its first byte */
+    if (s->phase == REQ_P_IDLE && len >= 32 && head_way() && (i = whole_head_avx2(s, p, len)) == len)
+        return;
+#endif
+    feed_lines(s, p, len, i);
 }

@@ -157,8 +157,8 @@ static int frames_at(const unsigned char *p, size_t c)
 }
 
 /* True when a name ending at a ':' flagged in cands (positions in p) is a
- * framing header's. Out of line: most heads have none to look at. */
-static __attribute__((noinline, cold)) int any_frames(const unsigned char *p, uint64_t cands)
+ * framing header's. */
+static int any_frames(const unsigned char *p, uint64_t cands)
 {
     for (; cands; cands &= cands - 1)
         if (frames_at(p, (size_t)__builtin_ctzll(cands)))
@@ -188,7 +188,10 @@ static inline size_t take_head(struct req_state *s, const unsigned char *p, size
     const size_t version = first_lf - cr - REQ_HTTP_VERSION_LEN - 1;
     if (p[version - 1] != ' ' || odd != 3 + cr || !is_version(p + version))
         return 0;
-    const int connect = method == 7 && memcmp(p, "CONNECT", 7) == 0;
+    uint64_t w, connect_w;
+    memcpy(&w, p, 8); /* the head has more than 8 bytes */
+    memcpy(&connect_w, "CONNECT ", 8);
+    const int connect = method == 7 && w == connect_w;
     s->remaining = 0;
     s->body = 0;
     s->left = 0;
@@ -201,6 +204,17 @@ static inline size_t take_head(struct req_state *s, const unsigned char *p, size
     if (s->requests < 255)
         s->requests++;
     return end;
+}
+
+/* take_head, unless a name ending at a ':' flagged in cands (positions in
+ * p) is a framing header's (then 0). Out of line: most heads have none. */
+static __attribute__((noinline, cold)) size_t take_head_unless_framing(struct req_state *s, const unsigned char *p,
+                                                                     size_t n, size_t method, size_t first_lf,
+                                                                     unsigned odd, size_t blank, uint64_t cands)
+{
+    if (any_frames(p, cands))
+        return 0;
+    return take_head(s, p, n, method, first_lf, odd, blank);
 }
 
 /* whole_head_avx2 for a head longer than 64 bytes, word by word. */
@@ -275,7 +289,9 @@ static WHOLE_AVX2 size_t whole_head_avx2(struct req_state *s, const unsigned cha
     if (n > 64)
         return whole_words_avx2(s, p, n);
     const unsigned char(*k)[32] = whole_consts();
-    const struct req_masks m = join(masks32(p, k), masks32(p + n - 32, k), (unsigned)n - 32);
+    struct req_masks m = join(masks32(p, k), masks32(p + n - 32, k), (unsigned)n - 32);
+    /* all of them now: no vector stays live (and spilled) across the checks */
+    __asm__("" : "+r"(m.lf), "+r"(m.cr), "+r"(m.colon), "+r"(m.nontchar), "+r"(m.odd));
     const size_t method = (size_t)__builtin_ctzll(m.nontchar | 1ull << 63);
     if (method == 0 || method >= n || p[method] != ' ' || !m.lf)
         return 0;
@@ -290,10 +306,11 @@ static WHOLE_AVX2 size_t whole_head_avx2(struct req_state *s, const unsigned cha
     const unsigned t = (unsigned)__builtin_ctzll(stops); /* the blank line's start */
     if (!(b >> t & 1) || t >= n || first_lf >= t)
         return 0; /* a line not plain before the blank line, or the feed ends first */
+    const unsigned odd = (unsigned)__builtin_popcountll(_bzhi_u64(m.odd, first_lf + 1));
     const uint64_t cands = _bzhi_u64(first & m.colon & framing_name_ends(b, 0), t);
-    if (__builtin_expect(cands != 0, 0) && any_frames(p, cands))
-        return 0; /* a framing header: the line-at-a-time way */
-    return take_head(s, p, n, method, first_lf, (unsigned)__builtin_popcountll(_bzhi_u64(m.odd, first_lf + 1)), t);
+    if (__builtin_expect(cands != 0, 0)) /* a tail call: the common way stays a leaf */
+        return take_head_unless_framing(s, p, n, method, first_lf, odd, t, cands);
+    return take_head(s, p, n, method, first_lf, odd, t);
 }
 
 #undef LOAD32

@@ -149,20 +149,29 @@ static inline int known_reader(const struct req_entry *q, const struct fd_entry 
     return fdt_kind(e) == FK_TRACKED && ino != 0 && q->ino == ino && q->reader_mark == fdt_writer_mark();
 }
 
-ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+/* reqw_read_slow_r in general: finds (or sets up) fd's scanner and feeds it. */
+static __attribute__((noinline)) ssize_t read_any(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
-    /* the callers checked rqt and fd's place in the table */
-    struct req_entry *q = &rqt[fd];
-    if (!__builtin_expect(known_reader(q, e), 1) && !(q = tracked_reader(fd, e))) /* keeps errno */
-        return r;
-    if (!req_is_stopped(&q->scan)) {
+    struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
+    if (q && !req_is_stopped(&q->scan)) {
         catch_up(q);
-        if (q->scan.proto == REQ_PROTO_HTTP) /* req_feed's own first step, r > 0 */
-            req_http_feed(&q->scan, buf, (size_t)r);
-        else
-            req_feed(&q->scan, buf, (size_t)r); /* the scanner makes no calls */
+        req_feed(&q->scan, buf, (size_t)r);
         after_feed(q, e);
     }
+    return r;
+}
+
+ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+{
+    /* the common read: the next request of a keep-alive HTTP connection
+     * this process reads already, nothing counted by the hot path to tell
+     * (the callers checked rqt and fd's place in the table) */
+    struct req_entry *q = &rqt[fd];
+    if (!__builtin_expect(known_reader(q, e) && q->skip == 0 && q->scan.proto == REQ_PROTO_HTTP
+                              && !req_is_stopped(&q->scan), 1))
+        return read_any(fd, e, buf, r);
+    req_http_feed(&q->scan, buf, (size_t)r); /* req_feed's own step, r > 0 */
+    after_feed(q, e);
     return r;
 }
 
