@@ -298,11 +298,9 @@ static WHOLE_AVX2 size_t whole_head_avx2(struct req_state *s, const unsigned cha
     const unsigned first_lf = (unsigned)__builtin_ctzll(m.lf);
     const uint64_t b = m.lf << 1; /* line starts */
     const uint64_t first = (~m.nontchar + b) & m.nontchar; /* each line's first non-tchar */
-    uint64_t stops = (first & (b | ~m.colon)) | ((m.cr << 1) & ~m.lf);
-    if (n < 64)
-        stops |= 1ull << n; /* the feed ends here */
+    const uint64_t stops = (first & (b | ~m.colon)) | ((m.cr << 1) & ~m.lf);
     if (!stops)
-        return 0;
+        return 0; /* no blank line in the feed */
     const unsigned t = (unsigned)__builtin_ctzll(stops); /* the blank line's start */
     if (!(b >> t & 1) || t >= n || first_lf >= t)
         return 0; /* a line not plain before the blank line, or the feed ends first */

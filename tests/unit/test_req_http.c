@@ -274,6 +274,17 @@ Test(req_http, whole_head_pass)
         "GET / HTTP/1.1\r\nHost: bench and some more bytes\r\n\r",
         "GET / HTTP/1.1\r\nHost: bench and some more bytes\r\n",
         "GET /x HTTP/1.1\r\n\r\n\r\n\r\nGET /y HTTP/1.1\r\nHost: bench\r\n\r\n",
+        /* names across the first 64-byte word's end (the carry, the line
+         * starts of the word before): valid, with a non-tchar past the
+         * edge, framing */
+        "GET / HTTP/1.1\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB: v\r\n\r\n",
+        "GET / HTTP/1.1\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"B: v\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456\r\nContent-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nX: 01234567890123456789012345678901234567890\r\nUpgrade: h2c\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\n\r\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 01234567890123456789012345678901234567890123\r\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\nX(y: 1\r\n\r\n",
     };
     int ways = req_http_fast_way(1) + 1;
     for (int w = 0; w < ways; w++) {
