@@ -1,6 +1,8 @@
 /* req_http_fast.c - the HTTP/1.x request scanner's entry, req_http_feed
- * (see reqscan.h): the fast path. A head that arrives whole in one read is
- * taken line by line, each ordinary line at once: a request line, a header
+ * (see reqscan.h): the fast path. A head that arrives whole in one read,
+ * from its first byte, is taken at once where the CPU has AVX2 and the head
+ * is plain (req_whole.h, the whole-head pass); else it is taken line by
+ * line, each ordinary line at once: a request line, a header
  * whose name frames nothing (not Content-Length, Transfer-Encoding, Expect
  * or Upgrade), the blank line. Only a header's name is looked at byte by
  * byte; its value is searched for the line's end a word at a time.
