@@ -231,6 +231,14 @@ static size_t machine_span(const struct req_state *s, const unsigned char *p, si
     return lf ? (size_t)(lf - p) + 1 : n;
 }
 
+#ifdef HAVE_WHOLE_AVX2
+/* whole_head_avx2 out of line, for the heads after the first of a read. */
+static WHOLE_AVX2 __attribute__((noinline)) size_t whole_head_at(struct req_state *s, const unsigned char *p, size_t n)
+{
+    return whole_head_avx2(s, p, n);
+}
+#endif
+
 /* req_http_feed from p[i] on: line by line (and whole heads at once where
  * a request starts), the rest by the machine. */
 static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsigned char *p, size_t len, size_t i)
@@ -243,7 +251,7 @@ static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsi
             if (i == len)
                 return;
 #ifdef HAVE_WHOLE_AVX2
-            if (head_way() && (n = whole_head_avx2(s, p + i, len - i)) > 0) {
+            if (head_way() && (n = whole_head_at(s, p + i, len - i)) > 0) {
                 i += n; /* a whole plain head at once */
                 continue;
             }
@@ -267,13 +275,26 @@ static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsi
     }
 }
 
+#ifdef HAVE_WHOLE_AVX2
+/* req_http_feed of a read that may start with a whole head (the scanner
+ * idle): the head at once, what follows it line by line. Its own function
+ * (AVX2, the pass inlined): no call to return from in the common case. */
+static WHOLE_AVX2 __attribute__((noinline)) void feed_whole(struct req_state *s, const unsigned char *p, size_t len)
+{
+    size_t i = whole_head_avx2(s, p, len);
+    if (i != len)
+        feed_lines(s, p, len, i);
+}
+#endif
+
 void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
 {
-    size_t i = 0;
 #ifdef HAVE_WHOLE_AVX2
     /* the common read: one whole head (or more) from its first byte */
-    if (s->phase == REQ_P_IDLE && len >= 32 && head_way() && (i = whole_head_avx2(s, p, len)) == len)
+    if (s->phase == REQ_P_IDLE && len >= 32 && head_way()) {
+        feed_whole(s, p, len);
         return;
+    }
 #endif
-    feed_lines(s, p, len, i);
+    feed_lines(s, p, len, 0);
 }

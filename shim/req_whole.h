@@ -282,7 +282,8 @@ static WHOLE_AVX2 __attribute__((noinline)) size_t whole_words_avx2(struct req_s
  * machine reaches at the head's last LF, and the head's length; 0, the
  * state untouched, for any other. A head in 64 bytes or fewer (one word)
  * is read here; a longer one by whole_words_avx2. */
-static WHOLE_AVX2 size_t whole_head_avx2(struct req_state *s, const unsigned char *p, size_t n)
+static inline __attribute__((always_inline)) WHOLE_AVX2 size_t whole_head_avx2(struct req_state *s,
+                                                                         const unsigned char *p, size_t n)
 {
     if (n < 32)
         return 0;
