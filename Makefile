@@ -204,7 +204,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_rng.h tests/fuzz/fuzz_sc
 # The request scanners, built once for their two targets: fuzz_req (every
 # scanner against itself fed in every way) and fuzz_req_diff (the HTTP fast
 # path against the byte machine).
-$(FUZZ_DIR)/req_%.o: shim/req_%.c shim/reqscan.h shim/req_http.h
+$(FUZZ_DIR)/req_%.o: shim/req_%.c shim/reqscan.h shim/req_http.h shim/req_whole.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c $< -o $@
 
@@ -261,6 +261,9 @@ $(BUILD)/bench:
 
 $(BUILD)/bench/scanbench: bench/scanbench.c $(SCAN_SRCS) $(wildcard shim/scan*.h) | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c $(SCAN_SRCS)
+
+$(BUILD)/bench/reqbench: bench/reqbench.c $(REQ_SRCS) shim/reqscan.h shim/req_http.h shim/req_whole.h | $(BUILD)/bench
+	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/reqbench.c $(REQ_SRCS)
 
 # static: it measures the supervised path of linger-run (figure "static")
 $(BUILD)/bench/staticclose: bench/staticclose.c bench/bench.h | $(BUILD)/bench

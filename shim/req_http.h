@@ -43,4 +43,13 @@ void req_http_feed_ref(struct req_state *s, const unsigned char *p, size_t len);
  * body's framing (RFC 9112 6.3) and the phase that follows. */
 void req_http_end_head(struct req_state *s);
 
+/* The fast path's way of taking whole heads: want 1 the whole-head pass
+ * where the CPU has it (AVX2), 0 line by line only, -1 leave it; returns
+ * the way now in use (for tests: both ways must be the machine). */
+int req_http_fast_way(int want);
+
+/* 1 when c is a tchar by the whole-head pass's nibble tables (where it has
+ * them; else by req_http_tchar): for tests. */
+int req_http_tchar_by_nibbles(unsigned char c);
+
 #endif

@@ -1,6 +1,8 @@
 /* req_http_fast.c - the HTTP/1.x request scanner's entry, req_http_feed
- * (see reqscan.h): the fast path. A head that arrives whole in one read is
- * taken line by line, each ordinary line at once: a request line, a header
+ * (see reqscan.h): the fast path. A head that arrives whole in one read,
+ * from its first byte, is taken at once where the CPU has AVX2 and the head
+ * is plain (req_whole.h, the whole-head pass); else it is taken line by
+ * line, each ordinary line at once: a request line, a header
  * whose name frames nothing (not Content-Length, Transfer-Encoding, Expect
  * or Upgrade), the blank line. Only a header's name is looked at byte by
  * byte; its value is searched for the line's end a word at a time.
@@ -141,6 +143,51 @@ static int frames_request(const unsigned char *p, size_t n)
     return 0;
 }
 
+#include "req_whole.h"
+
+/* Which way whole heads are taken: -1 not decided yet, 0 line by line
+ * only, 1 the AVX2 whole-head pass (req_whole.h) first. */
+static int whole_way = -1;
+
+/* This CPU's way, decided at the first call. */
+static inline int head_way(void)
+{
+    int w = __atomic_load_n(&whole_way, __ATOMIC_RELAXED);
+    if (__builtin_expect(w < 0, 0)) {
+#ifdef HAVE_WHOLE_AVX2
+        __builtin_cpu_init();
+        w = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+int req_http_fast_way(int want)
+{
+    int w = head_way();
+    if (want >= 0) {
+#ifdef HAVE_WHOLE_AVX2
+        w = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+        w = 0;
+#endif
+        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
+    }
+    return w;
+}
+
+int req_http_tchar_by_nibbles(unsigned char c)
+{
+#ifdef HAVE_WHOLE_AVX2
+    return (c < 0x80 ? tchar_nibbles[0][c & 15] : 0) & tchar_nibbles[1][c >> 4] ? 1 : 0;
+#else
+    return req_http_tchar[c];
+#endif
+}
+
 /* A whole line in p[0..n) at the start of a header line: the blank line
  * (the head ends), or a header that frames nothing, at most REQ_MAX_LINE
  * bytes. Returns its length, the state past it as the machine leaves it;
@@ -184,9 +231,18 @@ static size_t machine_span(const struct req_state *s, const unsigned char *p, si
     return lf ? (size_t)(lf - p) + 1 : n;
 }
 
-void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+#ifdef HAVE_WHOLE_AVX2
+/* whole_head_avx2 out of line, for the heads after the first of a read. */
+static WHOLE_AVX2 __attribute__((noinline)) size_t whole_head_at(struct req_state *s, const unsigned char *p, size_t n)
 {
-    size_t i = 0;
+    return whole_head_avx2(s, p, n);
+}
+#endif
+
+/* req_http_feed from p[i] on: line by line (and whole heads at once where
+ * a request starts), the rest by the machine. */
+static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsigned char *p, size_t len, size_t i)
+{
     while (i < len) {
         size_t n = 0;
         if (s->phase == REQ_P_IDLE) {
@@ -194,6 +250,12 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
                 i++; /* as the machine: blank lines between requests are ignored */
             if (i == len)
                 return;
+#ifdef HAVE_WHOLE_AVX2
+            if (head_way() && (n = whole_head_at(s, p + i, len - i)) > 0) {
+                i += n; /* a whole plain head at once */
+                continue;
+            }
+#endif
             n = request_line(s, p + i, len - i);
         }
         /* a head's lines, one after another, while they are whole and ordinary */
@@ -211,4 +273,28 @@ void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
         }
         i += n;
     }
+}
+
+#ifdef HAVE_WHOLE_AVX2
+/* req_http_feed of a read that may start with a whole head (the scanner
+ * idle): the head at once, what follows it line by line. Its own function
+ * (AVX2, the pass inlined): no call to return from in the common case. */
+static WHOLE_AVX2 __attribute__((noinline)) void feed_whole(struct req_state *s, const unsigned char *p, size_t len)
+{
+    size_t i = whole_head_avx2(s, p, len);
+    if (i != len)
+        feed_lines(s, p, len, i);
+}
+#endif
+
+void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+{
+#ifdef HAVE_WHOLE_AVX2
+    /* the common read: one whole head (or more) from its first byte */
+    if (s->phase == REQ_P_IDLE && len >= 32 && head_way()) {
+        feed_whole(s, p, len);
+        return;
+    }
+#endif
+    feed_lines(s, p, len, 0);
 }

@@ -150,7 +150,17 @@ static void after_feed(struct req_entry *q, const struct fd_entry *e)
         start_drainer();
 }
 
-ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+/* True when fd's entry q is the one tracked_reader would return with
+ * nothing to do first: fd tracked, q watching its socket, this process
+ * its reader already (the read of a keep-alive connection's next request). */
+static inline int known_reader(const struct req_entry *q, const struct fd_entry *e)
+{
+    uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    return fdt_kind(e) == FK_TRACKED && ino != 0 && q->ino == ino && q->reader_mark == fdt_writer_mark();
+}
+
+/* reqw_read_slow_r in general: finds (or sets up) fd's scanner and feeds it. */
+static __attribute__((noinline)) ssize_t read_any(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
     struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
     if (q && !req_is_stopped(&q->scan)) {
@@ -158,6 +168,20 @@ ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
         req_feed(&q->scan, buf, (size_t)r);
         after_feed(q, e);
     }
+    return r;
+}
+
+ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+{
+    /* the common read: the next request of a keep-alive HTTP connection
+     * this process reads already, nothing counted by the hot path to tell
+     * (e is fd's entry in the table) */
+    struct req_entry *q = &e->req;
+    if (!__builtin_expect(known_reader(q, e) && q->skip == 0 && q->scan.proto == REQ_PROTO_HTTP
+                              && !req_is_stopped(&q->scan), 1))
+        return read_any(fd, e, buf, r);
+    req_http_feed(&q->scan, buf, (size_t)r); /* req_feed's own step, r > 0 */
+    after_feed(q, e);
     return r;
 }
 

@@ -32,8 +32,8 @@ void reqw_adopt(int fd);
  * lingers for the request side's sake yet (the drainer need not run). */
 int reqw_bodiless_so_far(int fd, const struct fd_entry *e);
 
-/* Slow path of the read hooks: the app consumed n bytes of buf from fd
- * (entry e, not FK_IGNORED). Keeps errno. */
+/* Slow path of the read hooks: the app consumed n > 0 bytes of buf from
+ * fd (entry e = &fdt[fd], not FK_IGNORED). Keeps errno. */
 void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n);
 ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r);
 

@@ -11,7 +11,8 @@
  * reference's after the same bytes fed one at a time. The reference is fed
  * the same pieces too and must agree with itself (its own answer must not
  * depend on the cuts), and the fast path is fed the whole input in one
- * piece. Any difference aborts (a finding); ASan and UBSan catch
+ * piece; all of it in each of the fast path's ways (req_http_fast_way: the
+ * whole-head pass of shim/req_whole.h, and line by line). Any difference aborts (a finding); ASan and UBSan catch
  * out-of-bounds reads (the fast path reads eight bytes at a time) and
  * undefined behaviour.
  */
@@ -72,21 +73,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req_http_feed_ref(&ref[i + 1], data + i, 1);
     }
 
-    struct req_state fast, slow;
-    start_http(&fast);
-    req_http_feed(&fast, data, size);
-    expect_ref(&fast, size, size, size, "fast path, whole");
+    /* both ways of the fast path: with the whole-head pass (where the CPU
+     * has it) and line by line only */
+    int ways = req_http_fast_way(1) + 1;
+    for (int w = ways - 1; w >= 0; w--) {
+        req_http_fast_way(w);
+        struct req_state fast, slow;
+        start_http(&fast);
+        req_http_feed(&fast, data, size);
+        expect_ref(&fast, size, size, size, w ? "fast path (whole-head pass), whole" : "fast path, whole");
 
-    uint64_t rng = hash_input(data, size);
-    start_http(&fast);
-    start_http(&slow);
-    for (size_t off = 0; off < size;) {
-        size_t n = piece_size(&rng, size - off);
-        req_http_feed(&fast, data + off, n);
-        req_http_feed_ref(&slow, data + off, n);
-        off += n;
-        expect_ref(&fast, off, n, size, "fast path, in pieces");
-        expect_ref(&slow, off, n, size, "reference, in pieces");
+        uint64_t rng = hash_input(data, size);
+        start_http(&fast);
+        start_http(&slow);
+        for (size_t off = 0; off < size;) {
+            size_t n = piece_size(&rng, size - off);
+            req_http_feed(&fast, data + off, n);
+            req_http_feed_ref(&slow, data + off, n);
+            off += n;
+            expect_ref(&fast, off, n, size, w ? "fast path (whole-head pass), in pieces" : "fast path, in pieces");
+            expect_ref(&slow, off, n, size, "reference, in pieces");
+        }
     }
     return 0;
 }

@@ -155,6 +155,25 @@ static struct req_state machine_state(const char *b, size_t n)
     return s;
 }
 
+/* After b[0..len) whole, and after each of its prefixes fed whole, every
+ * field of the fast path's state (its way w) equals the machine's. */
+static void expect_fast_is_machine(const char *b, size_t len, int w)
+{
+    for (size_t n = 0; n <= len; n++) {
+        struct req_state fast, ref = machine_state(b, n);
+        req_init(&fast);
+        fast.proto = REQ_PROTO_HTTP;
+        req_http_feed(&fast, (const unsigned char *)b, n);
+        if (!req_same(&fast, &ref)) {
+            cr_expect(0, "way %d, \"%.40s\"..., its first %zu bytes: the fast path and the machine differ "
+                         "(phase %u/%u flags %#x/%#x match %u/%u sub %u/%u left %u/%u requests %u/%u)",
+                      w, b, n, fast.phase, ref.phase, fast.flags, ref.flags, fast.match, ref.match,
+                      fast.sub, ref.sub, fast.left, ref.left, fast.requests, ref.requests);
+            return;
+        }
+    }
+}
+
 /* Heads the fast path takes whole, or declines at some line, or must stop
  * on as the machine does: after the whole of each, and after each of its
  * prefixes fed whole, every field equals the machine's. */
@@ -188,22 +207,114 @@ Test(req_http, fast_path_is_the_machine)
         "GET / HTTP/1.1\r\nContent-Length: 2\r\nContent-Lengtx: 3\r\n\r\nab\r\n\r\nGET / HTTP/1.1\r\n\r\n",
         "\r\n\n\r\nGET / HTTP/1.1\r\n\r\n",
     };
-    for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
-        size_t len = strlen(heads[h]);
-        for (size_t n = 0; n <= len; n++) {
-            struct req_state fast, ref = machine_state(heads[h], n);
-            req_init(&fast);
-            fast.proto = REQ_PROTO_HTTP;
-            req_http_feed(&fast, (const unsigned char *)heads[h], n);
-            if (!req_same(&fast, &ref)) {
-                cr_expect(0, "head %zu, its first %zu bytes: the fast path and the machine differ "
-                             "(phase %u/%u flags %#x/%#x match %u/%u sub %u/%u left %u/%u)",
-                          h, n, fast.phase, ref.phase, fast.flags, ref.flags, fast.match, ref.match,
-                          fast.sub, ref.sub, fast.left, ref.left);
-                break;
-            }
+    int ways = req_http_fast_way(1) + 1; /* 2 when the CPU has the whole-head pass */
+    for (int w = 0; w < ways; w++) {
+        req_http_fast_way(w);
+        for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++)
+            expect_fast_is_machine(heads[h], strlen(heads[h]), w);
+    }
+    req_http_fast_way(ways - 1);
+}
+
+/* Heads the whole-head pass (shim/req_whole.h) takes, or leaves to the
+ * line-at-a-time way at each of its tests: the request line's parts, a
+ * name's bytes, CRs, framing names, heads across 64-byte words, pipelined
+ * heads, a head past the pass's 4 KiB. */
+Test(req_http, whole_head_pass)
+{
+    static const char *const heads[] = {
+        "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\nGET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+        "GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /index.html HTTP/1.1\nHost: bench\n\nGET / HTTP/1.0\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+        "GET /a-target-long-enough-for-the-first-word-and-then-some-more/x.html HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /0123456789012345678901234567890123456789012345 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nA-Name-Of-Sixty-Three-Bytes-Or-So-That-Runs-Over-The-Word-Edge-X: v\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX-Very-Long-Header-Name-That-Crosses-64: 1\r\nAccept: */*\r\n\r\n",
+        "GET / HTTP/1.1\r\n!#$%&'*+-.^_`|~09AZaz: all the tchars\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX\"y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX(y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX/y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX@y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX{y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX\x80y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX\x7fy: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nXy 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\n:y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\n\tfolded\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\n\r\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\n\rx",
+        "GET / HTTP/1.1\r\nHost: be\rnch\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nX: \x00\x01\x7f\x80\xff\t\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nContent-Length: 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\nHost: bench\r\ncontent-LENGTH: 0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nContent-Lengtx: 3\r\nAccept: */*\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nTransfer-Encodinx: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nExpect: 100-continue\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nExpecT: x\r\nUpgradE: h2c\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench\r\nExpects: x\r\nUpgrades: h2c\r\nUpgrad: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nA12345: 1\r\nB123456: 1\r\nC1234567890123: 1\r\nD1234567890123456: 1\r\n"
+        "E12345: 1\r\nF123456: 1\r\nG1234567890123: 1\r\nH1234567890123456: 1\r\nI12345: 1\r\n\r\n",
+        "CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n\x16\x03\x01",
+        "CONNECT host:443 HTTP/1.1\r\n\r\nxyz",
+        "CONNECX host:443 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET /\x80\xff HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /a b HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET  /ab HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /ab  HTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /ab HTTP/1.1 \r\nHost: bench\r\n\r\n",
+        "GET /ab HTTP/1.x\r\nHost: bench\r\n\r\n",
+        "GET /ab HTTP/2.0\r\nHost: bench\r\n\r\n",
+        "GET /ab\tHTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET /ab\rHTTP/1.1\r\nHost: bench\r\n\r\n",
+        "GET HTTP/1.1\r\nHost: bench and some more bytes\r\n\r\n",
+        "G(T / HTTP/1.1\r\nHost: bench and some more bytes\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bench and some more bytes\r\n\r",
+        "GET / HTTP/1.1\r\nHost: bench and some more bytes\r\n",
+        "GET /x HTTP/1.1\r\n\r\n\r\n\r\nGET /y HTTP/1.1\r\nHost: bench\r\n\r\n",
+        /* names across the first 64-byte word's end (the carry, the line
+         * starts of the word before): valid, with a non-tchar past the
+         * edge, framing */
+        "GET / HTTP/1.1\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB: v\r\n\r\n",
+        "GET / HTTP/1.1\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"B: v\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456\r\nContent-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nX: 01234567890123456789012345678901234567890\r\nUpgrade: h2c\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\n\r\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 01234567890123456789012345678901234567890123\r\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: 0123456789012345678901234567890123456789012\r\nX(y: 1\r\n\r\n",
+    };
+    int ways = req_http_fast_way(1) + 1;
+    for (int w = 0; w < ways; w++) {
+        req_http_fast_way(w);
+        for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++)
+            expect_fast_is_machine(heads[h], strlen(heads[h]), w);
+    }
+    /* a head of 4 KiB or more: past the pass's reach; one just inside it */
+    static char big[5000];
+    for (size_t value = 4000; value <= 4100; value += 10) {
+        static const char start[] = "GET / HTTP/1.1\r\nX: ", end[] = "\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+        size_t n = sizeof start - 1;
+        memcpy(big, start, n);
+        memset(big + n, 'v', value);
+        n += value;
+        memcpy(big + n, end, sizeof end - 1);
+        n += sizeof end - 1;
+        for (int w = 0; w < ways; w++) {
+            req_http_fast_way(w);
+            expect_fast_is_machine(big, n, w);
         }
     }
+    req_http_fast_way(ways - 1);
+}
+
+/* The whole-head pass's nibble tables are RFC 9110's tchar, byte by byte. */
+Test(req_http, tchar_nibbles)
+{
+    for (unsigned c = 0; c < 256; c++)
+        cr_expect_eq(req_http_tchar_by_nibbles((unsigned char)c), req_http_tchar[c], "byte %#x", c);
 }
 
 /* A line of exactly REQ_MAX_LINE bytes is taken; one byte more stops the
