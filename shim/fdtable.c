@@ -20,7 +20,7 @@ unsigned fdt_own_base = ~0u;
 _Atomic unsigned fdt_high;
 _Atomic unsigned fdt_own_high;
 
-/* Entries at most: 2^20 fds, 128 MiB of address space, touched on demand. */
+/* Entries at most: 2^20 fds, 64 MiB of address space, touched on demand. */
 #define FDT_MAX_ENTRIES (1u << 20)
 
 int fdt_init(void)

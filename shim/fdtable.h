@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include "owner.h"
-#include "reqentry.h"
 #include "scan.h"
 
 #pragma GCC visibility push(hidden) /* direct, not GOT, access from the hooks */
@@ -83,12 +82,8 @@ struct fd_entry {
     } u;
     uint64_t skip;                /* FK_TRACKED: bytes the hot path may still skip by count,
                                      plus one; 0: ask the scanner (fdt_scanner_catch_up) */
-    /* the second cache line: the read side's (reqwatch.h), here and not
-     * in a table of its own so that a fork child that reads its request
-     * and writes its response copies one page of ours, not two */
-    struct req_entry req;
 };
-_Static_assert(sizeof(struct fd_entry) == 128, "struct fd_entry is two cache lines: the send side's, the read side's");
+_Static_assert(sizeof(struct fd_entry) == 64, "struct fd_entry is one cache line");
 
 extern struct fd_entry *fdt;      /* NULL until fdt_init() */
 extern unsigned fdt_size;         /* number of entries */

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "process.h"
 #include "real.h"
+#include "reqwatch.h"
 #include "stats.h"
 
 static const char *const mode_names[] = { "on", "always", "off", "observe" };
@@ -35,6 +36,8 @@ __attribute__((constructor)) static void linger_load(void)
         log_msg(LOG_ERROR, "cannot map the fd table; linger stays inactive in this process");
         return;
     }
+    if (reqw_init() != 0) /* without it, closes judge from the response alone */
+        log_msg(LOG_WARN, "cannot map the request table; requests go unwatched in this process");
     ownfd_init(cfg.max_sockets);
     log_protect(); /* after ownfd_init: the high range is known */
     process_init();

@@ -9,18 +9,31 @@
 #include "fdring.h"
 #include "forkchan.h"
 
+struct req_entry *rqt;
+
+int reqw_init(void)
+{
+    if (!fdt || rqt)
+        return rqt ? 0 : -1;
+    size_t bytes = (size_t)fdt_size * sizeof(struct req_entry);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    rqt = p;
+    return 0;
+}
+
 void reqw_adopt(int fd)
 {
-    struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!rqt || (unsigned)fd >= fdt_size)
         return;
     /* the hot path reads skip before anything else: no count left from
      * the number's last life. The rest waits for the first read (watch):
      * a fork-per-connection parent, which accepts and never reads, then
      * writes nothing here, and no page it shares with its last child is
      * copied. The store only if needed, for the same reason. */
-    if (e->req.skip)
-        e->req.skip = 0;
+    if (rqt[fd].skip)
+        rqt[fd].skip = 0;
 }
 
 /* The hot path counts body bytes down in q->skip and tells the scanner at
@@ -38,9 +51,9 @@ static void catch_up(struct req_entry *q)
  * reads are watched (the entry's socket is the one accepted); NULL else. */
 static struct req_entry *watched(int fd, const struct fd_entry *e)
 {
-    if ((unsigned)fd >= fdt_size)
+    if (!rqt || (unsigned)fd >= fdt_size)
         return NULL;
-    struct req_entry *q = &fdt[fd].req;
+    struct req_entry *q = &rqt[fd];
     uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
     return (ino != 0 && q->ino == ino) ? q : NULL;
 }
@@ -52,9 +65,9 @@ static struct req_entry *watch(int fd, const struct fd_entry *e)
 {
     struct req_entry *q = watched(fd, e);
     uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
-    if (q || (unsigned)fd >= fdt_size || e->origin != FO_ACCEPTED || ino == 0)
+    if (q || !rqt || (unsigned)fd >= fdt_size || e->origin != FO_ACCEPTED || ino == 0)
         return q;
-    q = &fdt[fd].req;
+    q = &rqt[fd];
     req_init(&q->scan);
     q->skip = 0;
     q->reader_mark = 0;
@@ -175,8 +188,8 @@ ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
     /* the common read: the next request of a keep-alive HTTP connection
      * this process reads already, nothing counted by the hot path to tell
-     * (e is fd's entry in the table) */
-    struct req_entry *q = &e->req;
+     * (the callers checked rqt and fd's place in the table) */
+    struct req_entry *q = &rqt[fd];
     if (!__builtin_expect(known_reader(q, e) && q->skip == 0 && q->scan.proto == REQ_PROTO_HTTP
                               && !req_is_stopped(&q->scan), 1))
         return read_any(fd, e, buf, r);
@@ -193,11 +206,11 @@ void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!e || !rqt)
         return;
     for (size_t i = 0; i < cnt && n > 0; i++) {
         size_t part = iov[i].iov_len < n ? iov[i].iov_len : n;
-        if (part && !reqw_read_done(e, part))
+        if (part && !reqw_read_done(fd, e, part))
             reqw_read_slow(fd, e, iov[i].iov_base, part);
         n -= part;
     }
@@ -206,7 +219,7 @@ void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 void reqw_read_unseen(int fd, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
-    if (!e)
+    if (!e || !rqt)
         return;
     int saved = errno;
     struct req_entry *q = tracked_reader(fd, e);
