@@ -344,6 +344,19 @@ def test_hundreds(t):
     return t.notes[-1]
 
 
+def worker_threads(pid, parent):
+    """How many threads process pid has when parent is its parent; 0 when
+    it is not, or it is gone (any process may exit while /proc is read:
+    its files then fail with ENOENT or ESRCH)."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            if int(f.read().rsplit(")", 1)[1].split()[1]) != parent:
+                return 0
+        return len(os.listdir("/proc/%s/task" % pid))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 @test("prefork_workers_keep_their_own_drainer", timeout=120)
 def test_prefork(t):
     """A prefork server whose workers accept: no drainer process is made
@@ -352,9 +365,8 @@ def test_prefork(t):
     need_shim(t)
     srv = legacy(t, "prefork", shim=True, env={"LINGER_IT_MARK": str(t.tmp)})
     outcomes = [one_upload(srv.port) for _ in range(6)]
-    workers = [p for p in os.listdir("/proc") if p.isdigit() and os.path.exists("/proc/%s/task" % p)
-               and open("/proc/%s/stat" % p).read().split()[3] == str(srv.proc.pid)]
-    threads = sorted(len(os.listdir("/proc/%s/task" % w)) for w in workers)
+    threads = sorted(n for n in (worker_threads(p, srv.proc.pid) for p in os.listdir("/proc") if p.isdigit())
+                     if n)
     t.note("answers %s; workers' threads %s; drainer processes %s" % (outcomes, threads, drain_processes(t)))
     if any(o != "413" for o in outcomes) or drain_processes(t) or not threads or max(threads) < 2:
         raise AssertionError(t.notes[-1])
