@@ -37,28 +37,14 @@ static int threads(void)
     return n;
 }
 
-/* Reads a request line's path into path (the head up to its blank line is
- * consumed, byte by byte); 0 at EOF or error. */
+/* Reads a request head (kit_read_head_into) and its request line's path
+ * into path; 0 at EOF or error. */
 static int read_request(int c, char *path, size_t size)
 {
-    char line[512];
-    size_t n = 0;
-    int state = 0;
-    char ch;
-    while (state < 4) {
-        ssize_t r = read(c, &ch, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r != 1)
-            return 0;
-        if (n < sizeof line - 1)
-            line[n++] = ch;
-        state = (ch == (state % 2 ? '\n' : '\r')) ? state + 1 : (ch == '\r');
-    }
-    line[n] = '\0';
-    if (sscanf(line, "%*s %255s", path) != 1 || strlen(path) >= size)
+    char head[512];
+    if (!kit_read_head_into(c, head, sizeof head))
         return 0;
-    return 1;
+    return sscanf(head, "%*s %255s", path) == 1 && strlen(path) < size;
 }
 
 int main(int argc, char **argv)

@@ -55,11 +55,14 @@ static inline int kit_accept(int l)
 }
 
 /* Reads fd up to the end of a request head, byte by byte, leaving the body
- * unread. Returns the head's first byte, or 0 at EOF or error before its end. */
-static inline char kit_read_head(int fd)
+ * unread, keeping its first size - 1 bytes in buf (NUL-terminated; buf may
+ * be NULL when size is 0). Returns the head's first byte, or 0 at EOF or
+ * error before its end. */
+static inline char kit_read_head_into(int fd, char *buf, size_t size)
 {
     char c, first = 0;
     unsigned state = 0;
+    size_t n = 0;
     while (state < 4) {
         ssize_t r = read(fd, &c, 1);
         if (r < 0 && errno == EINTR)
@@ -68,9 +71,19 @@ static inline char kit_read_head(int fd)
             return 0;
         if (!first)
             first = c;
+        if (n + 1 < size)
+            buf[n++] = c;
         state = (c == (state % 2 ? '\n' : '\r')) ? state + 1 : (c == '\r');
     }
+    if (size)
+        buf[n] = '\0';
     return first;
+}
+
+/* The same, keeping nothing. */
+static inline char kit_read_head(int fd)
+{
+    return kit_read_head_into(fd, NULL, 0);
 }
 
 /* Writes all n bytes; 0, or -1 when a write fails. */
