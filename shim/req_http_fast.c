@@ -13,6 +13,7 @@
  * (tests/fuzz/fuzz_req_diff.c checks this). Pure: no syscalls.
  */
 #include "req_http.h"
+#include "cpu_way.h"
 
 #include <string.h>
 
@@ -145,6 +146,12 @@ static int frames_request(const unsigned char *p, size_t n)
 
 #include "req_whole.h"
 
+#ifdef HAVE_WHOLE_AVX2
+#define WHOLE_AVX2_BUILT 1
+#else
+#define WHOLE_AVX2_BUILT 0
+#endif
+
 /* Which way whole heads are taken: -1 not decided yet, 0 line by line
  * only, 1 the AVX2 whole-head pass (req_whole.h) first. */
 static int whole_way = -1;
@@ -152,31 +159,12 @@ static int whole_way = -1;
 /* This CPU's way, decided at the first call. */
 static inline int head_way(void)
 {
-    int w = __atomic_load_n(&whole_way, __ATOMIC_RELAXED);
-    if (__builtin_expect(w < 0, 0)) {
-#ifdef HAVE_WHOLE_AVX2
-        __builtin_cpu_init();
-        w = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
-#else
-        w = 0;
-#endif
-        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
-    }
-    return w;
+    return cpu_way(&whole_way, WHOLE_AVX2_BUILT);
 }
 
 int req_http_fast_way(int want)
 {
-    int w = head_way();
-    if (want >= 0) {
-#ifdef HAVE_WHOLE_AVX2
-        w = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
-#else
-        w = 0;
-#endif
-        __atomic_store_n(&whole_way, w, __ATOMIC_RELAXED);
-    }
-    return w;
+    return cpu_way_choose(&whole_way, WHOLE_AVX2_BUILT, want);
 }
 
 int req_http_tchar_by_nibbles(unsigned char c)

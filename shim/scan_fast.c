@@ -23,6 +23,7 @@
 #include "scan_pieces.h"
 #include "scan_values.h"
 #include "scan_bits.h"
+#include "cpu_way.h"
 #include "scan_usual.h"
 
 #include <string.h>
@@ -371,37 +372,24 @@ static AVX2 __attribute__((noinline)) const unsigned char *quick_any_avx2(struct
 }
 #endif
 
+#ifdef HAVE_AVX2_WAY
+#define AVX2_WAY_BUILT 1
+#else
+#define AVX2_WAY_BUILT 0
+#endif
+
 /* Which way heads are read: -1 not decided yet, 0 SSE2, 1 AVX2. */
 static int head_way = -1;
 
 /* The way this CPU reads heads fastest, decided at the first call. */
 static inline int wide_way(void)
 {
-    int w = __atomic_load_n(&head_way, __ATOMIC_RELAXED);
-    if (__builtin_expect(w < 0, 0)) {
-#ifdef HAVE_AVX2_WAY
-        __builtin_cpu_init();
-        w = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
-#else
-        w = 0;
-#endif
-        __atomic_store_n(&head_way, w, __ATOMIC_RELAXED);
-    }
-    return w;
+    return cpu_way(&head_way, AVX2_WAY_BUILT);
 }
 
 int scan_fast_way(int want)
 {
-    int w = wide_way();
-    if (want >= 0) {
-#ifdef HAVE_AVX2_WAY
-        w = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") ? 1 : 0;
-#else
-        w = 0;
-#endif
-        __atomic_store_n(&head_way, w, __ATOMIC_RELAXED);
-    }
-    return w;
+    return cpu_way_choose(&head_way, AVX2_WAY_BUILT, want);
 }
 
 /* Lines of a head at once (status_* and head_* above), the CPU's way. */
