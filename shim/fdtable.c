@@ -210,12 +210,17 @@ void fdt_epoll_removed(int fd, int epfd)
             __atomic_store_n(&e->epfds[i], 0, __ATOMIC_RELAXED);
 }
 
+/* True when an fstat that answered rc, st, found the socket e describes. */
+static int stat_is_socket_of(int rc, const struct stat *st, const struct fd_entry *e)
+{
+    return rc == 0 && S_ISSOCK(st->st_mode) && (uint64_t)st->st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+}
+
 int fdt_same_socket(int fd, const struct fd_entry *e)
 {
     struct stat st;
     int saved = errno;
-    int same = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
-               && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    int same = stat_is_socket_of(fstat(fd, &st), &st, e);
     restore_errno(saved);
     return same;
 }
@@ -224,8 +229,7 @@ int fdt_same_socket_raw(int fd, const struct fd_entry *e)
 {
     struct stat st;
     int saved = errno;
-    int same = raw_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISSOCK(st.st_mode)
-               && (uint64_t)st.st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+    int same = stat_is_socket_of((int)raw_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0), &st, e);
     restore_errno(saved);
     return same;
 }
