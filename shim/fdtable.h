@@ -240,6 +240,19 @@ static inline int fdt_touched(int fd)
         || (u >= fdt_own_base && u < atomic_load_explicit(&fdt_own_high, memory_order_relaxed));
 }
 
+/* True when e records nothing: FK_UNKNOWN and all zero, as fdt_reset_entry
+ * leaves it (a file linger never looked at). Its close has nothing to
+ * forget. The kind is read first, atomically: the entries the drainer
+ * writes are never FK_UNKNOWN. */
+static inline int fdt_entry_blank(const struct fd_entry *e)
+{
+    if (fdt_kind_relaxed(e) != FK_UNKNOWN)
+        return 0;
+    const uint64_t *w = (const uint64_t *)e;
+    _Static_assert(sizeof *e == 8 * sizeof *w, "eight words");
+    return ((w[0] | w[1]) | (w[2] | w[3]) | (w[4] | w[5]) | (w[6] | w[7])) == 0;
+}
+
 /* The next fd after fd whose entry may hold state, or -1: visits every
  * touched entry from fdt_next(-1) on, skipping the untouched middle. */
 static inline int fdt_next(int fd)
