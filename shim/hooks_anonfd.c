@@ -15,30 +15,22 @@
 
 EXPORT int eventfd(unsigned count, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_eventfd(count, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_eventfd(count, flags));
 }
 
 EXPORT int timerfd_create(int clock, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_timerfd_create(clock, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_timerfd_create(clock, flags));
 }
 
 /* signalfd on an existing fd makes none; its EMFILE can only come from a
  * new one */
 EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_signalfd(fd, mask, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_signalfd(fd, mask, flags));
 }
 
 EXPORT int memfd_create(const char *name, unsigned flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_memfd_create(name, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_memfd_create(name, flags));
 }

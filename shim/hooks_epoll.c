@@ -11,16 +11,12 @@
 
 EXPORT int epoll_create(int size)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_epoll_create(size));
-    return r;
+    RETURN_MADE_FDS(1, real_epoll_create(size));
 }
 
 EXPORT int epoll_create1(int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_epoll_create1(flags));
-    return r;
+    RETURN_MADE_FDS(1, real_epoll_create1(flags));
 }
 
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)

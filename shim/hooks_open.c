@@ -52,78 +52,58 @@ EXPORT int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_open(path, flags, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_open(path, flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_open64(path, flags, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_open64(path, flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_openat(dirfd, path, flags, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_openat(dirfd, path, flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_openat64(dirfd, path, flags, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_openat64(dirfd, path, flags, mode));
 }
 
 /* glibc's _FORTIFY_SOURCE versions, for an open whose flags the compiler
  * could not see (they check that no mode was wanted, then open) */
 EXPORT int __open_2(const char *path, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_open_2(path, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_open_2(path, flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_open64_2(path, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_open64_2(path, flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_openat_2(dirfd, path, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_openat_2(dirfd, path, flags));
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_openat64_2(dirfd, path, flags));
-    return r;
+    RETURN_MADE_FDS(1, real_openat64_2(dirfd, path, flags));
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_creat(path, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_creat(path, mode));
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 1, real_creat64(path, mode));
-    return r;
+    RETURN_MADE_FDS(1, real_creat64(path, mode));
 }

@@ -9,14 +9,10 @@
 
 EXPORT int pipe(int fds[2])
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 2, real_pipe(fds));
-    return r;
+    RETURN_MADE_FDS(2, real_pipe(fds));
 }
 
 EXPORT int pipe2(int fds[2], int flags)
 {
-    int r;
-    RETRY_UNDER_FD_PRESSURE(r, 2, real_pipe2(fds, flags));
-    return r;
+    RETURN_MADE_FDS(2, real_pipe2(fds, flags));
 }

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "fdtable.h"
+#include "stats.h"
 
 /* Slow path of policy_sent: classifies and scans. */
 void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n);
@@ -68,13 +69,26 @@ void policy_sent_unseen(int fd, size_t n);
  * Never in a child that borrows our memory. */
 int policy_relieve_fd_pressure(int err, unsigned need);
 
+/* True when this process holds lingering sockets (deferred ones too):
+ * only then can policy_relieve_fd_pressure give any up. One load. */
+static inline int policy_holds_lingering(void)
+{
+    return stat_get(ST_LINGERING_NOW) != 0;
+}
+
 /* r = call (which makes `need` fds), made once more when it failed for want
  * of an fd and linger gave lingering sockets up. A retry that succeeds
  * leaves errno as the app had it before the call (as the call alone would);
  * one that fails sets it as the call does. For the hooks of every call that
- * makes an fd. */
+ * makes an fd. While nothing lingers (the usual case) it is the call alone:
+ * a socket that starts lingering in another thread meanwhile counts as one
+ * that lingers just after the call. */
 #define RETRY_UNDER_FD_PRESSURE(r, need, call)                      \
     do {                                                            \
+        if (__builtin_expect(!policy_holds_lingering(), 1)) {       \
+            (r) = (call); /* nothing to give up: the call alone */  \
+            break;                                                  \
+        }                                                           \
         int errno_before_ = errno;                                  \
         (r) = (call);                                               \
         if ((r) < 0 && policy_relieve_fd_pressure(errno, (need))) { \
@@ -82,6 +96,18 @@ int policy_relieve_fd_pressure(int err, unsigned need);
             if ((r) >= 0)                                           \
                 errno = errno_before_;                              \
         }                                                           \
+    } while (0)
+
+/* The whole body of a hook whose call makes `need` fds and asks nothing
+ * else of linger: the call's result, retried as RETRY_UNDER_FD_PRESSURE
+ * says; while nothing lingers, a tail call. */
+#define RETURN_MADE_FDS(need, call)                            \
+    do {                                                       \
+        if (__builtin_expect(!policy_holds_lingering(), 1))    \
+            return (call);                                     \
+        int made_;                                             \
+        RETRY_UNDER_FD_PRESSURE(made_, (need), (call));        \
+        return made_;                                          \
     } while (0)
 
 /* A socket this process accepted (from listener) / connected out. */
