@@ -170,3 +170,30 @@ Test(fdtable, writer_generations)
     close(sv[0]);
     close(sv[1]);
 }
+
+/* A blank entry is one a close has nothing to forget for: what
+ * fdt_reset_entry leaves, and nothing else (hooks_close.c closes it
+ * without asking the policy). */
+Test(fdtable, blank_entries)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct fd_entry *e = &fdt[sv[0]];
+    fdt_reset_entry(e);
+    cr_expect(fdt_entry_blank(e), "a reset entry is blank");
+    cr_expect_eq(classify(sv[0], FO_ACCEPTED), FK_TRACKED);
+    cr_expect(!fdt_entry_blank(e), "a tracked socket is not");
+    fdt_reset_entry(e);
+    e->origin = FO_ACCEPTED; /* FK_UNKNOWN, but accepted: its close must forget that */
+    cr_expect(!fdt_entry_blank(e), "an accepted socket not classified yet is not");
+    fdt_reset_entry(e);
+    e->skip = 1;
+    cr_expect(!fdt_entry_blank(e), "nor one with anything in its last word");
+    fdt_reset_entry(e);
+    fdt_set_kind(e, FK_IGNORED);
+    cr_expect(!fdt_entry_blank(e), "nor an ignored one (its next number must be classified again)");
+    fdt_forget(sv[0]);
+    cr_expect(fdt_entry_blank(e), "a forgotten one is");
+    close(sv[0]);
+    close(sv[1]);
+}
