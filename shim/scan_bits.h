@@ -29,11 +29,34 @@ static inline __attribute__((always_inline)) uint64_t shift_in(uint64_t hi, uint
 }
 
 /* 64 bytes as bit masks (bit i: byte i), for the whole-head pass
- * (scan_whole.h): LF, CR, ':', and `odd`, the bytes no name holds but ':'
- * (a CTL, SP, DEL, or a byte >= 0x80). */
+ * (scan_whole.h): `odd`, the bytes no name holds but ':' (a CTL, SP, DEL,
+ * or a byte >= 0x80); `lfc`, LF or ':' (LF is odd, ':' is not: three
+ * masks say what four would); and CR. */
 struct masks64 {
-    uint64_t lf, cr, odd, colon;
+    uint64_t lfc, odd, cr;
 };
+
+/* The LFs of m. */
+static inline uint64_t mask_lf(struct masks64 m)
+{
+    return m.lfc & m.odd;
+}
+
+/* The bytes of m that end a name: ':' and the odd ones. */
+static inline uint64_t mask_stop(struct masks64 m)
+{
+    return m.lfc | m.odd;
+}
+
+/* m as the word read from `out` bytes before its start (the feed ends in
+ * it), its bits moved down to where they belong. */
+static inline struct masks64 masks_down(struct masks64 m, unsigned out)
+{
+    m.lfc >>= out;
+    m.odd >>= out;
+    m.cr >>= out;
+    return m;
+}
 
 /* Candidate ':' positions: where a name of 10, 14 or 17 bytes ends, given
  * the line starts `b` of this word and `prev` of the word before. */
@@ -102,14 +125,14 @@ struct whole_run {
  * otherwise than at ':'. */
 static inline __attribute__((always_inline)) uint64_t whole_word(struct whole_run *r, struct masks64 m, uint64_t *cand)
 {
-    const uint64_t stop = m.odd | m.colon;
-    const uint64_t b = m.lf << 1 | r->lf_prev >> 63; /* line starts */
+    const uint64_t stop = mask_stop(m), lf = mask_lf(m);
+    const uint64_t b = lf << 1 | r->lf_prev >> 63; /* line starts */
     const uint64_t first = add_carry(~stop, b, &r->carry) & stop; /* each line's first stop */
     *cand = first & our_name_ends(b, r->b);
     r->b_before |= r->b;
     r->b = b;
-    const uint64_t stops = (first & (b | m.odd)) | ((m.cr << 1 | r->cr_prev >> 63) & ~m.lf);
-    r->lf_prev = m.lf;
+    const uint64_t stops = (first & (b | m.odd)) | ((m.cr << 1 | r->cr_prev >> 63) & ~lf);
+    r->lf_prev = lf;
     r->cr_prev = m.cr;
     return stops;
 }

@@ -257,31 +257,44 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 #ifdef __SSE2__
 static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
 {
-    struct masks64 m = { 0, 0, 0, 0 };
+    struct masks64 m = { 0, 0, 0 };
     for (unsigned i = 0; i < 64; i += 16) {
         const __m128i a = load16(q + i);
         const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
-        m.lf |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->lf)) << i;
-        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr)) << i;
+        const __m128i lfc = _mm_or_si128(_mm_cmpeq_epi8(a, k->lf), _mm_cmpeq_epi8(a, k->colon));
+        m.lfc |= (uint64_t)(unsigned)_mm_movemask_epi8(lfc) << i;
         m.odd |= (uint64_t)(unsigned)_mm_movemask_epi8(odd) << i;
-        m.colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->colon)) << i;
+        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr)) << i;
     }
     return m;
 }
 #else
 static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
 {
-    struct masks64 m = { 0, 0, 0, 0 };
+    struct masks64 m = { 0, 0, 0 };
     (void)k;
     for (unsigned i = 0; i < 64; i++) {
-        m.lf |= (uint64_t)(q[i] == '\n') << i;
-        m.cr |= (uint64_t)(q[i] == '\r') << i;
+        m.lfc |= (uint64_t)(q[i] == '\n' || q[i] == ':') << i;
         m.odd |= (uint64_t)(q[i] <= 0x20 || q[i] >= 0x7f) << i;
-        m.colon |= (uint64_t)(q[i] == ':') << i;
+        m.cr |= (uint64_t)(q[i] == '\r') << i;
     }
     return m;
 }
 #endif
+
+/* The 64 bytes at q as the quick way's masks (scan_bits.h), the byte
+ * values read from the table k where the instructions use them. */
+static inline struct masks64 quick_masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
+{
+#ifdef __SSE2__
+    const struct consts_sse2 c = { load16(k[SPAN_C22]), load16(k[SPAN_ONE]), load16(k[SPAN_COLON]),
+                                   load16(k[SPAN_LF]), load16(k[SPAN_CR]) };
+    return masks_sse2(q, &c);
+#else
+    (void)k;
+    return masks_sse2(q, NULL);
+#endif
+}
 
 #define LINES_ATTR
 #define CONSTS CONSTS_SSE2
@@ -292,8 +305,12 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 #define STATUS status_sse2
 #define HEAD head_sse2
 #define MASKS masks_sse2
+#define QUICK_MASKS quick_masks_sse2
+#define USUAL_LINE usual_line_sse2
 #define WHOLE whole_sse2
 #define QUICK quick_sse2
+#define QUICK_LINES quick_lines_sse2
+#define QUICK_OTHER quick_other_sse2
 #define QUICK_NAME quick_name_sse2
 #include "scan_whole.h"
 #include "scan_quick.h"
@@ -332,12 +349,38 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
     const __m256i odd_b = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(b, k->one));
 #define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
     struct masks64 m;
-    m.lf = MASK64(_mm256_cmpeq_epi8(a, k->lf), _mm256_cmpeq_epi8(b, k->lf));
-    m.cr = MASK64(_mm256_cmpeq_epi8(a, k->cr), _mm256_cmpeq_epi8(b, k->cr));
+    m.lfc = MASK64(_mm256_or_si256(_mm256_cmpeq_epi8(a, k->lf), _mm256_cmpeq_epi8(a, k->colon)),
+                   _mm256_or_si256(_mm256_cmpeq_epi8(b, k->lf), _mm256_cmpeq_epi8(b, k->colon)));
     m.odd = MASK64(odd_a, odd_b);
-    m.colon = MASK64(_mm256_cmpeq_epi8(a, k->colon), _mm256_cmpeq_epi8(b, k->colon));
+    m.cr = MASK64(_mm256_cmpeq_epi8(a, k->cr), _mm256_cmpeq_epi8(b, k->cr));
 #undef MASK64
     return m;
+}
+
+/* masks_avx2 for the quick way: the byte values read from the table where
+ * the instructions use them, not kept in registers. */
+static inline AVX2 struct masks64 quick_masks_avx2(const unsigned char *q, const unsigned char (*k)[32])
+{
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+    const __m256i odd_a = _mm256_cmpgt_epi8(LOAD32(k[SPAN_C22]), _mm256_add_epi8(a, LOAD32(k[SPAN_ONE])));
+    const __m256i odd_b = _mm256_cmpgt_epi8(LOAD32(k[SPAN_C22]), _mm256_add_epi8(b, LOAD32(k[SPAN_ONE])));
+#define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
+    struct masks64 m;
+    m.lfc = MASK64(_mm256_or_si256(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(a, LOAD32(k[SPAN_COLON]))),
+                   _mm256_or_si256(_mm256_cmpeq_epi8(b, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(b, LOAD32(k[SPAN_COLON]))));
+    m.odd = MASK64(odd_a, odd_b);
+    m.cr = MASK64(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_CR])), _mm256_cmpeq_epi8(b, LOAD32(k[SPAN_CR])));
+#undef MASK64
+    return m;
+}
+
+/* usual_line_sse2 (scan_usual.h), the 32 bytes compared at once. */
+static inline AVX2 __attribute__((always_inline)) int usual_line_avx2(const unsigned char *a, enum usual_line i)
+{
+    const struct usual32 *const u = usual_line_at(i);
+    const __m256i x = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(const void *)a), LOAD32(u->lower));
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, LOAD32(u->want))) == -1;
 }
 
 #define LINES_ATTR AVX2
@@ -349,8 +392,12 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 #define STATUS status_avx2
 #define HEAD head_avx2
 #define MASKS masks_avx2
+#define QUICK_MASKS quick_masks_avx2
+#define USUAL_LINE usual_line_avx2
 #define WHOLE whole_avx2
 #define QUICK quick_avx2
+#define QUICK_LINES quick_lines_avx2
+#define QUICK_OTHER quick_other_avx2
 #define QUICK_NAME quick_name_avx2
 #include "scan_whole.h"
 #include "scan_quick.h"

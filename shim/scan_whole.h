@@ -58,12 +58,7 @@ static LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigne
             stops = whole_word(&r, MASKS(p + off, &k), &cand);
         } else if (off < words_end) { /* the feed ends in this word: read it from end - 64 */
             const unsigned out = 64 - (unsigned)(avail - off);
-            struct masks64 m = MASKS(end - 64, &k);
-            m.lf >>= out;
-            m.cr >>= out;
-            m.odd >>= out;
-            m.colon >>= out;
-            stops = whole_word(&r, m, &cand);
+            stops = whole_word(&r, masks_down(MASKS(end - 64, &k), out), &cand);
         } else { /* no blank line in the feed (or too far): its whole lines at least */
             const unsigned char *lf = memrchr(p, '\n', words_end);
             return lf ? whole_lines(s, p, (size_t)(lf - p) + 1, cands, n_cands) : p;
