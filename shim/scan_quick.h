@@ -71,6 +71,7 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
 {
     const unsigned char(*const k)[32] = span_consts();
     const unsigned char *const words_end = end - p < 64 * QUICK_WORDS ? end : p + 64 * QUICK_WORDS;
+    const unsigned char *const last_word = words_end - 64; /* the last whole word's start */
     const unsigned char *names[QUICK_NAMES]; /* the ':' of each name that may be ours */
     unsigned n_names = 0;
     uint64_t lf_prev = 0, cr_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
@@ -78,7 +79,7 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     const unsigned char *q = p;
     for (;; q += 64) {
         struct masks64 m;
-        if (q + 64 <= words_end) {
+        if (q <= last_word) {
             m = QUICK_MASKS(q, k);
         } else if (q < words_end) { /* the feed ends in this word: read it from end - 64 */
             m = masks_down(QUICK_MASKS(end - 64, k), (unsigned)(q + 64 - end));
