@@ -74,7 +74,7 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     const unsigned char *const last_word = words_end - 64; /* the last whole word's start */
     const unsigned char *names[QUICK_NAMES]; /* the ':' of each name that may be ours */
     unsigned n_names = 0;
-    uint64_t lf_prev = 0, cr_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
+    uint64_t lf_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
     uint64_t b, stops;
     const unsigned char *q = p;
     for (;; q += 64) {
@@ -90,19 +90,22 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
         b = shift_in(lf, lf_prev, 1); /* line starts */
         const uint64_t first = add_carry(~stop, b, &carry) & stop; /* each line's first stop */
         uint64_t cand = first & (shift_in(lf, lf_prev, 11) | shift_in(lf, lf_prev, 15) | shift_in(lf, lf_prev, 18));
-        stops = (first & (b | m.odd)) | (shift_in(m.cr, cr_prev, 1) & ~lf);
+        /* a CR not just before an LF stops too; one at the word's last
+         * byte looks so, and is looked at again below */
+        stops = (first & (b | m.odd)) | (m.cr & ~(lf >> 1));
         if (__builtin_expect((stops | cand) != 0, 0)) {
             for (cand &= ~stops & (stops - 1); cand; cand &= cand - 1) { /* the names before the first stop */
                 if (n_names == QUICK_NAMES)
                     return WHOLE(s, p, lo, end);
                 names[n_names++] = q + __builtin_ctzll(cand);
             }
-            if (stops)
+            /* the stop is a CR inside a line, at the word's last byte, and
+             * an LF follows it: no stop */
+            if (stops && !(stops == 1ull << 63 && !(first >> 63) && q < last_word && q[64] == '\n'))
                 break;
         }
         starts |= b;
         lf_prev = lf;
-        cr_prev = m.cr;
     }
     const unsigned t = (unsigned)__builtin_ctzll(stops);
     const unsigned char *blank = q + t; /* where the blank line starts */
