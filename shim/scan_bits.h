@@ -36,6 +36,13 @@ struct masks64 {
     uint64_t lfc, odd, cr;
 };
 
+/* 64 bytes as bit masks for the quick way (scan_quick.h): as masks64, with
+ * `plain` (the bytes that are not odd: 0x21 to 0x7e) for `odd`, which
+ * spares the quick way a NOT a word. */
+struct quick64 {
+    uint64_t lfc, plain, cr;
+};
+
 /* The LFs of m. */
 static inline uint64_t mask_lf(struct masks64 m)
 {

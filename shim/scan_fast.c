@@ -197,14 +197,16 @@ struct span {
 /* The byte values the ways compare with, 32 of each, read from memory
  * through a pointer the compiler cannot see into (else it builds each
  * constant again in registers at every line). */
-static const unsigned char span_bytes[5][32] __attribute__((aligned(32))) = {
+static const unsigned char span_bytes[6][32] __attribute__((aligned(32))) = {
     { [0 ... 31] = 0x22 }, { [0 ... 31] = 1 }, { [0 ... 31] = ':' }, { [0 ... 31] = '\n' }, { [0 ... 31] = '\r' },
+    { [0 ... 31] = 0x21 },
 };
 #define SPAN_C22 0
 #define SPAN_ONE 1
 #define SPAN_COLON 2
 #define SPAN_LF 3
 #define SPAN_CR 4
+#define SPAN_C21 5
 
 static inline const unsigned char (*span_consts(void))[32]
 {
@@ -284,16 +286,34 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 
 /* The 64 bytes at q as the quick way's masks (scan_bits.h), the byte
  * values read from the table k where the instructions use them. */
-static inline struct masks64 quick_masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
+static inline struct quick64 quick_masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
 {
+    struct quick64 m = { 0, 0, 0 };
 #ifdef __SSE2__
-    const struct consts_sse2 c = { load16(k[SPAN_C22]), load16(k[SPAN_ONE]), load16(k[SPAN_COLON]),
-                                   load16(k[SPAN_LF]), load16(k[SPAN_CR]) };
-    return masks_sse2(q, &c);
+    for (unsigned i = 0; i < 64; i += 16) {
+        const __m128i a = load16(q + i);
+        /* c + 1 > 0x21 as signed bytes: c is 0x21..0x7e */
+        const __m128i plain = _mm_cmpgt_epi8(_mm_add_epi8(a, load16(k[SPAN_ONE])), load16(k[SPAN_C21]));
+        const __m128i lfc = _mm_or_si128(_mm_cmpeq_epi8(a, load16(k[SPAN_LF])), _mm_cmpeq_epi8(a, load16(k[SPAN_COLON])));
+        m.lfc |= (uint64_t)(unsigned)_mm_movemask_epi8(lfc) << i;
+        m.plain |= (uint64_t)(unsigned)_mm_movemask_epi8(plain) << i;
+        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, load16(k[SPAN_CR]))) << i;
+    }
 #else
     (void)k;
-    return masks_sse2(q, NULL);
+    for (unsigned i = 0; i < 64; i++) {
+        m.lfc |= (uint64_t)(q[i] == '\n' || q[i] == ':') << i;
+        m.plain |= (uint64_t)(q[i] > 0x20 && q[i] < 0x7f) << i;
+        m.cr |= (uint64_t)(q[i] == '\r') << i;
+    }
 #endif
+    return m;
+}
+
+/* a & ~b (the AVX2 way has an instruction for it). */
+static inline uint64_t and_not_sse2(uint64_t a, uint64_t b)
+{
+    return a & ~b;
 }
 
 #define LINES_ATTR
@@ -307,6 +327,7 @@ static inline struct masks64 quick_masks_sse2(const unsigned char *q, const unsi
 #define MASKS masks_sse2
 #define QUICK_MASKS quick_masks_sse2
 #define USUAL_LINE usual_line_sse2
+#define AND_NOT and_not_sse2
 #define WHOLE whole_sse2
 #define QUICK quick_sse2
 #define QUICK_LINES quick_lines_sse2
@@ -359,20 +380,29 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 
 /* masks_avx2 for the quick way: the byte values read from the table where
  * the instructions use them, not kept in registers. */
-static inline AVX2 struct masks64 quick_masks_avx2(const unsigned char *q, const unsigned char (*k)[32])
+static inline AVX2 struct quick64 quick_masks_avx2(const unsigned char *q, const unsigned char (*k)[32])
 {
     const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
     const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-    const __m256i odd_a = _mm256_cmpgt_epi8(LOAD32(k[SPAN_C22]), _mm256_add_epi8(a, LOAD32(k[SPAN_ONE])));
-    const __m256i odd_b = _mm256_cmpgt_epi8(LOAD32(k[SPAN_C22]), _mm256_add_epi8(b, LOAD32(k[SPAN_ONE])));
+    const __m256i plain_a = _mm256_cmpgt_epi8(_mm256_add_epi8(a, LOAD32(k[SPAN_ONE])), LOAD32(k[SPAN_C21]));
+    const __m256i plain_b = _mm256_cmpgt_epi8(_mm256_add_epi8(b, LOAD32(k[SPAN_ONE])), LOAD32(k[SPAN_C21]));
 #define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
-    struct masks64 m;
+    struct quick64 m;
     m.lfc = MASK64(_mm256_or_si256(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(a, LOAD32(k[SPAN_COLON]))),
                    _mm256_or_si256(_mm256_cmpeq_epi8(b, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(b, LOAD32(k[SPAN_COLON]))));
-    m.odd = MASK64(odd_a, odd_b);
+    m.plain = MASK64(plain_a, plain_b);
     m.cr = MASK64(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_CR])), _mm256_cmpeq_epi8(b, LOAD32(k[SPAN_CR])));
 #undef MASK64
     return m;
+}
+
+/* a & ~b, as one instruction the compiler keeps (else it makes a NOT it
+ * shares, and a move and an AND of each use). */
+static inline AVX2 uint64_t and_not_avx2(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    __asm__("andnq %2, %1, %0" : "=r"(r) : "r"(b), "rm"(a));
+    return r;
 }
 
 /* usual_line_sse2 (scan_usual.h), the 32 bytes compared at once. */
@@ -394,6 +424,7 @@ static inline AVX2 __attribute__((always_inline)) int usual_line_avx2(const unsi
 #define MASKS masks_avx2
 #define QUICK_MASKS quick_masks_avx2
 #define USUAL_LINE usual_line_avx2
+#define AND_NOT and_not_avx2
 #define WHOLE whole_avx2
 #define QUICK quick_avx2
 #define QUICK_LINES quick_lines_avx2

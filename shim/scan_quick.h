@@ -78,21 +78,26 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     uint64_t b, stops;
     const unsigned char *q = p;
     for (;; q += 64) {
-        struct masks64 m;
+        struct quick64 m;
         if (q <= last_word) {
             m = QUICK_MASKS(q, k);
         } else if (q < words_end) { /* the feed ends in this word: read it from end - 64 */
-            m = masks_down(QUICK_MASKS(end - 64, k), (unsigned)(q + 64 - end));
+            const unsigned out = (unsigned)(q + 64 - end);
+            m = QUICK_MASKS(end - 64, k);
+            m.lfc >>= out;
+            m.plain = m.plain >> out | ~(~0ull >> out); /* past the end: as name bytes (as WHOLE has them) */
+            m.cr >>= out;
         } else { /* no blank line in the feed (or too far) */
             return WHOLE(s, p, lo, end);
         }
-        const uint64_t stop = mask_stop(m), lf = mask_lf(m);
+        const uint64_t lf = AND_NOT(m.lfc, m.plain), name = AND_NOT(m.plain, m.lfc); /* name: bytes a name holds */
         b = shift_in(lf, lf_prev, 1); /* line starts */
-        const uint64_t first = add_carry(~stop, b, &carry) & stop; /* each line's first stop */
+        const uint64_t first = AND_NOT(add_carry(name, b, &carry), name); /* each line's first stop */
         uint64_t cand = first & (shift_in(lf, lf_prev, 11) | shift_in(lf, lf_prev, 15) | shift_in(lf, lf_prev, 18));
-        /* a CR not just before an LF stops too; one at the word's last
-         * byte looks so, and is looked at again below */
-        stops = (first & (b | m.odd)) | (m.cr & ~(lf >> 1));
+        /* a stop at a line start, or odd; a CR not just before an LF stops
+         * too (one at the word's last byte looks so, and is looked at again
+         * below) */
+        stops = AND_NOT(first, AND_NOT(m.plain, b)) | AND_NOT(m.cr, lf >> 1);
         if (__builtin_expect((stops | cand) != 0, 0)) {
             for (cand &= ~stops & (stops - 1); cand; cand &= cand - 1) { /* the names before the first stop */
                 if (n_names == QUICK_NAMES)
@@ -171,6 +176,7 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 #undef QUICK_LINES
 #undef QUICK_OTHER
 #undef USUAL_LINE
+#undef AND_NOT
 #undef MASKS
 #undef QUICK_MASKS
 #undef WHOLE
