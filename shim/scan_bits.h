@@ -28,39 +28,22 @@ static inline __attribute__((always_inline)) uint64_t shift_in(uint64_t hi, uint
     return hi << n | lo >> (64 - n);
 }
 
-/* 64 bytes as bit masks (bit i: byte i), for the whole-head pass
- * (scan_whole.h): `odd`, the bytes no name holds but ':' (a CTL, SP, DEL,
- * or a byte >= 0x80); `lfc`, LF or ':' (LF is odd, ':' is not: three
- * masks say what four would); and CR. */
+/* 64 bytes as bit masks (bit i: byte i), for the whole-head passes
+ * (scan_whole.h, scan_quick.h): `lfc`, LF or ':'; `plain`, the bytes 0x21
+ * to 0x7e (those not odd: odd are the CTLs, SP, DEL and the bytes >= 0x80,
+ * which no name holds); and CR. LF is odd and ':' is not: three masks say
+ * what four would. */
 struct masks64 {
-    uint64_t lfc, odd, cr;
-};
-
-/* 64 bytes as bit masks for the quick way (scan_quick.h): as masks64, with
- * `plain` (the bytes that are not odd: 0x21 to 0x7e) for `odd`, which
- * spares the quick way a NOT a word. */
-struct quick64 {
     uint64_t lfc, plain, cr;
 };
 
-/* The LFs of m. */
-static inline uint64_t mask_lf(struct masks64 m)
-{
-    return m.lfc & m.odd;
-}
-
-/* The bytes of m that end a name: ':' and the odd ones. */
-static inline uint64_t mask_stop(struct masks64 m)
-{
-    return m.lfc | m.odd;
-}
-
-/* m as the word read from `out` bytes before its start (the feed ends in
- * it), its bits moved down to where they belong. */
+/* m as the word read from `out` bytes (1 to 63) before its start, the feed
+ * ending in it: its bits moved down to where they belong, and the bytes
+ * past the feed's end as name bytes (plain, not LF, ':' nor CR). */
 static inline struct masks64 masks_down(struct masks64 m, unsigned out)
 {
     m.lfc >>= out;
-    m.odd >>= out;
+    m.plain = m.plain >> out | ~(~0ull >> out);
     m.cr >>= out;
     return m;
 }
@@ -132,13 +115,13 @@ struct whole_run {
  * otherwise than at ':'. */
 static inline __attribute__((always_inline)) uint64_t whole_word(struct whole_run *r, struct masks64 m, uint64_t *cand)
 {
-    const uint64_t stop = mask_stop(m), lf = mask_lf(m);
+    const uint64_t lf = m.lfc & ~m.plain, name = m.plain & ~m.lfc; /* name: the bytes a name holds */
     const uint64_t b = lf << 1 | r->lf_prev >> 63; /* line starts */
-    const uint64_t first = add_carry(~stop, b, &r->carry) & stop; /* each line's first stop */
+    const uint64_t first = add_carry(name, b, &r->carry) & ~name; /* each line's first stop */
     *cand = first & our_name_ends(b, r->b);
     r->b_before |= r->b;
     r->b = b;
-    const uint64_t stops = (first & (b | m.odd)) | ((m.cr << 1 | r->cr_prev >> 63) & ~lf);
+    const uint64_t stops = (first & ~(m.plain & ~b)) | ((m.cr << 1 | r->cr_prev >> 63) & ~lf);
     r->lf_prev = lf;
     r->cr_prev = m.cr;
     return stops;

@@ -256,39 +256,11 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 }
 #endif
 
-#ifdef __SSE2__
-static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
+/* The 64 bytes at q as bit masks (scan_bits.h), the byte values read from
+ * the table k where the instructions use them. */
+static inline struct masks64 masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
 {
     struct masks64 m = { 0, 0, 0 };
-    for (unsigned i = 0; i < 64; i += 16) {
-        const __m128i a = load16(q + i);
-        const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
-        const __m128i lfc = _mm_or_si128(_mm_cmpeq_epi8(a, k->lf), _mm_cmpeq_epi8(a, k->colon));
-        m.lfc |= (uint64_t)(unsigned)_mm_movemask_epi8(lfc) << i;
-        m.odd |= (uint64_t)(unsigned)_mm_movemask_epi8(odd) << i;
-        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr)) << i;
-    }
-    return m;
-}
-#else
-static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
-{
-    struct masks64 m = { 0, 0, 0 };
-    (void)k;
-    for (unsigned i = 0; i < 64; i++) {
-        m.lfc |= (uint64_t)(q[i] == '\n' || q[i] == ':') << i;
-        m.odd |= (uint64_t)(q[i] <= 0x20 || q[i] >= 0x7f) << i;
-        m.cr |= (uint64_t)(q[i] == '\r') << i;
-    }
-    return m;
-}
-#endif
-
-/* The 64 bytes at q as the quick way's masks (scan_bits.h), the byte
- * values read from the table k where the instructions use them. */
-static inline struct quick64 quick_masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
-{
-    struct quick64 m = { 0, 0, 0 };
 #ifdef __SSE2__
     for (unsigned i = 0; i < 64; i += 16) {
         const __m128i a = load16(q + i);
@@ -325,7 +297,6 @@ static inline uint64_t and_not_sse2(uint64_t a, uint64_t b)
 #define STATUS status_sse2
 #define HEAD head_sse2
 #define MASKS masks_sse2
-#define QUICK_MASKS quick_masks_sse2
 #define USUAL_LINE usual_line_sse2
 #define AND_NOT and_not_sse2
 #define WHOLE whole_sse2
@@ -362,32 +333,15 @@ static inline AVX2 struct span span_avx2(const unsigned char *p, const struct co
     return m;
 }
 
-static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struct consts_avx2 *k)
-{
-    const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
-    const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-    const __m256i odd_a = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(a, k->one));
-    const __m256i odd_b = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(b, k->one));
-#define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
-    struct masks64 m;
-    m.lfc = MASK64(_mm256_or_si256(_mm256_cmpeq_epi8(a, k->lf), _mm256_cmpeq_epi8(a, k->colon)),
-                   _mm256_or_si256(_mm256_cmpeq_epi8(b, k->lf), _mm256_cmpeq_epi8(b, k->colon)));
-    m.odd = MASK64(odd_a, odd_b);
-    m.cr = MASK64(_mm256_cmpeq_epi8(a, k->cr), _mm256_cmpeq_epi8(b, k->cr));
-#undef MASK64
-    return m;
-}
-
-/* masks_avx2 for the quick way: the byte values read from the table where
- * the instructions use them, not kept in registers. */
-static inline AVX2 struct quick64 quick_masks_avx2(const unsigned char *q, const unsigned char (*k)[32])
+/* masks_sse2, 32 bytes at a time. */
+static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const unsigned char (*k)[32])
 {
     const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
     const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
     const __m256i plain_a = _mm256_cmpgt_epi8(_mm256_add_epi8(a, LOAD32(k[SPAN_ONE])), LOAD32(k[SPAN_C21]));
     const __m256i plain_b = _mm256_cmpgt_epi8(_mm256_add_epi8(b, LOAD32(k[SPAN_ONE])), LOAD32(k[SPAN_C21]));
 #define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
-    struct quick64 m;
+    struct masks64 m;
     m.lfc = MASK64(_mm256_or_si256(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(a, LOAD32(k[SPAN_COLON]))),
                    _mm256_or_si256(_mm256_cmpeq_epi8(b, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(b, LOAD32(k[SPAN_COLON]))));
     m.plain = MASK64(plain_a, plain_b);
@@ -422,7 +376,6 @@ static inline AVX2 __attribute__((always_inline)) int usual_line_avx2(const unsi
 #define STATUS status_avx2
 #define HEAD head_avx2
 #define MASKS masks_avx2
-#define QUICK_MASKS quick_masks_avx2
 #define USUAL_LINE usual_line_avx2
 #define AND_NOT and_not_avx2
 #define WHOLE whole_avx2

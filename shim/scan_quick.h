@@ -78,15 +78,11 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     uint64_t b, stops;
     const unsigned char *q = p;
     for (;; q += 64) {
-        struct quick64 m;
+        struct masks64 m;
         if (q <= last_word) {
-            m = QUICK_MASKS(q, k);
+            m = MASKS(q, k);
         } else if (q < words_end) { /* the feed ends in this word: read it from end - 64 */
-            const unsigned out = (unsigned)(q + 64 - end);
-            m = QUICK_MASKS(end - 64, k);
-            m.lfc >>= out;
-            m.plain = m.plain >> out | ~(~0ull >> out); /* past the end: as name bytes (as WHOLE has them) */
-            m.cr >>= out;
+            m = masks_down(MASKS(end - 64, k), (unsigned)(q + 64 - end));
         } else { /* no blank line in the feed (or too far) */
             return WHOLE(s, p, lo, end);
         }
@@ -178,7 +174,6 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 #undef USUAL_LINE
 #undef AND_NOT
 #undef MASKS
-#undef QUICK_MASKS
 #undef WHOLE
 #undef QUICK
 #undef QUICK_NAME
