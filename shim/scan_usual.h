@@ -95,7 +95,7 @@ static const struct usual32 usual_lines[] __attribute__((aligned(32))) = {
 static inline const struct usual32 *usual_line_at(enum usual_line i)
 {
     const struct usual32 *u = usual_lines;
-    __asm__("" : "+r"(u));
+    __asm__ volatile("" : "+r"(u));
     return u + i;
 }
 
@@ -271,12 +271,14 @@ _Static_assert(offsetof(struct scan_state, status) == 8 && offsetof(struct scan_
 static inline __attribute__((always_inline)) void end_quick_head(struct scan_state *s, uint16_t flags, uint16_t status,
                                                                  uint64_t length)
 {
-    const uint64_t mid = quick_end[flags | (length != 0) << 6] | status;
-    const unsigned r = s->responses;
-    const uint32_t last = (uint32_t)(r + (r != 255)) << 24; /* header H_OTHER, match 0, token 0 */
+    const uint64_t mid = quick_end[(uint64_t)flags | (uint64_t)(length != 0) << 6] | status;
     s->remaining = flags & SF_CHUNKED ? 0 : length;
+    uint8_t r; /* responses + 1, saturating: one more unless that wraps */
+    const int wrapped = __builtin_add_overflow(s->responses, (uint8_t)1, &r);
+    r = (uint8_t)(r - wrapped);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     __builtin_memcpy(&s->status, &mid, 8);
+    const uint32_t last = (uint32_t)r << 24; /* header H_OTHER, match 0, token 0 */
     __builtin_memcpy(&s->header, &last, 4);
 #else
     s->status = (uint16_t)mid;
@@ -287,7 +289,7 @@ static inline __attribute__((always_inline)) void end_quick_head(struct scan_sta
     s->header = H_OTHER;
     s->match = 0;
     s->token = 0;
-    s->responses = (uint8_t)(last >> 24);
+    s->responses = r;
 #endif
 }
 
