@@ -48,6 +48,16 @@ static inline struct masks64 masks_down(struct masks64 m, unsigned out)
     return m;
 }
 
+/* The same for 32 bytes read `out` bytes (0 to 31) before the start of a
+ * word of which they are the last (the feed ending in them). */
+static inline struct masks64 masks32_down(struct masks64 m, unsigned out)
+{
+    m.lfc >>= out;
+    m.plain = m.plain >> out | ~0ull << (32 - out);
+    m.cr >>= out;
+    return m;
+}
+
 /* Candidate ':' positions: where a name of 10, 14 or 17 bytes ends, given
  * the line starts `b` of this word and `prev` of the word before. */
 static inline uint64_t our_name_ends(uint64_t b, uint64_t prev)

@@ -256,13 +256,13 @@ static inline struct span span_sse2(const unsigned char *p, const struct consts_
 }
 #endif
 
-/* The 64 bytes at q as bit masks (scan_bits.h), the byte values read from
- * the table k where the instructions use them. */
-static inline struct masks64 masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
+/* The n bytes at q (32 or 64) as bit masks (scan_bits.h), the byte values
+ * read from the table k where the instructions use them. */
+static inline struct masks64 masks_n_sse2(const unsigned char *q, const unsigned char (*k)[32], unsigned n)
 {
     struct masks64 m = { 0, 0, 0 };
 #ifdef __SSE2__
-    for (unsigned i = 0; i < 64; i += 16) {
+    for (unsigned i = 0; i < n; i += 16) {
         const __m128i a = load16(q + i);
         /* c + 1 > 0x21 as signed bytes: c is 0x21..0x7e */
         const __m128i plain = _mm_cmpgt_epi8(_mm_add_epi8(a, load16(k[SPAN_ONE])), load16(k[SPAN_C21]));
@@ -273,13 +273,24 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const unsigned c
     }
 #else
     (void)k;
-    for (unsigned i = 0; i < 64; i++) {
+    for (unsigned i = 0; i < n; i++) {
         m.lfc |= (uint64_t)(q[i] == '\n' || q[i] == ':') << i;
         m.plain |= (uint64_t)(q[i] > 0x20 && q[i] < 0x7f) << i;
         m.cr |= (uint64_t)(q[i] == '\r') << i;
     }
 #endif
     return m;
+}
+
+static inline struct masks64 masks_sse2(const unsigned char *q, const unsigned char (*k)[32])
+{
+    return masks_n_sse2(q, k, 64);
+}
+
+/* The same for the 32 bytes at q (bits 32 to 63 clear). */
+static inline struct masks64 masks32_sse2(const unsigned char *q, const unsigned char (*k)[32])
+{
+    return masks_n_sse2(q, k, 32);
 }
 
 /* a & ~b (the AVX2 way has an instruction for it). */
@@ -297,6 +308,7 @@ static inline uint64_t and_not_sse2(uint64_t a, uint64_t b)
 #define STATUS status_sse2
 #define HEAD head_sse2
 #define MASKS masks_sse2
+#define MASKS32 masks32_sse2
 #define USUAL_LINE usual_line_sse2
 #define AND_NOT and_not_sse2
 #define WHOLE whole_sse2
@@ -350,6 +362,19 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const unsig
     return m;
 }
 
+/* masks32_sse2, at once. */
+static inline AVX2 struct masks64 masks32_avx2(const unsigned char *q, const unsigned char (*k)[32])
+{
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    struct masks64 m;
+    m.lfc = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_LF])), _mm256_cmpeq_epi8(a, LOAD32(k[SPAN_COLON]))));
+    m.plain = (uint32_t)_mm256_movemask_epi8(
+        _mm256_cmpgt_epi8(_mm256_add_epi8(a, LOAD32(k[SPAN_ONE])), LOAD32(k[SPAN_C21])));
+    m.cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, LOAD32(k[SPAN_CR])));
+    return m;
+}
+
 /* a & ~b, as one instruction the compiler keeps (else it makes a NOT it
  * shares, and a move and an AND of each use). */
 static inline AVX2 uint64_t and_not_avx2(uint64_t a, uint64_t b)
@@ -376,6 +401,7 @@ static inline AVX2 __attribute__((always_inline)) int usual_line_avx2(const unsi
 #define STATUS status_avx2
 #define HEAD head_avx2
 #define MASKS masks_avx2
+#define MASKS32 masks32_avx2
 #define USUAL_LINE usual_line_avx2
 #define AND_NOT and_not_avx2
 #define WHOLE whole_avx2

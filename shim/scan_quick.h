@@ -64,25 +64,28 @@ static inline LINES_ATTR __attribute__((always_inline)) int QUICK_NAME(const uns
 }
 
 /* QUICK (below) once the status line is read: its status, and its flags
- * (SF_HTTP10 or none). */
+ * (SF_HTTP10 or none); the pass starts `skip` bytes on (0, or the length of
+ * the status line when it was read whole). */
 static inline LINES_ATTR __attribute__((always_inline)) const unsigned char *
 QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end,
-            uint16_t flags, unsigned status)
+            uint16_t flags, unsigned status, unsigned skip)
 {
     const unsigned char(*const k)[32] = span_consts();
     const unsigned char *const words_end = end - p < 64 * QUICK_WORDS ? end : p + 64 * QUICK_WORDS;
     const unsigned char *const last_word = words_end - 64; /* the last whole word's start */
     const unsigned char *names[QUICK_NAMES]; /* the ':' of each name that may be ours */
     unsigned n_names = 0;
-    uint64_t lf_prev = 0, carry = 0, starts = 0; /* starts: line starts of the words before */
+    uint64_t lf_prev = skip ? 1ull << 63 : 0, carry = 0, starts = 0; /* starts: line starts of the words before */
     uint64_t b, stops;
-    const unsigned char *q = p;
+    const unsigned char *q = p + skip;
     for (;; q += 64) {
         struct masks64 m;
         if (q <= last_word) {
             m = MASKS(q, k);
-        } else if (q < words_end) { /* the feed ends in this word: read it from end - 64 */
-            m = masks_down(MASKS(end - 64, k), (unsigned)(q + 64 - end));
+        } else if (q < words_end) { /* the word ends past the feed (or too far): read it from its end */
+            const unsigned out = (unsigned)(q + 64 - words_end);
+            m = out >= 32 ? masks32_down(MASKS32(words_end - 32, k), out - 32)
+                          : masks_down(MASKS(words_end - 64, k), out);
         } else { /* no blank line in the feed (or too far) */
             return WHOLE(s, p, lo, end);
         }
@@ -150,7 +153,7 @@ QUICK_OTHER(struct scan_state *s, const unsigned char *p, const unsigned char *l
         || !(after == ' ' || after == '\r' || after == '\n'))
         return p;
     return QUICK_LINES(s, p, lo, end, minor == 0 ? SF_HTTP10 : 0,
-                       ((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf));
+                       ((d >> 8 & 0xf) * 10 + (d >> 16 & 0xf)) * 10 + (d >> 24 & 0xf), 0);
 }
 
 /* The whole head at p, when it is an "HTTP/1.x NNN" head the feed [lo, end)
@@ -161,8 +164,9 @@ QUICK_OTHER(struct scan_state *s, const unsigned char *p, const unsigned char *l
 static inline LINES_ATTR __attribute__((always_inline)) const unsigned char *
 QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
-    if (__builtin_expect(usual_status_line(p), 1))
-        return QUICK_LINES(s, p, lo, end, 0, 200);
+    const int skip = usual_status_line(p);
+    if (__builtin_expect(skip >= 0, 1))
+        return QUICK_LINES(s, p, lo, end, 0, 200, (unsigned)skip);
     return QUICK_OTHER(s, p, lo, end);
 }
 
@@ -174,6 +178,7 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 #undef USUAL_LINE
 #undef AND_NOT
 #undef MASKS
+#undef MASKS32
 #undef WHOLE
 #undef QUICK
 #undef QUICK_NAME

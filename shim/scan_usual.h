@@ -167,18 +167,23 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 #endif
 }
 
-/* True when the 16 bytes at p start with the usual status line's first 13,
- * "HTTP/1.1 200 ". */
+/* How the 17 bytes at p start the usual status line: 17 when they are all
+ * of it, "HTTP/1.1 200 OK" CR LF; 0 when the first 13 are "HTTP/1.1 200 "
+ * and the rest is another reason; -1 otherwise. */
 static inline __attribute__((always_inline)) int usual_status_line(const unsigned char *p)
 {
 #ifdef __SSE2__
-    static const unsigned char want[16] __attribute__((aligned(16))) = "HTTP/1.1 200 ";
-    const __m128i same = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
-                                        _mm_load_si128((const __m128i *)(const void *)want));
-    return (~(unsigned)_mm_movemask_epi8(same) & 0x1fffu) == 0;
+    static const unsigned char want[16] __attribute__((aligned(16))) = "HTTP/1.1 200 OK\r";
+    const unsigned same = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+        _mm_loadu_si128((const __m128i *)(const void *)p), _mm_load_si128((const __m128i *)(const void *)want)));
 #else
-    return memcmp(p, "HTTP/1.1 200 ", 13) == 0;
+    unsigned same = 0;
+    for (unsigned i = 0; i < 16; i++)
+        same |= (unsigned)(p[i] == (unsigned char)"HTTP/1.1 200 OK\r"[i]) << i;
 #endif
+    if (same == 0xffffu && p[16] == '\n')
+        return 17;
+    return (same & 0x1fffu) == 0x1fffu ? 0 : -1;
 }
 
 /* The number at u when 1 to 7 decimal digits, then a CR or LF, start the 8
