@@ -53,7 +53,7 @@ static inline struct masks64 masks_down(struct masks64 m, unsigned out)
 static inline struct masks64 masks32_down(struct masks64 m, unsigned out)
 {
     m.lfc >>= out;
-    m.plain = m.plain >> out | ~0ull << (32 - out);
+    m.plain = (uint64_t)((int64_t)(m.plain | ~0ull << 32) >> out); /* the sign fills the top */
     m.cr >>= out;
     return m;
 }

@@ -211,7 +211,7 @@ static const unsigned char span_bytes[6][32] __attribute__((aligned(32))) = {
 static inline const unsigned char (*span_consts(void))[32]
 {
     const unsigned char(*k)[32] = span_bytes;
-    __asm__("" : "+r"(k));
+    __asm__ volatile("" : "+r"(k)); /* volatile: made again where it is used, not kept */
     return k;
 }
 

@@ -84,8 +84,8 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
             m = MASKS(q, k);
         } else if (q < words_end) { /* the word ends past the feed (or too far): read it from its end */
             const unsigned out = (unsigned)(q + 64 - words_end);
-            m = out >= 32 ? masks32_down(MASKS32(words_end - 32, k), out - 32)
-                          : masks_down(MASKS(words_end - 64, k), out);
+            m = out >= 32 ? masks32_down(MASKS32(words_end - 32, span_consts()), out - 32)
+                          : masks_down(MASKS(words_end - 64, span_consts()), out);
         } else { /* no blank line in the feed (or too far) */
             return WHOLE(s, p, lo, end);
         }
