@@ -198,6 +198,12 @@ static inline __attribute__((always_inline)) unsigned usual_number(const unsigne
     const unsigned n = (unsigned)__builtin_ctzll(other) >> 3;
     if (n == 0 || (u[n] != '\r' && u[n] != '\n'))
         return 0;
+    if (n <= 4) { /* the same in 32 bits: two steps */
+        uint32_t y = (uint32_t)d << (32 - 8 * n);
+        y = (y * 2561) >> 8;
+        *value = ((y & 0x00ff00ffu) * 6553601u) >> 16;
+        return n;
+    }
     uint64_t x = d << (64 - 8 * n); /* the digits in the top bytes, the first lowest */
     x = (x * 2561) >> 8;                   /* pairs: 10 a + b */
     x = ((x & 0x00ff00ff00ff00ffull) * 6553601) >> 16;        /* fours */
