@@ -444,9 +444,20 @@ static inline int wide_way(void)
     return cpu_way(&head_way, AVX2_WAY_BUILT);
 }
 
+/* How scan_feed takes a feed that starts a head (below). */
+typedef enum scan_verdict feed_head_fn(struct scan_state *s, const unsigned char *lo, const unsigned char *end);
+static feed_head_fn feed_head, *feed_head_way_of(int way);
+
+/* The way scan_feed takes a head: feed_head until the way is decided, then
+ * the way's own (one indirect jump, where a test of head_way was three
+ * instructions). */
+static feed_head_fn *feed_head_at = feed_head;
+
 int scan_fast_way(int want)
 {
-    return cpu_way_choose(&head_way, AVX2_WAY_BUILT, want);
+    const int way = cpu_way_choose(&head_way, AVX2_WAY_BUILT, want);
+    __atomic_store_n(&feed_head_at, feed_head_way_of(way), __ATOMIC_RELAXED);
+    return way;
 }
 
 /* Lines of a head at once (status_* and head_* above), the CPU's way. */
@@ -532,29 +543,40 @@ static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct sc
 }
 #endif
 
-static __attribute__((noinline)) enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo,
-                                                            const unsigned char *end)
+static __attribute__((noinline)) enum scan_verdict feed_head_sse2(struct scan_state *s, const unsigned char *lo,
+                                                                 const unsigned char *end)
 {
-#ifdef HAVE_AVX2_WAY
-    if (wide_way())
-        return feed_head_avx2(s, lo, end);
-#endif
     const unsigned char *p = quick_sse2(s, lo, lo, end);
     if (p == end)
         return (enum scan_verdict)s->verdict;
     return feed_rest(s, lo, p, end);
 }
 
+/* feed_head_sse2 or feed_head_avx2, as `way` says. */
+static feed_head_fn *feed_head_way_of(int way)
+{
+#ifdef HAVE_AVX2_WAY
+    if (way)
+        return feed_head_avx2;
+#endif
+    (void)way;
+    return feed_head_sse2;
+}
+
+/* The CPU's way, decided at the first call, which feed_head_at then goes to
+ * at once. */
+static enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo, const unsigned char *end)
+{
+    feed_head_fn *const way = feed_head_way_of(wide_way());
+    __atomic_store_n(&feed_head_at, way, __ATOMIC_RELAXED);
+    return way(s, lo, end);
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *lo = buf;
-    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) {
-#ifdef HAVE_AVX2_WAY
-        if (__builtin_expect(__atomic_load_n(&head_way, __ATOMIC_RELAXED) > 0, 1))
-            return feed_head_avx2(s, lo, lo + len); /* a whole head at once: the usual case */
-#endif
-        return feed_head(s, lo, lo + len);
-    }
+    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) /* a whole head at once: the usual case */
+        return __atomic_load_n(&feed_head_at, __ATOMIC_RELAXED)(s, lo, lo + len);
     if (len < FAST_MIN_LEN)
         return scan_feed_ref(s, buf, len);
     return feed_lines(s, lo, lo, lo + len);
