@@ -121,7 +121,9 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
             return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
         last++;
     }
-    const int lines = (starts | (b & ((1ull << t) - 1))) != 0; /* a line starts before the blank line */
+    /* a line starts before the blank line: after a status line read whole,
+     * the blank line is not the first line the pass read */
+    const int lines = skip ? blank != p + skip : (starts | (b & ((1ull << t) - 1))) != 0;
     uint64_t length = 0;
     for (unsigned i = 0; i < n_names; i++)
         if (!QUICK_NAME(p, names[i], end, &flags, &length))
@@ -133,7 +135,8 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     return last + 1;
 }
 
-/* QUICK (below) for any status line but the usual one. */
+/* QUICK (below) for any status line but the usual one (the pass reads it
+ * too). */
 static LINES_ATTR __attribute__((noinline)) const unsigned char *
 QUICK_OTHER(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
@@ -164,9 +167,8 @@ QUICK_OTHER(struct scan_state *s, const unsigned char *p, const unsigned char *l
 static inline LINES_ATTR __attribute__((always_inline)) const unsigned char *
 QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
-    const int skip = usual_status_line(p);
-    if (__builtin_expect(skip >= 0, 1))
-        return QUICK_LINES(s, p, lo, end, 0, 200, (unsigned)skip);
+    if (__builtin_expect(usual_status_line(p), 1))
+        return QUICK_LINES(s, p, lo, end, 0, 200, 17);
     return QUICK_OTHER(s, p, lo, end);
 }
 

@@ -167,9 +167,8 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 #endif
 }
 
-/* How the 17 bytes at p start the usual status line: 17 when they are all
- * of it, "HTTP/1.1 200 OK" CR LF; 0 when the first 13 are "HTTP/1.1 200 "
- * and the rest is another reason; -1 otherwise. */
+/* True when the 17 bytes at p are the usual status line, "HTTP/1.1 200 OK"
+ * CR LF. */
 static inline __attribute__((always_inline)) int usual_status_line(const unsigned char *p)
 {
 #ifdef __SSE2__
@@ -181,9 +180,7 @@ static inline __attribute__((always_inline)) int usual_status_line(const unsigne
     for (unsigned i = 0; i < 16; i++)
         same |= (unsigned)(p[i] == (unsigned char)"HTTP/1.1 200 OK\r"[i]) << i;
 #endif
-    if (same == 0xffffu && p[16] == '\n')
-        return 17;
-    return (same & 0x1fffu) == 0x1fffu ? 0 : -1;
+    return same == 0xffffu && p[16] == '\n';
 }
 
 /* The number at u when 1 to 7 decimal digits, then a CR or LF, start the 8
