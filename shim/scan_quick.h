@@ -2,21 +2,28 @@
  * scan_fast.c once per way of reading 64 bytes at a time (SSE2, and AVX2
  * where the CPU has it), right after scan_whole.h and before scan_lines.h
  * (which undefines the shared names). Before including:
- *   LINES_ATTR, CONSTS(k), MASKS  as for scan_whole.h
+ *   LINES_ATTR, MASKS  as for scan_whole.h
+ *   MASKS32      struct masks64 MASKS32(q, k): the 32 bytes at q as masks
+ *   USUAL_LINE   int USUAL_LINE(a, enum usual_line i): usual_line_sse2
+ *                (scan_usual.h) or the way's own
+ *   AND_NOT      uint64_t AND_NOT(a, b): a & ~b
  *   WHOLE        the name of scan_whole.h's function of the same way
- *   QUICK, QUICK_NAME  the names this copy gives its functions
+ *   QUICK, QUICK_LINES, QUICK_OTHER, QUICK_NAME  the names this copy
+ *                gives its functions
  * Not a header to include anywhere else.
  *
  * An "HTTP/1.x NNN" head the feed holds whole, blank line and all, read as
  * scan_whole.h reads it (the same masks and the same carry; see there) in
- * one pass that keeps nothing but a few registers: the status line is
- * checked with two loads; each 64-byte word costs a few bit operations;
- * a name that may be ours (by its length) is compared, and its value
- * taken, when the word that ends it is read, when its line is one of the
- * usual lines (scan_usual.h). Any other head - a CGI-style one, one whose
- * blank line is not in the feed, one with another line of ours - goes to
- * WHOLE; anything WHOLE would leave to the line-at-a-time way, this leaves
- * there too, with the state untouched.
+ * one pass that keeps nothing but a few registers. The usual status line,
+ * "HTTP/1.1 200 OK" CR LF, is one compare, and the pass starts after it;
+ * any other goes to a copy of the pass out of line. Each 64-byte word costs
+ * a few bit operations (a last piece of 32 bytes or fewer is read as 32); a
+ * name that may be ours (by its length) is noted, and once the blank line
+ * is found, compared with the usual lines (scan_usual.h) and its value
+ * taken. Any other head - a CGI-style one, one whose blank line is not in
+ * the feed, one with another line of ours - goes to WHOLE; anything WHOLE
+ * would leave to the line-at-a-time way, this leaves there too, with the
+ * state untouched.
  */
 
 /* The head is read in this many 64-byte words at most (as in WHOLE). */

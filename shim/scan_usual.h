@@ -1,8 +1,9 @@
 /* scan_usual.h - what the fast path's quick way (scan_quick.h) knows of
- * the usual response head: the header lines of ours most servers write,
- * byte for byte but for case, as 16-byte templates compared at once; a
- * short Content-Length read in one word; and the end of a usual head as a
- * table of phase and verdict. Each gives the state the reference machine
+ * the usual response head: its status line; the header lines of ours most
+ * servers write, byte for byte but for case, as 32-byte templates (16-byte
+ * ones for those ending in LF alone) compared at once; a short
+ * Content-Length read in one word; and the end of a usual head as a table
+ * of the state's words. Each gives the state the reference machine
  * (scan_ref.c) reaches on the same bytes. Internal to scan_fast.c (which
  * includes it once). Pure: no syscalls.
  */
@@ -37,20 +38,21 @@ struct usual16 {
     }
 #define USUAL16(s) { s, U_MASK(s) }
 
-/* The usual lines, in pieces of 16 bytes, and where each piece starts from
- * the line's ':' (USUAL_AT_*). */
+/* The usual lines ending in LF alone, in pieces of 16 bytes (those ending
+ * in CR LF are the 32-byte templates below), and the start of the usual
+ * Content-Length line. */
 enum usual_piece {
-    U_KEEP_A, U_KEEP_B,     /* "Connection: keep-alive" CR LF */
-    U_CLOSE_A, U_CLOSE_B,   /* "Connection: close" CR LF */
+    U_KEEP_A,               /* "Connection: keep-alive" */
+    U_CLOSE_A,              /* "Connection: close" */
     U_LENGTH,               /* "Content-Length: " (then the number, CR LF) */
-    U_CHUNKED_A, U_CHUNKED_B, /* "Transfer-Encoding: chunked" CR LF */
-    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* the same ending in LF alone (with *_A) */
+    U_CHUNKED_A,            /* "Transfer-Encoding: chunked" */
+    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* their ends, in LF alone (with *_A) */
 };
 static const struct usual16 usual[] __attribute__((aligned(16))) = {
-    [U_KEEP_A] = USUAL16("connection: keep"), [U_KEEP_B] = USUAL16("on: keep-alive\r\n"),
-    [U_CLOSE_A] = USUAL16("connection: clos"), [U_CLOSE_B] = USUAL16("nection: close\r\n"),
+    [U_KEEP_A] = USUAL16("connection: keep"),
+    [U_CLOSE_A] = USUAL16("connection: clos"),
     [U_LENGTH] = USUAL16("content-length: "),
-    [U_CHUNKED_A] = USUAL16("transfer-encodin"), [U_CHUNKED_B] = USUAL16("oding: chunked\r\n"),
+    [U_CHUNKED_A] = USUAL16("transfer-encodin"),
     [U_KEEP_LF] = USUAL16("ion: keep-alive\n"), [U_CLOSE_LF] = USUAL16("nnection: close\n"),
     [U_CHUNKED_LF] = USUAL16("coding: chunked\n"),
 };

@@ -11,7 +11,7 @@
  * undefines MASKS and WHOLE.
  *
  * When the feed holds a whole plain head, its bytes are classified 64 at a
- * time into bit masks (LF, CR, ':', and the bytes no name holds), and its
+ * time into bit masks (LF or ':', the bytes that are not odd, CR), and its
  * lines are checked all at once with bit arithmetic: each line's first
  * byte that ends a name is found by one addition (a carry from the line's
  * start runs through the name bytes after it and stops there); each must
