@@ -122,12 +122,13 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
     const unsigned char *blank = q + t; /* where the blank line starts */
     if (!(b >> t & 1))
         return p; /* a line not plain before the blank line */
-    const unsigned char *last = blank; /* the head's last LF */
-    if (*blank != '\n') {
-        if (*blank != '\r' || blank + 1 >= end || blank[1] != '\n')
-            return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
-        last++;
-    }
+    const unsigned char *last; /* the head's last LF */
+    if (blank + 1 < end && scan_load16(blank) == scan_load16("\r\n"))
+        last = blank + 1;
+    else if (*blank == '\n')
+        last = blank;
+    else
+        return p; /* obs-fold, an empty name, a CTL: the line-at-a-time way */
     /* a line starts before the blank line: after a status line read whole,
      * the blank line is not the first line the pass read */
     const int lines = skip ? blank != p + skip : (starts | (b & ((1ull << t) - 1))) != 0;
