@@ -287,9 +287,10 @@ static inline __attribute__((always_inline)) void end_quick_head(struct scan_sta
     const int wrapped = __builtin_add_overflow(s->responses, (uint8_t)1, &r);
     r = (uint8_t)(r - wrapped);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    __builtin_memcpy(&s->status, &mid, 8);
+    unsigned char *const bytes = (unsigned char *)s; /* the words span fields: address them from the struct */
+    __builtin_memcpy(bytes + offsetof(struct scan_state, status), &mid, 8);
     const uint32_t last = (uint32_t)r << 24; /* header H_OTHER, match 0, token 0 */
-    __builtin_memcpy(&s->header, &last, 4);
+    __builtin_memcpy(bytes + offsetof(struct scan_state, header), &last, 4);
 #else
     s->status = (uint16_t)mid;
     s->line_len = 0;
