@@ -28,12 +28,35 @@ static inline __attribute__((always_inline)) uint64_t shift_in(uint64_t hi, uint
     return hi << n | lo >> (64 - n);
 }
 
-/* 64 bytes as bit masks (bit i: byte i), for the whole-head pass
- * (scan_whole.h): LF, CR, ':', and `odd`, the bytes no name holds but ':'
- * (a CTL, SP, DEL, or a byte >= 0x80). */
+/* 64 bytes as bit masks (bit i: byte i), for the whole-head passes
+ * (scan_whole.h, scan_quick.h): `lfc`, LF or ':'; `plain`, the bytes 0x21
+ * to 0x7e (those not odd: odd are the CTLs, SP, DEL and the bytes >= 0x80,
+ * which no name holds); and CR. LF is odd and ':' is not: three masks say
+ * what four would. */
 struct masks64 {
-    uint64_t lf, cr, odd, colon;
+    uint64_t lfc, plain, cr;
 };
+
+/* m as the word read from `out` bytes (1 to 63) before its start, the feed
+ * ending in it: its bits moved down to where they belong, and the bytes
+ * past the feed's end as name bytes (plain, not LF, ':' nor CR). */
+static inline struct masks64 masks_down(struct masks64 m, unsigned out)
+{
+    m.lfc >>= out;
+    m.plain = m.plain >> out | ~(~0ull >> out);
+    m.cr >>= out;
+    return m;
+}
+
+/* The same for 32 bytes read `out` bytes (0 to 31) before the start of a
+ * word of which they are the last (the feed ending in them). */
+static inline struct masks64 masks32_down(struct masks64 m, unsigned out)
+{
+    m.lfc >>= out;
+    m.plain = (uint64_t)((int64_t)(m.plain | ~0ull << 32) >> out); /* the sign fills the top */
+    m.cr >>= out;
+    return m;
+}
 
 /* Candidate ':' positions: where a name of 10, 14 or 17 bytes ends, given
  * the line starts `b` of this word and `prev` of the word before. */
@@ -102,14 +125,14 @@ struct whole_run {
  * otherwise than at ':'. */
 static inline __attribute__((always_inline)) uint64_t whole_word(struct whole_run *r, struct masks64 m, uint64_t *cand)
 {
-    const uint64_t stop = m.odd | m.colon;
-    const uint64_t b = m.lf << 1 | r->lf_prev >> 63; /* line starts */
-    const uint64_t first = add_carry(~stop, b, &r->carry) & stop; /* each line's first stop */
+    const uint64_t lf = m.lfc & ~m.plain, name = m.plain & ~m.lfc; /* name: the bytes a name holds */
+    const uint64_t b = lf << 1 | r->lf_prev >> 63; /* line starts */
+    const uint64_t first = add_carry(name, b, &r->carry) & ~name; /* each line's first stop */
     *cand = first & our_name_ends(b, r->b);
     r->b_before |= r->b;
     r->b = b;
-    const uint64_t stops = (first & (b | m.odd)) | ((m.cr << 1 | r->cr_prev >> 63) & ~m.lf);
-    r->lf_prev = m.lf;
+    const uint64_t stops = (first & ~(m.plain & ~b)) | ((m.cr << 1 | r->cr_prev >> 63) & ~lf);
+    r->lf_prev = lf;
     r->cr_prev = m.cr;
     return stops;
 }

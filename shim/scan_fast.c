@@ -4,10 +4,10 @@
  * usual lines of ours (scan_usual.h) - is taken in one pass that keeps its
  * state in registers (scan_quick.h). Any other head the feed holds whole is
  * taken at once too (scan_whole.h, scan_bits.h):
- * its bytes are classified 64 at a time into bit masks (LF, CR, ':', bytes
- * no name holds), every line is checked with a few bit operations per 64
- * bytes, and only the names that may be ours (by their length) are read,
- * with their values (scan_values.h). A head split between writes has its
+ * its bytes are classified 64 at a time into bit masks (LF or ':', the
+ * bytes that are not odd, CR), every line is checked with a few bit
+ * operations per 64 bytes, and only the names that may be ours (by their
+ * length) are read, with their values (scan_values.h). A head split between writes has its
  * whole lines taken the same way, and the rest a line at a time: 32-byte
  * spans find each line's LF (and check that a CR comes only just before
  * it), and only the first bytes of a line are looked at (scan_lines.h).
@@ -16,8 +16,8 @@
  * scan_pieces.h or a byte at a time through the reference machine
  * (scan_ref.c), and wherever the fast path stops, the state is the one that
  * machine reaches at the same byte (tests/fuzz/fuzz_scan_diff.c checks
- * this). Each way comes as SSE2 (or plain C) and AVX2+BMI2, chosen once.
- * Pure: no syscalls.
+ * this). Each way comes as SSE2 (or plain C) and AVX2+BMI2 (scan_ways.h),
+ * chosen once. Pure: no syscalls.
  */
 #include "scan_machine.h"
 #include "scan_pieces.h"
@@ -25,6 +25,7 @@
 #include "scan_bits.h"
 #include "cpu_way.h"
 #include "scan_usual.h"
+#include "scan_ways.h"
 
 #include <string.h>
 #ifdef __SSE2__
@@ -39,57 +40,6 @@
 /* A line is shaped from blocks up to this far; a longer one is searched
  * with memchr. */
 #define SHAPE_SPAN 64
-
-/* A block of 16 bytes, one bit per byte (bit i: byte i). `stop`: the byte
- * cannot be inside a header name as the fast path takes it (a CTL, SP, ':',
- * DEL, or a byte >= 0x80: names holding those go the byte-at-a-time way).
- * `eol`: the byte is in 0x08..0x0f, which holds CR, LF (and HT, ...). */
-/* 16 bytes as the blocks below read them: a vector, or where there is no
- * SSE2, a pointer to them. */
-#ifdef __SSE2__
-typedef __m128i block16;
-#else
-typedef const unsigned char *block16;
-#endif
-
-#ifdef __SSE2__
-static inline unsigned stop_bits(__m128i v)
-{
-    /* c + 1 > 0x21 as signed bytes: c is 0x21..0x7e (DEL and c <= 0x20
-     * fail it, and so do the bytes >= 0x80) */
-    const __m128i plain = _mm_cmpgt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
-    const __m128i name = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')), plain);
-    return (unsigned)_mm_movemask_epi8(name) ^ 0xffffu;
-}
-
-static inline unsigned eol_bits(__m128i v)
-{
-    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(7)), _mm_set1_epi8(0x0f)));
-}
-
-static inline __m128i load16(const unsigned char *q)
-{
-    return _mm_loadu_si128((const __m128i *)(const void *)q);
-}
-#else
-static inline unsigned stop_bits(const unsigned char *q)
-{
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; i++)
-        m |= (unsigned)(q[i] <= 0x20 || q[i] >= 0x7f || q[i] == ':') << i;
-    return m;
-}
-
-static inline unsigned eol_bits(const unsigned char *q)
-{
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; i++)
-        m |= (unsigned)((q[i] | 7) == 0x0f) << i;
-    return m;
-}
-
-static inline const unsigned char *load16(const unsigned char *q) { return q; }
-#endif
 
 /* The block at q, of which only the bytes before end are real: when q + 16
  * passes end it is read from end - 16 (the feed holds at least 16 bytes),
@@ -188,101 +138,6 @@ static inline void after_other_lines(struct scan_state *s)
 /* Header name lengths that may be one of ours (10, 14, 17), as bits. */
 #define OUR_NAME_LENGTHS ((1u << 10) | (1u << 14) | (1u << 17))
 
-/* 32 bytes, one bit per byte: `lf` LF, `cr` CR, `stop` as in the blocks
- * above (where a way reads fewer bytes for it, the rest are set). */
-struct span {
-    unsigned stop, lf, cr;
-};
-
-/* The byte values the ways compare with, 32 of each, read from memory
- * through a pointer the compiler cannot see into (else it builds each
- * constant again in registers at every line). */
-static const unsigned char span_bytes[5][32] __attribute__((aligned(32))) = {
-    { [0 ... 31] = 0x22 }, { [0 ... 31] = 1 }, { [0 ... 31] = ':' }, { [0 ... 31] = '\n' }, { [0 ... 31] = '\r' },
-};
-#define SPAN_C22 0
-#define SPAN_ONE 1
-#define SPAN_COLON 2
-#define SPAN_LF 3
-#define SPAN_CR 4
-
-static inline const unsigned char (*span_consts(void))[32]
-{
-    const unsigned char(*k)[32] = span_bytes;
-    __asm__("" : "+r"(k));
-    return k;
-}
-
-#ifdef __SSE2__
-struct consts_sse2 {
-    __m128i c22, one, colon, lf, cr;
-};
-#define CONSTS_SSE2(k)                                                                              \
-    const unsigned char(*k##_b)[32] = span_consts();                                                \
-    struct consts_sse2 k = { load16(k##_b[SPAN_C22]), load16(k##_b[SPAN_ONE]), load16(k##_b[SPAN_COLON]), \
-                             load16(k##_b[SPAN_LF]), load16(k##_b[SPAN_CR]) }
-
-static inline struct span span_sse2(const unsigned char *p, const struct consts_sse2 *k)
-{
-    const __m128i a = load16(p), b = load16(p + 16);
-    /* 0x22 > c + 1 as signed bytes: c <= 0x20, DEL, or c >= 0x80 */
-    const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
-    struct span m;
-    m.stop = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmpeq_epi8(a, k->colon))) | 0xffff0000u;
-    m.lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->lf))
-           | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, k->lf)) << 16;
-    m.cr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr))
-           | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, k->cr)) << 16;
-    return m;
-}
-#else
-struct consts_sse2 {
-    int none;
-};
-#define CONSTS_SSE2(k) struct consts_sse2 k = { 0 }
-
-static inline struct span span_sse2(const unsigned char *p, const struct consts_sse2 *k)
-{
-    struct span m = { 0, 0, 0 };
-    (void)k;
-    for (unsigned i = 0; i < 32; i++) {
-        m.lf |= (unsigned)(p[i] == '\n') << i;
-        m.cr |= (unsigned)(p[i] == '\r') << i;
-    }
-    m.stop = stop_bits(p) | 0xffff0000u;
-    return m;
-}
-#endif
-
-#ifdef __SSE2__
-static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
-{
-    struct masks64 m = { 0, 0, 0, 0 };
-    for (unsigned i = 0; i < 64; i += 16) {
-        const __m128i a = load16(q + i);
-        const __m128i odd = _mm_cmpgt_epi8(k->c22, _mm_add_epi8(a, k->one));
-        m.lf |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->lf)) << i;
-        m.cr |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->cr)) << i;
-        m.odd |= (uint64_t)(unsigned)_mm_movemask_epi8(odd) << i;
-        m.colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k->colon)) << i;
-    }
-    return m;
-}
-#else
-static inline struct masks64 masks_sse2(const unsigned char *q, const struct consts_sse2 *k)
-{
-    struct masks64 m = { 0, 0, 0, 0 };
-    (void)k;
-    for (unsigned i = 0; i < 64; i++) {
-        m.lf |= (uint64_t)(q[i] == '\n') << i;
-        m.cr |= (uint64_t)(q[i] == '\r') << i;
-        m.odd |= (uint64_t)(q[i] <= 0x20 || q[i] >= 0x7f) << i;
-        m.colon |= (uint64_t)(q[i] == ':') << i;
-    }
-    return m;
-}
-#endif
-
 #define LINES_ATTR
 #define CONSTS CONSTS_SSE2
 #define CONSTS_T struct consts_sse2
@@ -292,54 +147,19 @@ static inline struct masks64 masks_sse2(const unsigned char *q, const struct con
 #define STATUS status_sse2
 #define HEAD head_sse2
 #define MASKS masks_sse2
+#define MASKS32 masks32_sse2
+#define USUAL_LINE usual_line_sse2
+#define AND_NOT and_not_sse2
 #define WHOLE whole_sse2
 #define QUICK quick_sse2
+#define QUICK_LINES quick_lines_sse2
+#define QUICK_OTHER quick_other_sse2
 #define QUICK_NAME quick_name_sse2
 #include "scan_whole.h"
 #include "scan_quick.h"
 #include "scan_lines.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__SSE2__)
-#include <immintrin.h>
-#define HAVE_AVX2_WAY 1
-#define AVX2 __attribute__((target("avx2,bmi,bmi2")))
-
-struct consts_avx2 {
-    __m256i c22, one, colon, lf, cr;
-};
-#define LOAD32(q) _mm256_load_si256((const __m256i *)(const void *)(q))
-#define CONSTS_AVX2(k)                                                                                      \
-    const unsigned char(*k##_b)[32] = span_consts();                                                        \
-    struct consts_avx2 k = { LOAD32(k##_b[SPAN_C22]), LOAD32(k##_b[SPAN_ONE]), LOAD32(k##_b[SPAN_COLON]), \
-                             LOAD32(k##_b[SPAN_LF]), LOAD32(k##_b[SPAN_CR]) }
-
-static inline AVX2 struct span span_avx2(const unsigned char *p, const struct consts_avx2 *k)
-{
-    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    const __m256i odd = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(v, k->one));
-    struct span m;
-    m.stop = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(odd, _mm256_cmpeq_epi8(v, k->colon)));
-    m.lf = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, k->lf));
-    m.cr = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, k->cr));
-    return m;
-}
-
-static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struct consts_avx2 *k)
-{
-    const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
-    const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-    const __m256i odd_a = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(a, k->one));
-    const __m256i odd_b = _mm256_cmpgt_epi8(k->c22, _mm256_add_epi8(b, k->one));
-#define MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | (uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32)
-    struct masks64 m;
-    m.lf = MASK64(_mm256_cmpeq_epi8(a, k->lf), _mm256_cmpeq_epi8(b, k->lf));
-    m.cr = MASK64(_mm256_cmpeq_epi8(a, k->cr), _mm256_cmpeq_epi8(b, k->cr));
-    m.odd = MASK64(odd_a, odd_b);
-    m.colon = MASK64(_mm256_cmpeq_epi8(a, k->colon), _mm256_cmpeq_epi8(b, k->colon));
-#undef MASK64
-    return m;
-}
-
+#ifdef HAVE_AVX2_WAY
 #define LINES_ATTR AVX2
 #define CONSTS CONSTS_AVX2
 #define CONSTS_T struct consts_avx2
@@ -349,8 +169,13 @@ static inline AVX2 struct masks64 masks_avx2(const unsigned char *q, const struc
 #define STATUS status_avx2
 #define HEAD head_avx2
 #define MASKS masks_avx2
+#define MASKS32 masks32_avx2
+#define USUAL_LINE usual_line_avx2
+#define AND_NOT and_not_avx2
 #define WHOLE whole_avx2
 #define QUICK quick_avx2
+#define QUICK_LINES quick_lines_avx2
+#define QUICK_OTHER quick_other_avx2
 #define QUICK_NAME quick_name_avx2
 #include "scan_whole.h"
 #include "scan_quick.h"
@@ -387,9 +212,20 @@ static inline int wide_way(void)
     return cpu_way(&head_way, AVX2_WAY_BUILT);
 }
 
+/* How scan_feed takes a feed that starts a head (below). */
+typedef enum scan_verdict feed_head_fn(struct scan_state *s, const unsigned char *lo, const unsigned char *end);
+static feed_head_fn feed_head, *feed_head_way_of(int way);
+
+/* The way scan_feed takes a head: feed_head until the way is decided, then
+ * the way's own (one indirect jump, where a test of head_way was three
+ * instructions). */
+static feed_head_fn *feed_head_at = feed_head;
+
 int scan_fast_way(int want)
 {
-    return cpu_way_choose(&head_way, AVX2_WAY_BUILT, want);
+    const int way = cpu_way_choose(&head_way, AVX2_WAY_BUILT, want);
+    __atomic_store_n(&feed_head_at, feed_head_way_of(way), __ATOMIC_RELAXED);
+    return way;
 }
 
 /* Lines of a head at once (status_* and head_* above), the CPU's way. */
@@ -475,29 +311,40 @@ static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct sc
 }
 #endif
 
-static __attribute__((noinline)) enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo,
-                                                            const unsigned char *end)
+static __attribute__((noinline)) enum scan_verdict feed_head_sse2(struct scan_state *s, const unsigned char *lo,
+                                                                 const unsigned char *end)
 {
-#ifdef HAVE_AVX2_WAY
-    if (wide_way())
-        return feed_head_avx2(s, lo, end);
-#endif
     const unsigned char *p = quick_sse2(s, lo, lo, end);
     if (p == end)
         return (enum scan_verdict)s->verdict;
     return feed_rest(s, lo, p, end);
 }
 
+/* feed_head_sse2 or feed_head_avx2, as `way` says. */
+static feed_head_fn *feed_head_way_of(int way)
+{
+#ifdef HAVE_AVX2_WAY
+    if (way)
+        return feed_head_avx2;
+#endif
+    (void)way;
+    return feed_head_sse2;
+}
+
+/* The CPU's way, decided at the first call, which feed_head_at then goes to
+ * at once. */
+static enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo, const unsigned char *end)
+{
+    feed_head_fn *const way = feed_head_way_of(wide_way());
+    __atomic_store_n(&feed_head_at, way, __ATOMIC_RELAXED);
+    return way(s, lo, end);
+}
+
 enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *lo = buf;
-    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) {
-#ifdef HAVE_AVX2_WAY
-        if (__builtin_expect(__atomic_load_n(&head_way, __ATOMIC_RELAXED) > 0, 1))
-            return feed_head_avx2(s, lo, lo + len); /* a whole head at once: the usual case */
-#endif
-        return feed_head(s, lo, lo + len);
-    }
+    if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) /* a whole head at once: the usual case */
+        return __atomic_load_n(&feed_head_at, __ATOMIC_RELAXED)(s, lo, lo + len);
     if (len < FAST_MIN_LEN)
         return scan_feed_ref(s, buf, len);
     return feed_lines(s, lo, lo, lo + len);

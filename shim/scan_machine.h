@@ -29,6 +29,14 @@ static inline uint64_t scan_load8(const void *p)
     return w;
 }
 
+/* The 2 bytes at p, as one word (any alignment). */
+static inline uint16_t scan_load16(const void *p)
+{
+    uint16_t w;
+    __builtin_memcpy(&w, p, sizeof w);
+    return w;
+}
+
 /* True when the n bytes at p (8 <= n <= 16) are the lower-case name want,
  * in any case. Our names hold only letters and '-': OR-ing 0x20 into each
  * byte lowers a letter and keeps '-', and of the bytes a name may hold no

@@ -1,8 +1,9 @@
 /* scan_usual.h - what the fast path's quick way (scan_quick.h) knows of
- * the usual response head: the header lines of ours most servers write,
- * byte for byte but for case, as 16-byte templates compared at once; a
- * short Content-Length read in one word; and the end of a usual head as a
- * table of phase and verdict. Each gives the state the reference machine
+ * the usual response head: its status line; the header lines of ours most
+ * servers write, byte for byte but for case, as 32-byte templates (16-byte
+ * ones for those ending in LF alone) compared at once; a short
+ * Content-Length read in one word; and the end of a usual head as a table
+ * of the state's words. Each gives the state the reference machine
  * (scan_ref.c) reaches on the same bytes. Internal to scan_fast.c (which
  * includes it once). Pure: no syscalls.
  */
@@ -13,6 +14,7 @@
 #include "scan_bits.h"
 #include "scan_values.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -36,26 +38,89 @@ struct usual16 {
     }
 #define USUAL16(s) { s, U_MASK(s) }
 
-/* The usual lines, in pieces of 16 bytes, and where each piece starts from
- * the line's ':' (USUAL_AT_*). */
+/* The usual lines ending in LF alone, in pieces of 16 bytes (those ending
+ * in CR LF are the 32-byte templates below), and the start of the usual
+ * Content-Length line. */
 enum usual_piece {
-    U_KEEP_A, U_KEEP_B,     /* "Connection: keep-alive" CR LF */
-    U_CLOSE_A, U_CLOSE_B,   /* "Connection: close" CR LF */
+    U_KEEP_A,               /* "Connection: keep-alive" */
+    U_CLOSE_A,              /* "Connection: close" */
     U_LENGTH,               /* "Content-Length: " (then the number, CR LF) */
-    U_CHUNKED_A, U_CHUNKED_B, /* "Transfer-Encoding: chunked" CR LF */
-    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* the same ending in LF alone (with *_A) */
+    U_CHUNKED_A,            /* "Transfer-Encoding: chunked" */
+    U_KEEP_LF, U_CLOSE_LF, U_CHUNKED_LF, /* their ends, in LF alone (with *_A) */
 };
 static const struct usual16 usual[] __attribute__((aligned(16))) = {
-    [U_KEEP_A] = USUAL16("connection: keep"), [U_KEEP_B] = USUAL16("on: keep-alive\r\n"),
-    [U_CLOSE_A] = USUAL16("connection: clos"), [U_CLOSE_B] = USUAL16("nection: close\r\n"),
+    [U_KEEP_A] = USUAL16("connection: keep"),
+    [U_CLOSE_A] = USUAL16("connection: clos"),
     [U_LENGTH] = USUAL16("content-length: "),
-    [U_CHUNKED_A] = USUAL16("transfer-encodin"), [U_CHUNKED_B] = USUAL16("oding: chunked\r\n"),
+    [U_CHUNKED_A] = USUAL16("transfer-encodin"),
     [U_KEEP_LF] = USUAL16("ion: keep-alive\n"), [U_CLOSE_LF] = USUAL16("nnection: close\n"),
     [U_CHUNKED_LF] = USUAL16("coding: chunked\n"),
 };
 #undef USUAL16
 #undef U_MASK
 #undef U_LOWER
+
+/* The usual lines of ours ending in CR LF, each as the 32 bytes that end
+ * with its LF: `want` and `lower` as in usual16, and 0xff in both for the
+ * bytes before the line (any byte matches them). */
+struct usual32 {
+    unsigned char want[32], lower[32];
+};
+#define U32_N(s) (sizeof(s) - 1)
+#define U32_C(s, i) (unsigned char)(s)[(i) + U32_N(s) >= 32 ? (i) + U32_N(s) - 32 : 0]
+#define U32_W(s, i) ((i) + U32_N(s) >= 32 ? U32_C(s, i) : 0xff)
+#define U32_L(s, i) ((i) + U32_N(s) >= 32 ? (U32_C(s, i) >= 'a' && U32_C(s, i) <= 'z' ? 0x20 : 0) : 0xff)
+#define U32_8(F, s, i) F(s, i), F(s, i + 1), F(s, i + 2), F(s, i + 3), F(s, i + 4), F(s, i + 5), F(s, i + 6), F(s, i + 7)
+#define U32_ALL(F, s) { U32_8(F, s, 0), U32_8(F, s, 8), U32_8(F, s, 16), U32_8(F, s, 24) }
+#define USUAL32(s) { U32_ALL(U32_W, s), U32_ALL(U32_L, s) }
+
+/* The lines, and how far before the ':' their 32 bytes start. */
+enum usual_line { U32_KEEP, U32_CLOSE, U32_CHUNKED };
+#define U32_KEEP_AT 18    /* "Connection: keep-alive" CR LF: 24 bytes, 10 before the ':' */
+#define U32_CLOSE_AT 23   /* "Connection: close" CR LF: 19 bytes */
+#define U32_CHUNKED_AT 21 /* "Transfer-Encoding: chunked" CR LF: 28 bytes, 17 before */
+static const struct usual32 usual_lines[] __attribute__((aligned(32))) = {
+    [U32_KEEP] = USUAL32("connection: keep-alive\r\n"),
+    [U32_CLOSE] = USUAL32("connection: close\r\n"),
+    [U32_CHUNKED] = USUAL32("transfer-encoding: chunked\r\n"),
+};
+#undef USUAL32
+#undef U32_ALL
+#undef U32_8
+#undef U32_L
+#undef U32_W
+#undef U32_C
+#undef U32_N
+
+/* Line i's template, through a pointer the compiler cannot see into (else
+ * it loads every template into a register before a loop over names). */
+static inline const struct usual32 *usual_line_at(enum usual_line i)
+{
+    const struct usual32 *u = usual_lines;
+    __asm__ volatile("" : "+r"(u));
+    return u + i;
+}
+
+/* True when the 32 bytes at a end with usual line i (SSE2 or plain C: the
+ * AVX2 way has its own, in scan_fast.c). */
+static inline __attribute__((always_inline)) int usual_line_sse2(const unsigned char *a, enum usual_line i)
+{
+#ifdef __SSE2__
+    const struct usual32 *const u = usual_line_at(i);
+    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
+                                   _mm_load_si128((const __m128i *)(const void *)u->lower));
+    const __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + 16)),
+                                   _mm_load_si128((const __m128i *)(const void *)(u->lower + 16)));
+    const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)u->want)),
+                                       _mm_cmpeq_epi8(y, _mm_load_si128((const __m128i *)(const void *)(u->want + 16))));
+    return _mm_movemask_epi8(same) == 0xffff;
+#else
+    for (unsigned k = 0; k < 32; k++)
+        if ((a[k] | usual_lines[i].lower[k]) != usual_lines[i].want[k])
+            return 0;
+    return 1;
+#endif
+}
 
 /* True when the 16 bytes at a are piece i of a usual line and the 16 at b
  * piece j. */
@@ -104,6 +169,22 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 #endif
 }
 
+/* True when the 17 bytes at p are the usual status line, "HTTP/1.1 200 OK"
+ * CR LF. */
+static inline __attribute__((always_inline)) int usual_status_line(const unsigned char *p)
+{
+#ifdef __SSE2__
+    static const unsigned char want[16] __attribute__((aligned(16))) = "HTTP/1.1 200 OK\r";
+    const unsigned same = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+        _mm_loadu_si128((const __m128i *)(const void *)p), _mm_load_si128((const __m128i *)(const void *)want)));
+#else
+    unsigned same = 0;
+    for (unsigned i = 0; i < 16; i++)
+        same |= (unsigned)(p[i] == (unsigned char)"HTTP/1.1 200 OK\r"[i]) << i;
+#endif
+    return same == 0xffffu && p[16] == '\n';
+}
+
 /* The number at u when 1 to 7 decimal digits, then a CR or LF, start the 8
  * bytes there: their count, with the number in *value; 0 otherwise. As
  * leading_digits (scan_values.h), with one multiplication a step. */
@@ -116,6 +197,12 @@ static inline __attribute__((always_inline)) unsigned usual_number(const unsigne
     const unsigned n = (unsigned)__builtin_ctzll(other) >> 3;
     if (n == 0 || (u[n] != '\r' && u[n] != '\n'))
         return 0;
+    if (n <= 4) { /* the same in 32 bits: two steps */
+        uint32_t y = (uint32_t)d << (32 - 8 * n);
+        y = (y * 2561) >> 8;
+        *value = ((y & 0x00ff00ffu) * 6553601u) >> 16;
+        return n;
+    }
     uint64_t x = d << (64 - 8 * n); /* the digits in the top bytes, the first lowest */
     x = (x * 2561) >> 8;                   /* pairs: 10 a + b */
     x = ((x & 0x00ff00ff00ff00ffull) * 6553601) >> 16;        /* fours */
@@ -157,19 +244,21 @@ static inline __attribute__((always_inline)) int usual_name_lf(const unsigned ch
     }
 }
 
-/* The phase (low byte) and verdict (high byte) the reference reaches at the
- * end of a final head of status 200 or more, not 204 nor 304, of an
- * HTTP/1.x response (not CGI-style), indexed by its flags' low six bits
- * (SF_HTTP10 ... SF_CL) and, as bit 6, a Content-Length other than 0: the
- * way scan_end_of_head decides. */
+/* The bytes 8 to 15 of the state (status, line_len, flags, phase,
+ * verdict, as one little-endian word) the reference leaves at the end of a
+ * final head with header lines, of status 200 or more, not 204 nor 304, of
+ * an HTTP/1.x response (not CGI-style), but for the status: indexed by its
+ * flags' low six bits (SF_HTTP10 ... SF_CL) and, as bit 6, a Content-Length
+ * other than 0; the way scan_end_of_head decides. */
 #define QE_CLOSE(i) (((i) & SF_CONN_CLOSE) || (((i) & SF_HTTP10) && !((i) & SF_CONN_KEEP)) \
                      || (((i) & SF_TE) ? !((i) & SF_CHUNKED) : !((i) & SF_CL)))
 #define QE_PHASE(i) (((i) & SF_TE) ? (((i) & SF_CHUNKED) ? SP_CHUNK_SIZE : SP_BODY_UNTIL_CLOSE) \
                      : ((i) & SF_CL) ? (((i) & 64) ? SP_BODY_LENGTH : SP_START) : SP_BODY_UNTIL_CLOSE)
-#define QE(i) (uint16_t)(QE_PHASE(i) | (QE_CLOSE(i) ? SCAN_CLOSE : SCAN_KEEPALIVE) << 8)
+#define QE(i) ((uint64_t)(((i) & 0x3f) | SF_IN_HEADER) << 32 | (uint64_t)QE_PHASE(i) << 48 \
+               | (uint64_t)(QE_CLOSE(i) ? SCAN_CLOSE : SCAN_KEEPALIVE) << 56)
 #define QE4(i) QE(i), QE((i) + 1), QE((i) + 2), QE((i) + 3)
 #define QE16(i) QE4(i), QE4((i) + 4), QE4((i) + 8), QE4((i) + 12)
-static const uint16_t quick_end[128] = {
+static const uint64_t quick_end[128] = {
     QE16(0), QE16(16), QE16(32), QE16(48), QE16(64), QE16(80), QE16(96), QE16(112),
 };
 #undef QE16
@@ -178,23 +267,41 @@ static const uint16_t quick_end[128] = {
 #undef QE_PHASE
 #undef QE_CLOSE
 
+_Static_assert(offsetof(struct scan_state, status) == 8 && offsetof(struct scan_state, line_len) == 10
+                   && offsetof(struct scan_state, flags) == 12 && offsetof(struct scan_state, phase) == 14
+                   && offsetof(struct scan_state, verdict) == 15 && offsetof(struct scan_state, header) == 16
+                   && offsetof(struct scan_state, match) == 17 && offsetof(struct scan_state, token) == 18
+                   && offsetof(struct scan_state, responses) == 19,
+               "end_quick_head writes struct scan_state as words");
+
 /* The state the reference leaves at the last LF of a plain HTTP/1.x head
  * with header lines, as end_whole_head, for a final response of status 200
- * or more, not 204 nor 304 (a table and a few stores). */
+ * or more, not 204 nor 304, whose flags (without SF_IN_HEADER) are among
+ * SF_HTTP10 ... SF_CL: a table and three stores. */
 static inline __attribute__((always_inline)) void end_quick_head(struct scan_state *s, uint16_t flags, uint16_t status,
                                                                  uint64_t length)
 {
-    const uint16_t e = quick_end[(flags & 0x3f) | (length != 0) << 6];
+    const uint64_t mid = quick_end[(uint64_t)flags | (uint64_t)(length != 0) << 6] | status;
     s->remaining = flags & SF_CHUNKED ? 0 : length;
-    s->status = status;
+    uint8_t r; /* responses + 1, saturating: one more unless that wraps */
+    const int wrapped = __builtin_add_overflow(s->responses, (uint8_t)1, &r);
+    r = (uint8_t)(r - wrapped);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    unsigned char *const bytes = (unsigned char *)s; /* the words span fields: address them from the struct */
+    __builtin_memcpy(bytes + offsetof(struct scan_state, status), &mid, 8);
+    const uint32_t last = (uint32_t)r << 24; /* header H_OTHER, match 0, token 0 */
+    __builtin_memcpy(bytes + offsetof(struct scan_state, header), &last, 4);
+#else
+    s->status = (uint16_t)mid;
     s->line_len = 0;
-    s->flags = flags;
-    s->phase = (uint8_t)e;
-    s->verdict = (uint8_t)(e >> 8);
+    s->flags = (uint16_t)(mid >> 32);
+    s->phase = (uint8_t)(mid >> 48);
+    s->verdict = (uint8_t)(mid >> 56);
     s->header = H_OTHER;
     s->match = 0;
     s->token = 0;
-    s->responses += s->responses != 255;
+    s->responses = r;
+#endif
 }
 
 /* The same for any status, with or without header lines (`lines`):
@@ -209,7 +316,7 @@ static __attribute__((noinline)) void end_head_any(struct scan_state *s, uint16_
         s->token = 0;
         end_whole_head(s, flags | SF_IN_HEADER, status, length);
     } else {
-        end_quick_head(s, flags | SF_IN_HEADER, status, length);
+        end_quick_head(s, flags, status, length);
     }
 }
 

@@ -3,15 +3,15 @@
  * has it), before scan_lines.h (which undefines the shared names). Before
  * including:
  *   LINES_ATTR   attributes of every function here (a target, or nothing)
- *   CONSTS(k)    declares k, a CONSTS_T: the byte values MASKS compares with
- *   MASKS        struct masks64 MASKS(const unsigned char *q, const CONSTS_T *k):
- *                the 64 bytes at q as bit masks
+ *   MASKS        struct masks64 MASKS(const unsigned char *q, const unsigned char (*k)[32]):
+ *                the 64 bytes at q as bit masks (scan_bits.h), k the byte
+ *                values it compares with (span_consts())
  *   WHOLE        the name this copy gives its function
  * Not a header to include anywhere else. scan_quick.h comes next, and
  * undefines MASKS and WHOLE.
  *
  * When the feed holds a whole plain head, its bytes are classified 64 at a
- * time into bit masks (LF, CR, ':', and the bytes no name holds), and its
+ * time into bit masks (LF or ':', the bytes that are not odd, CR), and its
  * lines are checked all at once with bit arithmetic: each line's first
  * byte that ends a name is found by one addition (a carry from the line's
  * start runs through the name bytes after it and stops there); each must
@@ -45,7 +45,7 @@ static LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigne
     const size_t avail = (size_t)(end - p);
     if (end - lo < 64 || avail < 16 || !whole_status_line(p))
         return p;
-    CONSTS(k);
+    const unsigned char(*const k)[32] = span_consts();
     uint16_t cands[WHOLE_CANDS]; /* where names that may be ours end */
     unsigned n_cands = 0;
     struct whole_run r = { 0, 0, 0, 0, 0 };
@@ -55,15 +55,10 @@ static LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigne
     uint64_t stops, cand;
     for (;; off += 64) {
         if (off < full_end) {
-            stops = whole_word(&r, MASKS(p + off, &k), &cand);
+            stops = whole_word(&r, MASKS(p + off, k), &cand);
         } else if (off < words_end) { /* the feed ends in this word: read it from end - 64 */
             const unsigned out = 64 - (unsigned)(avail - off);
-            struct masks64 m = MASKS(end - 64, &k);
-            m.lf >>= out;
-            m.cr >>= out;
-            m.odd >>= out;
-            m.colon >>= out;
-            stops = whole_word(&r, m, &cand);
+            stops = whole_word(&r, masks_down(MASKS(end - 64, k), out), &cand);
         } else { /* no blank line in the feed (or too far): its whole lines at least */
             const unsigned char *lf = memrchr(p, '\n', words_end);
             return lf ? whole_lines(s, p, (size_t)(lf - p) + 1, cands, n_cands) : p;

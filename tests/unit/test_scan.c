@@ -655,6 +655,39 @@ Test(scan, whole_heads_at_every_offset)
     }
 }
 
+/* A CR at every offset from the 64-byte words the quick pass reads
+ * (scan_quick.h): one just before its LF, and one alone, inside a value
+ * (the reference loses) or just before the head's end; each at a word's
+ * last byte somewhere, where the pass looks at the next byte again. The
+ * heads end where the feed does, so that their last piece is read as 64
+ * bytes or as 32. */
+Test(scan, quick_heads_with_a_cr_at_every_offset)
+{
+    static const struct {
+        const char *tail;
+        enum scan_verdict want;
+        int responses;
+    } tails[] = {
+        { "X-B: c\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi", SCAN_CLOSE, 1 },
+        { "X-B: c\rd\r\nContent-Length: 2\r\n\r\nhi", SCAN_LOST, ANY_COUNT },
+        { "X-B: c\r\r\nConnection: close\r\n\r\n", SCAN_LOST, ANY_COUNT },
+        { "Content-Length: 0\r\nX-B: c\r", SCAN_NONE, 0 },
+        { "Content-Length: 0\r\n\r", SCAN_NONE, 0 },
+    };
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        for (size_t pad = 0; pad < 140; pad++) {
+            struct buf b = { 0 };
+            puts_(&b, H_200 "X-Pad: ");
+            put_fill(&b, 'a', pad);
+            puts_(&b, "\r\n");
+            puts_(&b, tails[t].tail);
+            char name[64];
+            snprintf(name, sizeof name, "CR tail %zu after a pad of %zu", t, pad);
+            check_buf(name, &b, tails[t].want, tails[t].responses);
+        }
+    }
+}
+
 Test(scan, long_header_line_under_limit)
 {
     struct buf b = { 0 };
