@@ -122,8 +122,6 @@ static inline __attribute__((always_inline)) int usual_line_sse2(const unsigned 
 #endif
 }
 
-/* True when the 16 bytes at a are piece i of a usual line and the 16 at b
- * piece j. */
 /* The templates, through a pointer the compiler cannot see into (else it
  * loads every template into a register before a loop over names). */
 static inline const struct usual16 *usual_table(void)
@@ -133,6 +131,8 @@ static inline const struct usual16 *usual_table(void)
     return u;
 }
 
+/* True when the 16 bytes at a are piece i of a usual line and the 16 at b
+ * piece j. */
 static inline __attribute__((always_inline)) int usual_pair(const unsigned char *a, enum usual_piece i,
                                                             const unsigned char *b, enum usual_piece j)
 {

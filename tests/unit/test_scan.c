@@ -632,6 +632,15 @@ static void check_buf(const char *name, struct buf *b, enum scan_verdict want, i
  * the whole-head pass reads (scan_whole.h), so that each crosses a word's
  * end somewhere: a name's carry, a line start and a CR LF pair across two
  * words. */
+/* A 200 head whose first header line is `pad` bytes of value, then tail. */
+static void put_padded_head(struct buf *b, size_t pad, const char *tail)
+{
+    puts_(b, H_200 "X-Pad: ");
+    put_fill(b, 'a', pad);
+    puts_(b, "\r\n");
+    puts_(b, tail);
+}
+
 Test(scan, whole_heads_at_every_offset)
 {
     static const char *const tails[] = {
@@ -644,10 +653,7 @@ Test(scan, whole_heads_at_every_offset)
     for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
         for (size_t pad = 0; pad < 130; pad++) {
             struct buf b = { 0 };
-            puts_(&b, H_200 "X-Pad: ");
-            put_fill(&b, 'a', pad);
-            puts_(&b, "\r\n");
-            puts_(&b, tails[t]);
+            put_padded_head(&b, pad, tails[t]);
             char name[64];
             snprintf(name, sizeof name, "tail %zu after a pad of %zu", t, pad);
             check_buf(name, &b, SCAN_CLOSE, responses[t]);
@@ -677,10 +683,7 @@ Test(scan, quick_heads_with_a_cr_at_every_offset)
     for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
         for (size_t pad = 0; pad < 140; pad++) {
             struct buf b = { 0 };
-            puts_(&b, H_200 "X-Pad: ");
-            put_fill(&b, 'a', pad);
-            puts_(&b, "\r\n");
-            puts_(&b, tails[t].tail);
+            put_padded_head(&b, pad, tails[t].tail);
             char name[64];
             snprintf(name, sizeof name, "CR tail %zu after a pad of %zu", t, pad);
             check_buf(name, &b, tails[t].want, tails[t].responses);
