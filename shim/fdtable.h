@@ -241,16 +241,33 @@ static inline int fdt_touched(int fd)
 }
 
 /* True when e records nothing: FK_UNKNOWN and all zero, as fdt_reset_entry
- * leaves it (a file linger never looked at). Its close has nothing to
- * forget. The kind is read first, atomically: the entries the drainer
- * writes are never FK_UNKNOWN. */
-static inline int fdt_entry_blank(const struct fd_entry *e)
+ * leaves it (a file linger never looked at). The kind is read first, with
+ * acquire (the last reset's release store came before its zeros): the
+ * entries the drainer writes are never FK_UNKNOWN. */
+static inline int fdt_entry_blank(struct fd_entry *e)
 {
-    if (fdt_kind_relaxed(e) != FK_UNKNOWN)
+    if (atomic_load_explicit(&e->kind, memory_order_acquire) != FK_UNKNOWN)
         return 0;
     const uint64_t *w = (const uint64_t *)e;
     _Static_assert(sizeof *e == 8 * sizeof *w, "eight words");
     return ((w[0] | w[1]) | (w[2] | w[3]) | (w[4] | w[5]) | (w[6] | w[7])) == 0;
+}
+
+/* True when the close of fd (entry e) has nothing to forget: its entry
+ * was never touched, or is blank. A blank one is released as
+ * fdt_reset_entry's last store releases it (a compare-and-swap of its kind,
+ * unchanged), so that the number's next owner, whose reset starts with an
+ * acquire load of the kind, comes after this look; one whose kind another
+ * thread changed meanwhile is not blank after all. */
+static inline int fdt_nothing_to_forget(int fd, struct fd_entry *e)
+{
+    if (!fdt_touched(fd))
+        return 1;
+    if (!fdt_entry_blank(e))
+        return 0;
+    uint8_t unknown = FK_UNKNOWN;
+    return atomic_compare_exchange_strong_explicit(&e->kind, &unknown, (uint8_t)FK_UNKNOWN, memory_order_release,
+                                                   memory_order_relaxed);
 }
 
 /* The next fd after fd whose entry may hold state, or -1: visits every

@@ -15,9 +15,9 @@ int hook_close(int fd)
 {
     /* an fd linger recorded nothing for (a file it never looked at): the
      * real close alone */
-    const struct fd_entry *e = fdt_get(fd);
+    struct fd_entry *e = fdt_get(fd);
     int rc;
-    if ((!e || !fdt_entry_blank(e)) && policy_close(fd, &rc))
+    if ((!e || !fdt_nothing_to_forget(fd, e)) && policy_close(fd, &rc))
         return rc;
     return real_close(fd);
 }
