@@ -101,24 +101,38 @@ static inline const struct usual32 *usual_line_at(enum usual_line i)
     return u + i;
 }
 
+#ifdef __SSE2__
+/* 0xff in each of the 16 bytes at a that is its template's byte (want and
+ * lower as in usual16), 0 in the others. */
+static inline __attribute__((always_inline)) __m128i usual_same16(const unsigned char *a, const unsigned char *want,
+                                                                 const unsigned char *lower)
+{
+    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a), _mm_load_si128((const __m128i *)(const void *)lower));
+    return _mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)want));
+}
+#else
+/* True when each of the n bytes at a is its template's byte (want and
+ * lower as in usual16). */
+static inline int usual_same(const unsigned char *a, const unsigned char *want, const unsigned char *lower, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++)
+        if ((a[k] | lower[k]) != want[k])
+            return 0;
+    return 1;
+}
+#endif
+
 /* True when the 32 bytes at a end with usual line i (SSE2 or plain C: the
- * AVX2 way has its own, in scan_fast.c). */
+ * AVX2 way has its own, in scan_ways.h). */
 static inline __attribute__((always_inline)) int usual_line_sse2(const unsigned char *a, enum usual_line i)
 {
 #ifdef __SSE2__
     const struct usual32 *const u = usual_line_at(i);
-    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
-                                   _mm_load_si128((const __m128i *)(const void *)u->lower));
-    const __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(a + 16)),
-                                   _mm_load_si128((const __m128i *)(const void *)(u->lower + 16)));
-    const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)u->want)),
-                                       _mm_cmpeq_epi8(y, _mm_load_si128((const __m128i *)(const void *)(u->want + 16))));
+    const __m128i same = _mm_and_si128(usual_same16(a, u->want, u->lower),
+                                       usual_same16(a + 16, u->want + 16, u->lower + 16));
     return _mm_movemask_epi8(same) == 0xffff;
 #else
-    for (unsigned k = 0; k < 32; k++)
-        if ((a[k] | usual_lines[i].lower[k]) != usual_lines[i].want[k])
-            return 0;
-    return 1;
+    return usual_same(a, usual_lines[i].want, usual_lines[i].lower, 32);
 #endif
 }
 
@@ -138,18 +152,11 @@ static inline __attribute__((always_inline)) int usual_pair(const unsigned char 
 {
 #ifdef __SSE2__
     const struct usual16 *const usual = usual_table();
-    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
-                                   _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
-    const __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)b),
-                                   _mm_load_si128((const __m128i *)(const void *)usual[j].lower));
-    const __m128i same = _mm_and_si128(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)usual[i].want)),
-                                       _mm_cmpeq_epi8(y, _mm_load_si128((const __m128i *)(const void *)usual[j].want)));
+    const __m128i same = _mm_and_si128(usual_same16(a, usual[i].want, usual[i].lower),
+                                       usual_same16(b, usual[j].want, usual[j].lower));
     return _mm_movemask_epi8(same) == 0xffff;
 #else
-    for (unsigned k = 0; k < 16; k++)
-        if ((a[k] | usual[i].lower[k]) != usual[i].want[k] || (b[k] | usual[j].lower[k]) != usual[j].want[k])
-            return 0;
-    return 1;
+    return usual_same(a, usual[i].want, usual[i].lower, 16) && usual_same(b, usual[j].want, usual[j].lower, 16);
 #endif
 }
 
@@ -158,14 +165,9 @@ static inline __attribute__((always_inline)) int usual_one(const unsigned char *
 {
 #ifdef __SSE2__
     const struct usual16 *const usual = usual_table();
-    const __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)a),
-                                   _mm_load_si128((const __m128i *)(const void *)usual[i].lower));
-    return _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)usual[i].want))) == 0xffff;
+    return _mm_movemask_epi8(usual_same16(a, usual[i].want, usual[i].lower)) == 0xffff;
 #else
-    for (unsigned k = 0; k < 16; k++)
-        if ((a[k] | usual[i].lower[k]) != usual[i].want[k])
-            return 0;
-    return 1;
+    return usual_same(a, usual[i].want, usual[i].lower, 16);
 #endif
 }
 
