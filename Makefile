@@ -191,7 +191,7 @@ FUZZ_COVERAGE   := -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp
 # The scanner, built once for both targets: fuzz_scan (the scanner against
 # itself fed in every way) and fuzz_scan_diff (the fast path against the
 # reference machine).
-$(FUZZ_DIR)/scan.a: $(SCAN_SRCS) $(wildcard shim/scan*.h) shim/cpu_way.h
+$(FUZZ_DIR)/scan.a: $(SCAN_SRCS) $(wildcard shim/scan*.h) shim/cpu_way.h shim/pages.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan_ref.c -o $(FUZZ_DIR)/scan_ref.o
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c shim/scan_fast.c -o $(FUZZ_DIR)/scan_fast.o
@@ -204,7 +204,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_rng.h tests/fuzz/fuzz_sc
 # The request scanners, built once for their two targets: fuzz_req (every
 # scanner against itself fed in every way) and fuzz_req_diff (the HTTP fast
 # path against the byte machine).
-$(FUZZ_DIR)/req_%.o: shim/req_%.c shim/reqscan.h shim/req_http.h shim/req_whole.h shim/cpu_way.h
+$(FUZZ_DIR)/req_%.o: shim/req_%.c shim/reqscan.h shim/req_http.h shim/req_whole.h shim/cpu_way.h shim/pages.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COVERAGE) -c $< -o $@
 

@@ -40,7 +40,7 @@ static enum fact fact(int yes)
 }
 
 /* The facts entry e (held by this call) gives. */
-static void note_entry(struct close_facts *f, const struct fd_entry *e)
+static LINGER_HOT void note_entry(struct close_facts *f, const struct fd_entry *e)
 {
     uint32_t wm = fdt_writer_gen(e);
     f->flags = fdt_flags(e);
@@ -92,7 +92,7 @@ static void find_out(enum close_verdict q, int fd, const struct fd_entry *e, str
 
 /* decide_close's verdict for fd (entry e, held: f->hold is known), each
  * fact it asks for found out in turn. */
-static enum close_verdict verdict(int fd, const struct fd_entry *e, struct close_facts *f)
+static LINGER_HOT enum close_verdict verdict(int fd, const struct fd_entry *e, struct close_facts *f)
 {
     enum close_verdict v = decide_close(f);
     for (int i = 0; decide_asks(v) && v != ASK_HOLD && i < MAX_QUESTIONS; i++) {
@@ -126,7 +126,7 @@ static void forget_epoll_sets(int fd, const struct fd_entry *e)
  * socket is untouched) or PEER_GONE. recheck: fd may be closed and its
  * number reused by another thread meanwhile, so the copy is checked to be
  * the same socket. */
-static int lingering_copy(int fd, const struct fd_entry *e, int recheck)
+static LINGER_WARM int lingering_copy(int fd, const struct fd_entry *e, int recheck)
 {
     unsigned flags = fdt_flags(e);
     if (flags & FE_EPOLL_LOST)
@@ -276,7 +276,7 @@ enum { DECIDE_PLAIN = 0, DECIDE_BUSY = -1 };
  * for a plain close (the caller forgets fd); DECIDE_BUSY when another
  * thread is deciding this socket (the exit path) or holds its ring (the
  * caller closes and leaves the entry). */
-static int decide(int fd, struct fd_entry *e, int close_app)
+static LINGER_HOT int decide(int fd, struct fd_entry *e, int close_app)
 {
     struct close_facts f = { .event = CE_CLOSE, .mode = cfg.mode };
     if (decide_close(&f) != ASK_HOLD)
@@ -319,7 +319,7 @@ static int is_own(int fd, struct fd_entry *e, enum fd_kind k)
     return (k == FK_LINGERING || k == FK_CLOSING || k == FK_SHIM) && fdt_same_file(fd, e);
 }
 
-int policy_close(int fd, int *rc)
+LINGER_HOT int policy_close(int fd, int *rc)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -354,7 +354,7 @@ int policy_close(int fd, int *rc)
     return handled;
 }
 
-void policy_before_implicit_close(int fd, enum stdio_output stdio)
+LINGER_WARM void policy_before_implicit_close(int fd, enum stdio_output stdio)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || owner_borrowed_memory())
@@ -385,7 +385,7 @@ void policy_before_implicit_close(int fd, enum stdio_output stdio)
     errno = saved;
 }
 
-int policy_close_range(unsigned first, unsigned last, int flags)
+LINGER_WARM int policy_close_range(unsigned first, unsigned last, int flags)
 {
     if ((flags & CLOSE_RANGE_CLOEXEC) /* linger's fds are close-on-exec already */
         || owner_borrowed_memory())
@@ -429,7 +429,7 @@ static struct fd_entry *tracked_entry(int fd, struct fd_entry *e)
     return k == FK_TRACKED ? e : NULL;
 }
 
-int policy_shutdown_how(int fd, int how)
+LINGER_WARM int policy_shutdown_how(int fd, int how)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -472,7 +472,7 @@ static void snapshot(const struct fd_entry *e, struct fd_entry *snap)
 }
 
 
-int policy_linger_at_exit(int fd, int alone)
+LINGER_WARM int policy_linger_at_exit(int fd, int alone)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)

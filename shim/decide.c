@@ -5,6 +5,7 @@
 #include <sys/socket.h> /* SHUT_* */
 
 #include "fdtable.h" /* FE_* */
+#include "pages.h"
 
 /* True when a yes/no fact is known to be yes. */
 static int yes(enum fact f)
@@ -104,7 +105,7 @@ static enum close_verdict event_rules(const struct close_facts *f)
     return CLOSE_LINGER;
 }
 
-enum close_verdict decide_close(const struct close_facts *f)
+LINGER_HOT enum close_verdict decide_close(const struct close_facts *f)
 {
     /* before the entry is claimed */
     if (f->mode == MODE_OFF)

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "owner.h"
 #include "ownfd.h"
+#include "pages.h"
 #include "real.h"
 #include "stats.h"
 
@@ -39,7 +40,7 @@ static _Atomic unsigned long start_owner;
 
 _Atomic int drainer_start_wanted;
 
-int drainer_accepting(void)
+LINGER_WARM int drainer_accepting(void)
 {
     return atomic_load_explicit(&running, memory_order_acquire);
 }
@@ -226,7 +227,7 @@ void drainer_after_fork_parent(void)
     pthread_mutex_unlock(start_lock());
 }
 
-void drainer_after_fork_child(void)
+LINGER_HOT void drainer_after_fork_child(void)
 {
     for (int fd = fdt_next_own(-1); fd >= 0; fd = fdt_next_own(fd)) {
         enum fd_kind k = fdt_kind(&fdt[fd]);

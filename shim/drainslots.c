@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
+#include "pages.h"
+
 int slots_init(struct drain_slots *d, int32_t capacity)
 {
     slots_drop(d);
@@ -16,7 +18,7 @@ int slots_init(struct drain_slots *d, int32_t capacity)
     return 0;
 }
 
-void slots_drop(struct drain_slots *d)
+LINGER_HOT void slots_drop(struct drain_slots *d)
 {
     if (d->slot)
         munmap(d->slot, (size_t)d->capacity * sizeof *d->slot);

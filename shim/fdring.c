@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "pages.h"
+
 /* ---- rings ----
  *
  * A ring changes (a number joins or leaves, an alias takes the lead, a
@@ -52,7 +54,7 @@ static void ring_unlock(uint64_t ino)
     atomic_store_explicit(ring_lock_of(ino), 0, memory_order_release);
 }
 
-void fdt_ring_locks_reset(void)
+LINGER_HOT void fdt_ring_locks_reset(void)
 {
     for (int i = 0; i < RING_LOCKS; i++) /* stored only if held: an untouched page is not copied */
         if (atomic_load_explicit(&ring_locks[i], memory_order_relaxed))
@@ -150,7 +152,7 @@ static int stale_member_registered(int fd, uint64_t ino)
  * is the leader seen (-1: none), *pred the member whose link names fd (fd
  * when it is alone). A member closed unseen whose number was in an epoll
  * set leaves that registration behind: the ring is marked FE_EPOLL_LOST. */
-static int ring_prune(int fd, uint64_t ino, int *leader, int *pred)
+static LINGER_WARM int ring_prune(int fd, uint64_t ino, int *leader, int *pred)
 {
     int others = 0, prev = fd, lost = 0;
     *leader = is_leader_kind(fdt_kind(&fdt[fd])) ? fd : -1;
@@ -212,7 +214,7 @@ static void link_after(int oldfd, struct fd_entry *src, int newfd, struct fd_ent
     set_link(src, LINK_LOST);
 }
 
-void fdt_ring_join(int oldfd, int newfd)
+LINGER_WARM void fdt_ring_join(int oldfd, int newfd)
 {
     struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
     if (!src || !dst)
@@ -234,7 +236,7 @@ void fdt_ring_join(int oldfd, int newfd)
         ring_unlock(ino);
 }
 
-struct fd_entry *fdt_ring_leader(int fd)
+LINGER_WARM struct fd_entry *fdt_ring_leader(int fd)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -312,7 +314,7 @@ static int drop_keeping_link(struct fd_entry *e, enum fd_kind held)
     return 1;
 }
 
-int fdt_ring_leave(int fd, enum fd_kind held)
+LINGER_HOT int fdt_ring_leave(int fd, enum fd_kind held)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || (!link_of(e) && held != FK_ALIAS))

@@ -43,7 +43,7 @@ int fdt_init(void)
 }
 
 /* Clears what an entry says about its socket, but for its kind and link. */
-void fdt_clear_state(struct fd_entry *e)
+LINGER_WARM void fdt_clear_state(struct fd_entry *e)
 {
     e->origin = FO_UNSEEN;
     __atomic_store_n(&e->listener, 0, __ATOMIC_RELAXED);
@@ -61,7 +61,7 @@ void fdt_clear_state(struct fd_entry *e)
  * this after everything the previous owner of the number did to the entry
  * (its last act was a release store of kind: here, or the drainer's CAS);
  * the kernel already orders the two lives through close and reuse. */
-void fdt_reset_entry(struct fd_entry *e)
+LINGER_HOT void fdt_reset_entry(struct fd_entry *e)
 {
     (void)atomic_load_explicit(&e->kind, memory_order_acquire);
     fdt_clear_state(e);
@@ -69,7 +69,7 @@ void fdt_reset_entry(struct fd_entry *e)
     fdt_set_kind(e, FK_UNKNOWN);
 }
 
-void fdt_forget(int fd)
+LINGER_HOT void fdt_forget(int fd)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -118,7 +118,7 @@ void fdt_note_fork(void)
     atomic_fetch_add_explicit(&fork_fresh->forks, 1, memory_order_relaxed);
 }
 
-void fdt_new_generation(void)
+LINGER_HOT void fdt_new_generation(void)
 {
     fdt_gen++;
     if (fdt_fork_count()) /* already 0 on a wiped page (owner.h): no store, no copy */
@@ -216,7 +216,7 @@ static int stat_is_socket_of(int rc, const struct stat *st, const struct fd_entr
     return rc == 0 && S_ISSOCK(st->st_mode) && (uint64_t)st->st_ino == __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
 }
 
-int fdt_same_socket(int fd, const struct fd_entry *e)
+LINGER_WARM int fdt_same_socket(int fd, const struct fd_entry *e)
 {
     struct stat st;
     int saved = errno;
@@ -225,7 +225,7 @@ int fdt_same_socket(int fd, const struct fd_entry *e)
     return same;
 }
 
-int fdt_same_socket_raw(int fd, const struct fd_entry *e)
+LINGER_HOT int fdt_same_socket_raw(int fd, const struct fd_entry *e)
 {
     struct stat st;
     int saved = errno;
@@ -253,7 +253,7 @@ void fdt_pause(int i)
     }
 }
 
-enum fd_kind fdt_settle(struct fd_entry *e)
+LINGER_HOT enum fd_kind fdt_settle(struct fd_entry *e)
 {
     enum fd_kind k;
     for (int i = 0; (k = fdt_kind(e)) == FK_DECIDING && i < FDT_PAUSES; i++)

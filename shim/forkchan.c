@@ -231,12 +231,12 @@ void forkchan_on_accept(void)
 
 /* ---- the child's side ---- */
 
-int forkchan_inherited(void)
+LINGER_HOT int forkchan_inherited(void)
 {
     return atomic_load_explicit(&up_ok, memory_order_relaxed);
 }
 
-int forkchan_parent_draining(void)
+LINGER_WARM int forkchan_parent_draining(void)
 {
     if (!forkchan_inherited())
         return 0;
@@ -259,7 +259,7 @@ static int transient(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ENOMEM || err == ETOOMANYREFS;
 }
 
-int forkchan_send(int fd, unsigned flags, unsigned origin, uint64_t ino, int pending)
+LINGER_HOT int forkchan_send(int fd, unsigned flags, unsigned origin, uint64_t ino, int pending)
 {
     int s = atomic_load(&up_send);
     if (s < 0 || !forkchan_inherited())
@@ -295,7 +295,7 @@ int forkchan_send(int fd, unsigned flags, unsigned origin, uint64_t ino, int pen
 
 /* ---- fork ---- */
 
-void forkchan_after_fork_child(void)
+LINGER_HOT void forkchan_after_fork_child(void)
 {
     close_chan_fd(&mine_recv); /* only while another thread was making it */
     if (atomic_load(&mine_send) >= 0) {
@@ -306,7 +306,7 @@ void forkchan_after_fork_child(void)
     atomic_store(&made, 0);
 }
 
-int forkchan_drainer_starts_early(void)
+LINGER_HOT int forkchan_drainer_starts_early(void)
 {
     return cfg.mode == MODE_ALWAYS || cfg.stats_file;
 }
@@ -318,13 +318,13 @@ static void start_drainer(void)
         drainer_ensure_started();
 }
 
-void forkchan_want_drainer(void)
+LINGER_HOT void forkchan_want_drainer(void)
 {
     if (!forkchan_inherited())
         start_drainer();
 }
 
-void forkchan_want_drainer_to_write(void)
+LINGER_WARM void forkchan_want_drainer_to_write(void)
 {
     if (!forkchan_parent_draining())
         start_drainer();

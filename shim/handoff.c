@@ -39,7 +39,7 @@ static uint64_t lingered_at_exec_handoff;
  * writes). */
 static int stdout_flushed_at_fork, stderr_flushed_at_fork;
 
-void handoff_after_fork_child(void)
+LINGER_HOT void handoff_after_fork_child(void)
 {
     atomic_store(&handed_off, 0);
     lingered_at_exec_handoff = 0; /* the child counts its own, from zero */
@@ -64,7 +64,7 @@ static void note_stdio_socket(FILE *f, int flushed_at_fork)
 /* True when no thread of the app but the exiting one runs (linger's drainer
  * aside): none can be writing to a socket the exit shuts down. Asks
  * /proc/self/stat (num_threads); without it, says no. */
-static int app_alone(void)
+static LINGER_WARM int app_alone(void)
 {
     char buf[1024];
     long fd = raw_syscall(SYS_openat, AT_FDCWD, (long)"/proc/self/stat", O_RDONLY | O_CLOEXEC, 0, 0, 0);
@@ -117,7 +117,7 @@ static void wait_for_drainer(void)
 
 /* The shim-owned copies still lingering (the drainer's, and any made at exit
  * while no drainer thread runs). */
-static int count_lingering(void)
+static LINGER_HOT int count_lingering(void)
 {
     int count = 0;
     for (int fd = fdt_next(-1); fd >= 0; fd = fdt_next(fd))
@@ -182,7 +182,7 @@ __attribute__((noreturn)) static void become_drainer(int at_exec)
         ;
 }
 
-int handoff_claim_exit(void)
+LINGER_HOT int handoff_claim_exit(void)
 {
     /* a vfork child sharing our memory is not us; and only once */
     return owner_is_current() && !atomic_exchange(&handed_off, 1);
@@ -216,7 +216,7 @@ void handoff_before_exec(void)
     restore_errno(saved);
 }
 
-void handoff_at_exit(int flush_stdio)
+LINGER_HOT void handoff_at_exit(int flush_stdio)
 {
     if (!policy_active() || cfg.mode == MODE_OFF || cfg.mode == MODE_OBSERVE)
         return;

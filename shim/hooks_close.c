@@ -7,11 +7,12 @@
 
 #include "holders.h"
 #include "hooks.h"
+#include "pages.h"
 #include "policy.h"
 #include "real.h"
 #include "stdio_out.h"
 
-int hook_close(int fd)
+LINGER_HOT int hook_close(int fd)
 {
     /* an fd linger recorded nothing for (a file it never looked at): the
      * real close alone */
@@ -22,7 +23,7 @@ int hook_close(int fd)
     return real_close(fd);
 }
 
-int hook_shutdown(int fd, int how)
+LINGER_WARM int hook_shutdown(int fd, int how)
 {
     int kernel_how = policy_shutdown_how(fd, how);
     /* an invalid how (-1 among them) comes back as it was, for the kernel */
@@ -33,35 +34,35 @@ int hook_shutdown(int fd, int how)
     return r;
 }
 
-int hook_close_range(unsigned first, unsigned last, int flags)
+LINGER_WARM int hook_close_range(unsigned first, unsigned last, int flags)
 {
     if (!policy_active() || first > last)
         return real_close_range(first, last, flags);
     return policy_close_range(first, last, flags);
 }
 
-EXPORT int close(int fd)
+EXPORT LINGER_HOT int close(int fd)
 {
     return hook_close(fd);
 }
 
-EXPORT int shutdown(int fd, int how)
+EXPORT LINGER_WARM int shutdown(int fd, int how)
 {
     return hook_shutdown(fd, how);
 }
 
-EXPORT int close_range(unsigned first, unsigned last, int flags)
+EXPORT LINGER_WARM int close_range(unsigned first, unsigned last, int flags)
 {
     return hook_close_range(first, last, flags);
 }
 
-static void close_one(int fd, void *unused)
+static LINGER_WARM void close_one(int fd, void *unused)
 {
     (void)unused;
     hook_close(fd);
 }
 
-EXPORT void closefrom(int lowfd)
+EXPORT LINGER_WARM void closefrom(int lowfd)
 {
     if (lowfd < 0)
         lowfd = 0;
@@ -79,7 +80,7 @@ EXPORT void closefrom(int lowfd)
  * first, so lingering shuts the socket down after the last byte, then let
  * the real fclose close the fd. A stream that never wrote (a write-only one
  * included) is a plain close of the fd, as far as its writes go. */
-EXPORT int fclose(FILE *f)
+EXPORT LINGER_WARM int fclose(FILE *f)
 {
     if (f && policy_active()) {
         int fd = fileno(f);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "pages.h"
 #include "policy.h"
 #include "real.h"
 
@@ -21,7 +22,7 @@ static int is_open(int fd)
     return open;
 }
 
-int hook_dup2(int oldfd, int newfd)
+LINGER_WARM int hook_dup2(int oldfd, int newfd)
 {
     if (oldfd != newfd && fdt_get(newfd) && is_open(oldfd))
         policy_before_implicit_close(newfd, STDIO_NOTHING);
@@ -54,7 +55,7 @@ EXPORT int dup(int fd)
     return r;
 }
 
-EXPORT int dup2(int oldfd, int newfd)
+EXPORT LINGER_WARM int dup2(int oldfd, int newfd)
 {
     return hook_dup2(oldfd, newfd);
 }

@@ -6,15 +6,16 @@
 
 #include "hooks.h"
 #include "linger.h"
+#include "pages.h"
 #include "real.h"
 
-EXPORT __attribute__((noreturn)) void _exit(int status)
+EXPORT LINGER_HOT __attribute__((noreturn)) void _exit(int status)
 {
     linger_at_exit(0);
     real_exit_now(status);
 }
 
-EXPORT __attribute__((noreturn)) void _Exit(int status)
+EXPORT LINGER_WARM __attribute__((noreturn)) void _Exit(int status)
 {
     linger_at_exit(0);
     real_exit_now(status);

@@ -18,6 +18,7 @@
 
 #include "forkchan.h"
 #include "hooks.h"
+#include "pages.h"
 #include "process.h"
 #include "real.h"
 
@@ -25,7 +26,7 @@
  * while it holds a tracked socket) that its children can hand their
  * lingering sockets to a drainer process (forkchan.h). Its fork handlers
  * (process.c) run inside libc's fork, as without linger. */
-EXPORT pid_t fork(void)
+EXPORT LINGER_HOT pid_t fork(void)
 {
     forkchan_before_fork();
     struct real_fns *r = real_exec_fns();

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "pages.h"
 #include "policy.h"
 #include "real.h"
 
@@ -48,28 +49,28 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags);
         }                                      \
     } while (0)
 
-EXPORT int open(const char *path, int flags, ...)
+EXPORT LINGER_WARM int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
     RETURN_MADE_FDS(1, real_open(path, flags, mode));
 }
 
-EXPORT int open64(const char *path, int flags, ...)
+EXPORT LINGER_WARM int open64(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
     RETURN_MADE_FDS(1, real_open64(path, flags, mode));
 }
 
-EXPORT int openat(int dirfd, const char *path, int flags, ...)
+EXPORT LINGER_WARM int openat(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);
     RETURN_MADE_FDS(1, real_openat(dirfd, path, flags, mode));
 }
 
-EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+EXPORT LINGER_WARM int openat64(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
     MODE_ARG(flags, mode);

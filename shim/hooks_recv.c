@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "pages.h"
 #include "real.h"
 #include "reqwatch.h"
 
@@ -32,24 +33,24 @@ static ssize_t received(struct fd_entry *e, const void *buf, ssize_t r, int flag
 /* The hooks for an fd inside the table that linger may watch (its entry e;
  * fdt exists): the real call, then the scanner's hot path, ending in a
  * tail call. */
-static SLOW_PATH ssize_t read_in_table(int fd, void *buf, size_t n, struct fd_entry *e)
+static LINGER_HOT SLOW_PATH ssize_t read_in_table(int fd, void *buf, size_t n, struct fd_entry *e)
 {
     return reqw_read_entry(e, buf, real.read(fd, buf, n));
 }
 
-static SLOW_PATH ssize_t recv_in_table(int fd, void *buf, size_t n, int flags, struct fd_entry *e)
+static LINGER_WARM SLOW_PATH ssize_t recv_in_table(int fd, void *buf, size_t n, int flags, struct fd_entry *e)
 {
     return received(e, buf, real.recv(fd, buf, n, flags), flags);
 }
 
-ssize_t hook_read(int fd, void *buf, size_t n)
+LINGER_HOT ssize_t hook_read(int fd, void *buf, size_t n)
 {
     if ((unsigned)fd < fdt_size)
         return read_in_table(fd, buf, n, &fdt[fd]);
     return REAL_CALL(read, fd, buf, n);
 }
 
-ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
+LINGER_WARM ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
 {
     ssize_t r = REAL_CALL(readv, fd, iov, cnt);
     if (r > 0 && fdt_get(fd))
@@ -57,14 +58,14 @@ ssize_t hook_readv(int fd, const struct iovec *iov, int cnt)
     return r;
 }
 
-ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
+LINGER_WARM ssize_t hook_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
 {
     ssize_t r = REAL_CALL(recvfrom, fd, buf, n, flags, a, al);
     struct fd_entry *e = fdt_get(fd);
     return e ? received(e, buf, r, flags) : r;
 }
 
-ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags)
+LINGER_WARM ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     ssize_t r = REAL_CALL(recvmsg, fd, msg, flags);
     if (r <= 0 || !fdt_get(fd) || (flags & MSG_PEEK))
@@ -79,21 +80,21 @@ ssize_t hook_recvmsg(int fd, struct msghdr *msg, int flags)
 /* Each hook first asks fdt_passes(): for files, pipes, ttys and outbound
  * sockets it is a tail call to the real function and nothing more. */
 
-EXPORT ssize_t read(int fd, void *buf, size_t n)
+EXPORT LINGER_HOT ssize_t read(int fd, void *buf, size_t n)
 {
     if (__builtin_expect(fdt_passes(fd), 1))
         return real.read(fd, buf, n);
     return hook_read(fd, buf, n);
 }
 
-EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+EXPORT LINGER_WARM ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
     if (fdt_passes(fd))
         return real.readv(fd, iov, cnt);
     return hook_readv(fd, iov, cnt);
 }
 
-EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+EXPORT LINGER_WARM ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     if ((unsigned)fd < fdt_size) {
         struct fd_entry *e = &fdt[fd];
@@ -104,14 +105,14 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
     return REAL_CALL(recv, fd, buf, n, flags);
 }
 
-EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
+EXPORT LINGER_WARM ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
 {
     if (fdt_passes(fd))
         return real.recvfrom(fd, buf, n, flags, a, al);
     return hook_recvfrom(fd, buf, n, flags, a, al);
 }
 
-EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+EXPORT LINGER_WARM ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (fdt_passes(fd))
         return real.recvmsg(fd, msg, flags);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "pages.h"
 #include "policy.h"
 #include "real.h"
 #include "reqwatch.h"
@@ -17,7 +18,7 @@
 
 /* Outside the table (or before it exists) linger tracks nothing: the real
  * call alone, through the safe path while resolution may still be going on. */
-static SLOW_PATH ssize_t send_outside(int fd, const void *buf, size_t n, int flags)
+static LINGER_WARM SLOW_PATH ssize_t send_outside(int fd, const void *buf, size_t n, int flags)
 {
     return REAL_CALL(send, fd, buf, n, flags);
 }
@@ -25,24 +26,24 @@ static SLOW_PATH ssize_t send_outside(int fd, const void *buf, size_t n, int fla
 /* The hooks for an fd inside the table that linger may track (its entry e;
  * fdt exists): the real call, then the scanner's hot path, ending in a tail
  * call. */
-static SLOW_PATH ssize_t send_in_table(int fd, const void *buf, size_t n, int flags, struct fd_entry *e)
+static LINGER_WARM SLOW_PATH ssize_t send_in_table(int fd, const void *buf, size_t n, int flags, struct fd_entry *e)
 {
     return policy_sent_entry(e, buf, real.send(fd, buf, n, flags));
 }
 
-static SLOW_PATH ssize_t write_in_table(int fd, const void *buf, size_t n, struct fd_entry *e)
+static LINGER_HOT SLOW_PATH ssize_t write_in_table(int fd, const void *buf, size_t n, struct fd_entry *e)
 {
     return policy_sent_entry(e, buf, real.write(fd, buf, n));
 }
 
-ssize_t hook_write(int fd, const void *buf, size_t n)
+LINGER_HOT ssize_t hook_write(int fd, const void *buf, size_t n)
 {
     if ((unsigned)fd < fdt_size)
         return write_in_table(fd, buf, n, &fdt[fd]);
     return REAL_CALL(write, fd, buf, n);
 }
 
-ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
+LINGER_WARM ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
 {
     ssize_t r = REAL_CALL(writev, fd, iov, cnt);
     if (r > 0 && fdt_get(fd))
@@ -50,7 +51,7 @@ ssize_t hook_writev(int fd, const struct iovec *iov, int cnt)
     return r;
 }
 
-ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+LINGER_WARM ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
     ssize_t r = REAL_CALL(sendto, fd, buf, n, flags, a, al);
     if (r > 0)
@@ -58,7 +59,7 @@ ssize_t hook_sendto(int fd, const void *buf, size_t n, int flags, const struct s
     return r;
 }
 
-ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
+LINGER_WARM ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     ssize_t r = REAL_CALL(sendmsg, fd, msg, flags);
     if (r > 0 && fdt_get(fd))
@@ -69,21 +70,21 @@ ssize_t hook_sendmsg(int fd, const struct msghdr *msg, int flags)
 /* Each hook first asks fdt_passes(): for files, pipes, ttys and outbound
  * sockets it is a tail call to the real function and nothing more. */
 
-EXPORT ssize_t write(int fd, const void *buf, size_t n)
+EXPORT LINGER_HOT ssize_t write(int fd, const void *buf, size_t n)
 {
     if (__builtin_expect(fdt_passes(fd), 1))
         return real.write(fd, buf, n);
     return hook_write(fd, buf, n);
 }
 
-EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+EXPORT LINGER_WARM ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
     if (fdt_passes(fd))
         return real.writev(fd, iov, cnt);
     return hook_writev(fd, iov, cnt);
 }
 
-EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+EXPORT LINGER_WARM ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     if ((unsigned)fd < fdt_size) {
         struct fd_entry *e = &fdt[fd];
@@ -94,21 +95,21 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
     return send_outside(fd, buf, n, flags);
 }
 
-EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+EXPORT LINGER_WARM ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
     if (fdt_passes(fd))
         return real.sendto(fd, buf, n, flags, a, al);
     return hook_sendto(fd, buf, n, flags, a, al);
 }
 
-EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+EXPORT LINGER_WARM ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (fdt_passes(fd))
         return real.sendmsg(fd, msg, flags);
     return hook_sendmsg(fd, msg, flags);
 }
 
-EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+EXPORT LINGER_WARM ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
     ssize_t r = real_sendfile(out, in, off, n);
     if (r > 0)
@@ -116,7 +117,7 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
     return r;
 }
 
-EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+EXPORT LINGER_WARM ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
     ssize_t r = real_sendfile64(out, in, off, n);
     if (r > 0)
@@ -127,9 +128,9 @@ EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 /* sendmmsg: each message's msg_len says how much of it went out. (glibc
  * declares its flags int, musl unsigned.) */
 #ifdef __GLIBC__
-EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+EXPORT LINGER_WARM int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 #else
-EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, unsigned flags)
+EXPORT LINGER_WARM int sendmmsg(int fd, struct mmsghdr *v, unsigned n, unsigned flags)
 #endif
 {
     if (fdt_passes(fd))
@@ -142,7 +143,7 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, unsigned flags)
 
 /* splice from a pipe into a socket: bytes linger cannot see, like
  * sendfile; from a socket into a pipe: bytes consumed unseen. */
-EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags)
+EXPORT LINGER_WARM ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned flags)
 {
     ssize_t r = real_splice(in, off_in, out, off_out, n, flags);
     if (r > 0) {

@@ -11,9 +11,11 @@
 #include "linger.h"
 #include "log.h"
 #include "ownfd.h"
+#include "pages.h"
 #include "policy.h"
 #include "process.h"
 #include "real.h"
+#include "req_http.h"
 #include "reqwatch.h"
 #include "stats.h"
 
@@ -42,6 +44,11 @@ __attribute__((constructor)) static void linger_load(void)
     log_protect(); /* after ownfd_init: the high range is known */
     process_init();
     policy_init();
+    /* the scanners' ways now, not at the first read or write: a
+     * fork-per-connection server reads no request itself, and each child
+     * would look up the CPU's features anew, on pages of its own */
+    scan_fast_way(-1);
+    req_http_fast_way(-1);
     if (cfg.stats_file) /* the file exists, with zeros, from the start */
         stats_update_file(cfg.stats_file, getpid());
     log_msg(LOG_INFO, "active: mode=%s timeout=%llums time=%llums max_bytes=%llu max_sockets=%llu",
@@ -49,7 +56,7 @@ __attribute__((constructor)) static void linger_load(void)
             (unsigned long long)cfg.max_bytes, (unsigned long long)cfg.max_sockets);
 }
 
-void linger_at_exit(int flush_stdio)
+LINGER_HOT void linger_at_exit(int flush_stdio)
 {
     if (cfg.mode == MODE_OFF || !fdt || !handoff_claim_exit())
         return;

@@ -9,6 +9,7 @@
 
 #include "log_line.h"
 #include "ownfd.h"
+#include "pages.h"
 #include "real.h"
 
 static _Atomic int log_file_fd = -1;
@@ -39,7 +40,7 @@ void log_protect(void)
         ownfd_protect(&log_file_fd);
 }
 
-int log_enabled(enum log_level level)
+LINGER_HOT int log_enabled(enum log_level level)
 {
     return level <= log_level;
 }

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include "pages.h"
 #include "real.h"
 
 #ifndef MADV_WIPEONFORK /* Linux 4.14; older libc headers lack it */
@@ -38,7 +39,7 @@ static pid_t current_pid(void)
     return (pid_t)raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 }
 
-int owner_fresh_wiped(void)
+LINGER_HOT int owner_fresh_wiped(void)
 {
     return mark_wiped;
 }
@@ -60,7 +61,7 @@ void owner_memory_may_be_shared(void)
     atomic_store_explicit(&memory_may_be_shared, 1, memory_order_release);
 }
 
-int owner_is_current(void)
+LINGER_HOT int owner_is_current(void)
 {
     if (unhandled_copy())
         return 0;
@@ -70,7 +71,7 @@ int owner_is_current(void)
     return current_pid() == owner;
 }
 
-int owner_borrowed_memory(void)
+LINGER_HOT int owner_borrowed_memory(void)
 {
     if (unhandled_copy())
         return 1;
@@ -79,7 +80,7 @@ int owner_borrowed_memory(void)
     return current_pid() != owner;
 }
 
-void owner_note_self(void)
+LINGER_HOT void owner_note_self(void)
 {
     /* the pid only when a child may already share our memory (our
      * parent's vfork children made it so): else at the first one */

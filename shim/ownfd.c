@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fdtable.h"
+#include "pages.h"
 #include "real.h"
 
 #define MAX_SLOTS 6 /* drainer epoll and eventfd, log file, fork channel's two ends */
@@ -117,7 +118,7 @@ void ownfd_relocate(int fd)
     }
 }
 
-void ownfd_rename(_Atomic int *from, _Atomic int *to)
+LINGER_HOT void ownfd_rename(_Atomic int *from, _Atomic int *to)
 {
     atomic_store(to, atomic_exchange(from, -1));
     for (int i = 0; i < MAX_SLOTS; i++)

@@ -13,12 +13,13 @@
 #include "forkchan.h"
 #include "fdring.h"
 #include "holders.h"
+#include "pages.h"
 #include "probe.h"
 #include "owner.h"
 #include "reqwatch.h"
 #include "stats.h"
 
-int policy_active(void)
+LINGER_HOT int policy_active(void)
 {
     return fdt_size != 0;
 }
@@ -51,7 +52,7 @@ static int never_lingers(int fd, const struct fd_entry *e)
 
 /* Calls start (one of forkchan.h's ways to start the drainer thread) for
  * fd's socket unless it can never linger. Keeps errno. */
-static void want_drainer(int fd, const struct fd_entry *e, void (*start)(void))
+static LINGER_HOT void want_drainer(int fd, const struct fd_entry *e, void (*start)(void))
 {
     int saved = errno;
     if (!never_lingers(fd, e))
@@ -61,7 +62,7 @@ static void want_drainer(int fd, const struct fd_entry *e, void (*start)(void))
 
 /* Folds the scanner's verdict and position into the entry's flags; 1 when
  * it saw the socket's first response with close semantics. */
-static int note_verdict(struct fd_entry *e)
+static LINGER_HOT int note_verdict(struct fd_entry *e)
 {
     unsigned set = 0, clear = 0;
     int first_close = 0;
@@ -113,7 +114,7 @@ static struct fd_entry *settle_writer(int fd, struct fd_entry *e, enum fd_kind k
  * marks this process as its writer. NULL when fd is not a tracked socket.
  * Keeps errno: only the rare branches make calls that may set it, and
  * they restore it. */
-static struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
+static LINGER_HOT struct fd_entry *tracked_writer(int fd, struct fd_entry *e)
 {
     enum fd_kind k = fdt_kind(e);
     if (k != FK_TRACKED && !(e = settle_writer(fd, e, k)))
@@ -138,21 +139,21 @@ static void note_skippable(struct fd_entry *e)
 /* After the scanner looked at fd's bytes: the skip, the flags, and the
  * drainer started when the first response with close semantics went out
  * (its close will linger: the thread must be up by then). */
-static void after_scan(int fd, struct fd_entry *e)
+static LINGER_HOT void after_scan(int fd, struct fd_entry *e)
 {
     note_skippable(e);
     if (__builtin_expect(note_verdict(e), 0))
         want_drainer(fd, e, forkchan_want_drainer);
 }
 
-ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+LINGER_HOT ssize_t policy_sent_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
     policy_sent_slow(fd, e, buf, (size_t)r);
     return r;
 }
 
 /* tracked_writer keeps errno; the scanner and the flags make no calls. */
-void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
+LINGER_HOT void policy_sent_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
     if ((e = tracked_writer(fd, e)) && !(fdt_flags(e) & FE_BLIND)) {
         fdt_scanner_catch_up(e);
@@ -182,7 +183,7 @@ static void sent_iov_slow(int fd, struct fd_entry *e, const struct iovec *iov, s
     drainer_start_if_wanted();
 }
 
-void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
+LINGER_WARM void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -198,7 +199,7 @@ void policy_sent_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
         sent_iov_slow(fd, e, iov + i, cnt - i, n);
 }
 
-void policy_sent_unseen(int fd, size_t n)
+LINGER_WARM void policy_sent_unseen(int fd, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -230,7 +231,7 @@ int policy_relieve_fd_pressure(int err, unsigned need)
     return freed;
 }
 
-void policy_accepted(int fd, int listener)
+LINGER_WARM void policy_accepted(int fd, int listener)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -257,7 +258,7 @@ void policy_setting_option(int level, int name)
     probe_note_option(level, name);
 }
 
-void policy_connected(int fd)
+LINGER_WARM void policy_connected(int fd)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e)
@@ -266,7 +267,7 @@ void policy_connected(int fd)
     fdt_set_kind(e, FK_IGNORED);
 }
 
-void policy_shutdown(int fd, int how)
+LINGER_WARM void policy_shutdown(int fd, int how)
 {
     struct fd_entry *e = fdt_get(fd);
     if (e && fdt_kind(e) == FK_ALIAS)
@@ -281,7 +282,7 @@ void policy_shutdown(int fd, int how)
     fdt_update_flags(e, set, 0);
 }
 
-void policy_epoll_ctl(int epfd, int op, int fd)
+LINGER_WARM void policy_epoll_ctl(int epfd, int op, int fd)
 {
     if (op == EPOLL_CTL_ADD)
         fdt_epoll_added(fd, epfd);
@@ -289,7 +290,7 @@ void policy_epoll_ctl(int epfd, int op, int fd)
         fdt_epoll_removed(fd, epfd);
 }
 
-void policy_duplicated(int oldfd, int newfd)
+LINGER_WARM void policy_duplicated(int oldfd, int newfd)
 {
     struct fd_entry *src = fdt_get(oldfd), *dst = fdt_get(newfd);
     if (!dst || oldfd == newfd || owner_borrowed_memory())
@@ -310,7 +311,7 @@ void policy_duplicated(int oldfd, int newfd)
     errno = saved;
 }
 
-void policy_sent_via_stdio(int fd, enum stdio_output out)
+LINGER_WARM void policy_sent_via_stdio(int fd, enum stdio_output out)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || out == STDIO_NOTHING)

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pages.h"
 #include "real.h"
 
 /* Set once the app sets SO_LINGER on any socket: from then on each close
@@ -99,17 +100,17 @@ static int app_wants_reset(int fd, const struct fd_entry *e)
     return getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger == 0;
 }
 
-enum peer_state probe_peer(int fd, const struct fd_entry *e)
+LINGER_HOT enum peer_state probe_peer(int fd, const struct fd_entry *e)
 {
     return peek_peer(fd, may_have_rcvlowat(e));
 }
 
-int probe_wants_reset(int fd, const struct fd_entry *e)
+LINGER_HOT int probe_wants_reset(int fd, const struct fd_entry *e)
 {
     return app_wants_reset(fd, e);
 }
 
-int probe_connected(int fd)
+LINGER_WARM int probe_connected(int fd)
 {
     /* getpeername fails once the connection has ended (TCP_CLOSE), and
      * changes nothing */
@@ -118,7 +119,7 @@ int probe_connected(int fd)
     return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
 }
 
-int probe_self_peer(int fd)
+LINGER_WARM int probe_self_peer(int fd)
 {
     struct ucred cred;
     socklen_t len = sizeof cred;

@@ -9,6 +9,7 @@
 #include "forkchan.h"
 #include "handoff.h"
 #include "owner.h"
+#include "pages.h"
 
 void process_memory_may_be_shared(void)
 {
@@ -52,7 +53,7 @@ static void after_fork_parent(void)
  *   5. the fork channel: the parent's channel becomes the child's way to
  *      hand its lingering sockets over (forkchan.h).
  * Not in a drainer process detach.c forks (detach_forking). */
-static void after_fork_child(void)
+static LINGER_HOT void after_fork_child(void)
 {
     if (detach_forking)
         return;

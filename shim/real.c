@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pages.h"
+
 struct real_fns real;
 
 /* 0 = not yet, 1 = resolving (calls meanwhile use raw syscalls), 2 = done. */
 static _Atomic int resolve_state;
 
-long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+LINGER_HOT long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
     long ret;
 #if defined(__x86_64__)
@@ -45,7 +47,7 @@ long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
     return ret;
 }
 
-int raw_poll_now(struct pollfd *fds, unsigned n)
+LINGER_HOT int raw_poll_now(struct pollfd *fds, unsigned n)
 {
     struct timespec zero = { 0, 0 };
     return (int)raw_syscall(SYS_ppoll, (long)fds, (long)n, (long)&zero, 0, 0, 0);
@@ -81,13 +83,13 @@ static inline int resolved(void)
 /* The real function, or NULL while unresolved (the caller uses a syscall). */
 #define REAL(name) (resolved() ? real.name : NULL)
 
-int real_close(int fd)
+LINGER_HOT int real_close(int fd)
 {
     int (*f)(int) = REAL(close);
     return f ? f(fd) : (int)SYS0(SYS_close, A(fd), 0, 0, 0, 0, 0);
 }
 
-int real_shutdown(int fd, int how)
+LINGER_WARM int real_shutdown(int fd, int how)
 {
     int (*f)(int, int) = REAL(shutdown);
     return f ? f(fd, how) : (int)SYS0(SYS_shutdown, A(fd), A(how), 0, 0, 0, 0);
@@ -159,7 +161,7 @@ ssize_t real_sendfile(int out, int in, off_t *off, size_t n)
     return f ? f(out, in, off, n) : SYS0(SYS_sendfile, A(out), A(in), A(off), A(n), 0, 0);
 }
 
-ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n)
+LINGER_WARM ssize_t real_sendfile64(int out, int in, off64_t *off, size_t n)
 {
     ssize_t (*f)(int, int, off64_t *, size_t) = REAL(sendfile64);
     return f ? f(out, in, off, n) : SYS0(SYS_sendfile, A(out), A(in), A(off), A(n), 0, 0);
@@ -214,7 +216,7 @@ int real_dup(int fd)
     return f ? f(fd) : (int)SYS0(SYS_dup, A(fd), 0, 0, 0, 0, 0);
 }
 
-int real_dup2(int fd, int fd2)
+LINGER_WARM int real_dup2(int fd, int fd2)
 {
     int (*f)(int, int) = REAL(dup2);
 #ifdef SYS_dup2
@@ -232,7 +234,7 @@ int real_dup3(int fd, int fd2, int flags)
     return f ? f(fd, fd2, flags) : (int)SYS0(SYS_dup3, A(fd), A(fd2), A(flags), 0, 0, 0);
 }
 
-int real_fcntl(int fd, int cmd, long arg)
+LINGER_WARM int real_fcntl(int fd, int cmd, long arg)
 {
     int (*f)(int, int, ...) = REAL(fcntl);
     return f ? f(fd, cmd, arg) : (int)SYS0(SYS_fcntl, A(fd), A(cmd), arg, 0, 0, 0);
@@ -272,25 +274,25 @@ int real_pipe2(int fds[2], int flags)
     return f ? f(fds, flags) : (int)SYS0(SYS_pipe2, A(fds), A(flags), 0, 0, 0, 0);
 }
 
-int real_open(const char *path, int flags, mode_t mode)
+LINGER_WARM int real_open(const char *path, int flags, mode_t mode)
 {
     int (*f)(const char *, int, ...) = REAL(open);
     return f ? f(path, flags, mode) : (int)SYS0(SYS_openat, AT_FDCWD, A(path), A(flags), A(mode), 0, 0);
 }
 
-int real_open64(const char *path, int flags, mode_t mode)
+LINGER_WARM int real_open64(const char *path, int flags, mode_t mode)
 {
     int (*f)(const char *, int, ...) = REAL(lfs_open);
     return f ? f(path, flags, mode) : (int)SYS0(SYS_openat, AT_FDCWD, A(path), A(flags), A(mode), 0, 0);
 }
 
-int real_openat(int dirfd, const char *path, int flags, mode_t mode)
+LINGER_WARM int real_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
     int (*f)(int, const char *, int, ...) = REAL(openat);
     return f ? f(dirfd, path, flags, mode) : (int)SYS0(SYS_openat, A(dirfd), A(path), A(flags), A(mode), 0, 0);
 }
 
-int real_openat64(int dirfd, const char *path, int flags, mode_t mode)
+LINGER_WARM int real_openat64(int dirfd, const char *path, int flags, mode_t mode)
 {
     int (*f)(int, const char *, int, ...) = REAL(lfs_openat);
     return f ? f(dirfd, path, flags, mode) : (int)SYS0(SYS_openat, A(dirfd), A(path), A(flags), A(mode), 0, 0);
@@ -392,7 +394,7 @@ long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
     return f ? f(nr, a1, a2, a3, a4, a5, a6) : raw_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
-void real_exit_now(int status)
+LINGER_HOT void real_exit_now(int status)
 {
     void (*f)(int) = REAL(exit_now);
     if (f)

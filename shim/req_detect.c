@@ -5,7 +5,9 @@
 
 #include <string.h>
 
-void req_init(struct req_state *s)
+#include "pages.h"
+
+LINGER_HOT void req_init(struct req_state *s)
 {
     memset(s, 0, sizeof *s);
 }
@@ -43,7 +45,7 @@ static enum req_proto detect(unsigned char c)
     return REQ_PROTO_NONE;
 }
 
-void req_feed(struct req_state *s, const void *buf, size_t len)
+LINGER_HOT void req_feed(struct req_state *s, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     if (len == 0 || req_is_stopped(s))
@@ -64,7 +66,7 @@ void req_feed(struct req_state *s, const void *buf, size_t len)
     }
 }
 
-void req_begin(struct req_state *s)
+LINGER_WARM void req_begin(struct req_state *s)
 {
     s->flags = 0;
     s->remaining = 0;
@@ -76,7 +78,7 @@ void req_begin(struct req_state *s)
     s->aux = 0;
 }
 
-void req_head_done(struct req_state *s, uint64_t n, int known)
+LINGER_WARM void req_head_done(struct req_state *s, uint64_t n, int known)
 {
     uint16_t keep = s->flags & (RQ_EXPECT | RQ_UPGRADE);
     if (s->requests < 255)

@@ -14,6 +14,8 @@
 
 #include <string.h>
 
+#include "pages.h"
+
 
 const char *const req_http_names[] = { "", "content-length", "transfer-encoding", "expect", "upgrade" };
 const uint8_t req_http_name_lens[] = { 0, 14, 17, 6, 7 };
@@ -90,7 +92,7 @@ static void start_token(struct req_state *s)
 }
 
 /* Ends one token of a Transfer-Encoding or Expect value. */
-static void end_token(struct req_state *s)
+static LINGER_WARM void end_token(struct req_state *s)
 {
     if (s->match == 0 && !(s->flags & RQ_DIRTY))
         return; /* empty: OWS or commas */
@@ -150,7 +152,7 @@ static void end_value(struct req_state *s)
     s->phase = HP_HEADER_START;
 }
 
-void req_http_end_head(struct req_state *s)
+LINGER_WARM void req_http_end_head(struct req_state *s)
 {
     if (s->flags & RQ_TE) {
         if (!(s->flags & RQ_CHUNKED)) { /* a request's last coding must be chunked */
@@ -399,7 +401,7 @@ static int whole_version(struct req_state *s, const unsigned char *p, size_t n)
     return 1;
 }
 
-void req_http_feed_ref(struct req_state *s, const unsigned char *p, size_t len)
+LINGER_WARM void req_http_feed_ref(struct req_state *s, const unsigned char *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {

@@ -14,6 +14,7 @@
  */
 #include "req_http.h"
 #include "cpu_way.h"
+#include "pages.h"
 
 #include <string.h>
 
@@ -221,7 +222,7 @@ static size_t machine_span(const struct req_state *s, const unsigned char *p, si
 
 #ifdef HAVE_WHOLE_AVX2
 /* whole_head_avx2 out of line, for the heads after the first of a read. */
-static WHOLE_AVX2 __attribute__((noinline)) size_t whole_head_at(struct req_state *s, const unsigned char *p, size_t n)
+static LINGER_WARM WHOLE_AVX2 __attribute__((noinline)) size_t whole_head_at(struct req_state *s, const unsigned char *p, size_t n)
 {
     return whole_head_avx2(s, p, n);
 }
@@ -229,7 +230,7 @@ static WHOLE_AVX2 __attribute__((noinline)) size_t whole_head_at(struct req_stat
 
 /* req_http_feed from p[i] on: line by line (and whole heads at once where
  * a request starts), the rest by the machine. */
-static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsigned char *p, size_t len, size_t i)
+static LINGER_WARM __attribute__((noinline)) void feed_lines(struct req_state *s, const unsigned char *p, size_t len, size_t i)
 {
     while (i < len) {
         size_t n = 0;
@@ -267,7 +268,7 @@ static __attribute__((noinline)) void feed_lines(struct req_state *s, const unsi
 /* req_http_feed of a read that may start with a whole head (the scanner
  * idle): the head at once, what follows it line by line. Its own function
  * (AVX2, the pass inlined): no call to return from in the common case. */
-static WHOLE_AVX2 __attribute__((noinline)) void feed_whole(struct req_state *s, const unsigned char *p, size_t len)
+static LINGER_HOT WHOLE_AVX2 __attribute__((noinline)) void feed_whole(struct req_state *s, const unsigned char *p, size_t len)
 {
     size_t i = whole_head_avx2(s, p, len);
     if (i != len)
@@ -275,7 +276,7 @@ static WHOLE_AVX2 __attribute__((noinline)) void feed_whole(struct req_state *s,
 }
 #endif
 
-void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
+LINGER_HOT void req_http_feed(struct req_state *s, const unsigned char *p, size_t len)
 {
 #ifdef HAVE_WHOLE_AVX2
     /* the common read: one whole head (or more) from its first byte */

@@ -147,7 +147,7 @@ static inline uint64_t framing_name_ends(uint64_t b, uint64_t b_prev)
 
 /* True when the name ending at the ':' at p[c] (a line's first non-tchar)
  * is a framing header's. */
-static int frames_at(const unsigned char *p, size_t c)
+static LINGER_WARM int frames_at(const unsigned char *p, size_t c)
 {
     static const uint8_t lens[] = { 6, 7, 14, 17 };
     for (unsigned j = 0; j < sizeof lens; j++)
@@ -218,7 +218,7 @@ static __attribute__((noinline, cold)) size_t take_head_unless_framing(struct re
 }
 
 /* whole_head_avx2 for a head longer than 64 bytes, word by word. */
-static WHOLE_AVX2 __attribute__((noinline)) size_t whole_words_avx2(struct req_state *s, const unsigned char *p,
+static LINGER_WARM WHOLE_AVX2 __attribute__((noinline)) size_t whole_words_avx2(struct req_state *s, const unsigned char *p,
                                                                    size_t n)
 {
     const unsigned char(*k)[32] = whole_consts();

@@ -8,6 +8,7 @@
 #include "drainer.h"
 #include "fdring.h"
 #include "forkchan.h"
+#include "pages.h"
 
 struct req_entry *rqt;
 
@@ -23,7 +24,7 @@ int reqw_init(void)
     return 0;
 }
 
-void reqw_adopt(int fd)
+LINGER_WARM void reqw_adopt(int fd)
 {
     if (!rqt || (unsigned)fd >= fdt_size)
         return;
@@ -61,7 +62,7 @@ static struct req_entry *watched(int fd, const struct fd_entry *e)
 /* fd's request entry as watched(), started fresh when the socket was
  * accepted here and nothing read it yet (reqw_adopt leaves the rest to the
  * first read); NULL when it is not watched. */
-static struct req_entry *watch(int fd, const struct fd_entry *e)
+static LINGER_HOT struct req_entry *watch(int fd, const struct fd_entry *e)
 {
     struct req_entry *q = watched(fd, e);
     uint64_t ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
@@ -108,7 +109,7 @@ static int bodiless_http(const struct req_state *s)
     return s->proto == REQ_PROTO_HTTP && !(s->flags & RQ_IN_BODY) && !req_is_stopped(s);
 }
 
-int reqw_bodiless_so_far(int fd, const struct fd_entry *e)
+LINGER_HOT int reqw_bodiless_so_far(int fd, const struct fd_entry *e)
 {
     const struct req_entry *q = watched(fd, e);
     return q && q->reader_mark == fdt_writer_mark() && bodiless_http(&q->scan);
@@ -117,7 +118,7 @@ int reqw_bodiless_so_far(int fd, const struct fd_entry *e)
 /* fd's kind when it is not FK_TRACKED already: waits for another
  * thread's close decision, classifies a new fd, stops the scanners an
  * alias's read bypasses. Makes syscalls, but keeps errno. */
-static enum fd_kind settle_reader(int fd, struct fd_entry *e, enum fd_kind k)
+static LINGER_WARM enum fd_kind settle_reader(int fd, struct fd_entry *e, enum fd_kind k)
 {
     int saved = errno;
     if (k == FK_DECIDING) /* another thread decides its close: see how that ends */
@@ -150,7 +151,7 @@ static inline struct req_entry *tracked_reader(int fd, struct fd_entry *e)
 
 /* After the scanner looked: a head that ended notes the response count
  * (to tell later whether a response followed it); what may be skipped. */
-static void after_feed(struct req_entry *q, const struct fd_entry *e)
+static LINGER_HOT void after_feed(struct req_entry *q, const struct fd_entry *e)
 {
     if (q->scan.requests != q->heads) {
         q->heads = q->scan.requests;
@@ -173,7 +174,7 @@ static inline int known_reader(const struct req_entry *q, const struct fd_entry 
 }
 
 /* reqw_read_slow_r in general: finds (or sets up) fd's scanner and feeds it. */
-static __attribute__((noinline)) ssize_t read_any(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+static LINGER_HOT __attribute__((noinline)) ssize_t read_any(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
     struct req_entry *q = tracked_reader(fd, e); /* keeps errno; the scanner makes no calls */
     if (q && !req_is_stopped(&q->scan)) {
@@ -184,7 +185,7 @@ static __attribute__((noinline)) ssize_t read_any(int fd, struct fd_entry *e, co
     return r;
 }
 
-ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
+LINGER_HOT ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
 {
     /* the common read: the next request of a keep-alive HTTP connection
      * this process reads already, nothing counted by the hot path to tell
@@ -198,12 +199,12 @@ ssize_t reqw_read_slow_r(int fd, struct fd_entry *e, const void *buf, ssize_t r)
     return r;
 }
 
-void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
+LINGER_WARM void reqw_read_slow(int fd, struct fd_entry *e, const void *buf, size_t n)
 {
     reqw_read_slow_r(fd, e, buf, (ssize_t)n);
 }
 
-void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
+LINGER_WARM void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || !rqt)
@@ -216,7 +217,7 @@ void reqw_read_iov(int fd, const struct iovec *iov, size_t cnt, size_t n)
     }
 }
 
-void reqw_read_unseen(int fd, size_t n)
+LINGER_WARM void reqw_read_unseen(int fd, size_t n)
 {
     struct fd_entry *e = fdt_get(fd);
     if (!e || !rqt)
@@ -234,7 +235,7 @@ void reqw_read_unseen(int fd, size_t n)
     errno = saved;
 }
 
-int reqw_wants_linger(int fd, const struct fd_entry *e)
+LINGER_HOT int reqw_wants_linger(int fd, const struct fd_entry *e)
 {
     const struct req_entry *q = watched(fd, e);
     if (!q || q->reader_mark != fdt_writer_mark())

@@ -153,4 +153,10 @@ int scan_skip_unseen(struct scan_state *s, uint64_t n);
 /* Human-readable name of a verdict, for logs and tests. */
 const char *scan_verdict_name(enum scan_verdict v);
 
+/* Which way the fast path reads heads: want 0 SSE2 (or plain C), 1 AVX2
+ * when the CPU has it, -1 the CPU's best (decided at the first call when
+ * nobody asked before); returns the way in use (0 or 1). The library asks
+ * at load; tests ask for each way, which must agree. */
+int scan_fast_way(int want);
+
 #endif

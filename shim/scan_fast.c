@@ -20,6 +20,7 @@
  * chosen once. Pure: no syscalls.
  */
 #include "scan_machine.h"
+#include "pages.h"
 #include "scan_pieces.h"
 #include "scan_values.h"
 #include "scan_bits.h"
@@ -88,7 +89,7 @@ static inline size_t first_lf(const unsigned char *p, size_t k, unsigned eol, co
  * a CR inside it makes the reference lose, or its name is longer than a
  * block). Lines longer than SHAPE_SPAN are searched with memchr. The way
  * for any line; scan_lines.h has a quicker one for most. */
-static __attribute__((noinline)) int line_shape(const unsigned char *p, const unsigned char *end, struct shape *sh)
+static LINGER_WARM __attribute__((noinline)) int line_shape(const unsigned char *p, const unsigned char *end, struct shape *sh)
 {
     unsigned shift;
     block16 v = block_at(p, end, &shift);
@@ -138,7 +139,18 @@ static inline void after_other_lines(struct scan_state *s)
 /* Header name lengths that may be one of ours (10, 14, 17), as bits. */
 #define OUR_NAME_LENGTHS ((1u << 10) | (1u << 14) | (1u << 17))
 
+/* Where the build has the AVX2 way, a CPU without it is rare: its SSE2
+ * way's code stays out of the hot pages (pages.h). */
+#ifdef HAVE_AVX2_WAY
+#define SSE2_HOT
+#define SSE2_WARM
+#else
+#define SSE2_HOT LINGER_HOT
+#define SSE2_WARM LINGER_WARM
+#endif
+
 #define LINES_ATTR
+#define WAY_WARM SSE2_WARM
 #define CONSTS CONSTS_SSE2
 #define CONSTS_T struct consts_sse2
 #define CRS_BEFORE(m, n) ((m) & ((1ull << (n)) - 1))
@@ -161,6 +173,7 @@ static inline void after_other_lines(struct scan_state *s)
 
 #ifdef HAVE_AVX2_WAY
 #define LINES_ATTR AVX2
+#define WAY_WARM LINGER_WARM
 #define CONSTS CONSTS_AVX2
 #define CONSTS_T struct consts_avx2
 #define CRS_BEFORE(m, n) _bzhi_u64((m), (n))
@@ -253,7 +266,7 @@ static inline const unsigned char *whole_head(struct scan_state *s, const unsign
 }
 
 /* The fast path from p on, where no whole head was taken at once. */
-static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state *s, const unsigned char *lo,
+static LINGER_HOT __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state *s, const unsigned char *lo,
                                                              const unsigned char *p, const unsigned char *end)
 {
     while (p < end) {
@@ -290,7 +303,7 @@ static __attribute__((noinline)) enum scan_verdict feed_lines(struct scan_state 
 
 /* What scan_feed does with the bytes from p on when they start with a head
  * it did not take at once (p == lo), or come after one it took. */
-static __attribute__((noinline)) enum scan_verdict feed_rest(struct scan_state *s, const unsigned char *lo,
+static LINGER_HOT __attribute__((noinline)) enum scan_verdict feed_rest(struct scan_state *s, const unsigned char *lo,
                                                             const unsigned char *p, const unsigned char *end)
 {
     if (p == lo && (*p == 'H' || *p == 'S' || *p == 's'))
@@ -301,7 +314,7 @@ static __attribute__((noinline)) enum scan_verdict feed_rest(struct scan_state *
 /* scan_feed from the start of a head (SP_START) the feed holds 64 bytes
  * of or more, the CPU's way: at once when it can (quick_*, whole_*). */
 #ifdef HAVE_AVX2_WAY
-static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct scan_state *s, const unsigned char *lo,
+static LINGER_HOT AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct scan_state *s, const unsigned char *lo,
                                                                        const unsigned char *end)
 {
     const unsigned char *p = quick_avx2(s, lo, lo, end);
@@ -311,7 +324,7 @@ static AVX2 __attribute__((noinline)) enum scan_verdict feed_head_avx2(struct sc
 }
 #endif
 
-static __attribute__((noinline)) enum scan_verdict feed_head_sse2(struct scan_state *s, const unsigned char *lo,
+static SSE2_HOT __attribute__((noinline)) enum scan_verdict feed_head_sse2(struct scan_state *s, const unsigned char *lo,
                                                                  const unsigned char *end)
 {
     const unsigned char *p = quick_sse2(s, lo, lo, end);
@@ -333,14 +346,14 @@ static feed_head_fn *feed_head_way_of(int way)
 
 /* The CPU's way, decided at the first call, which feed_head_at then goes to
  * at once. */
-static enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo, const unsigned char *end)
+static LINGER_WARM enum scan_verdict feed_head(struct scan_state *s, const unsigned char *lo, const unsigned char *end)
 {
     feed_head_fn *const way = feed_head_way_of(wide_way());
     __atomic_store_n(&feed_head_at, way, __ATOMIC_RELAXED);
     return way(s, lo, end);
 }
 
-enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
+LINGER_HOT enum scan_verdict scan_feed(struct scan_state *s, const void *buf, size_t len)
 {
     const unsigned char *lo = buf;
     if (__builtin_expect(s->phase == SP_START && len >= 64, 1)) /* a whole head at once: the usual case */

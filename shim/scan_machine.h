@@ -179,9 +179,4 @@ static inline size_t scan_count_body(struct scan_state *s, size_t len)
     return n;
 }
 
-/* Which way the fast path reads heads: want 0 SSE2 (or plain C), 1 AVX2
- * when the CPU has it, -1 the CPU's best (the default); returns the way
- * in use (0 or 1). For tests, which must see both ways agree. */
-int scan_fast_way(int want);
-
 #endif

@@ -10,6 +10,8 @@
  *   WHOLE        the name of scan_whole.h's function of the same way
  *   QUICK, QUICK_LINES, QUICK_OTHER, QUICK_NAME  the names this copy
  *                gives its functions
+ *   WAY_WARM     LINGER_WARM (pages.h) where this way is the one the CPU
+ *                takes, else nothing
  * Not a header to include anywhere else.
  *
  * An "HTTP/1.x NNN" head the feed holds whole, blank line and all, read as
@@ -145,7 +147,7 @@ QUICK_LINES(struct scan_state *s, const unsigned char *p, const unsigned char *l
 
 /* QUICK (below) for any status line but the usual one (the pass reads it
  * too). */
-static LINES_ATTR __attribute__((noinline)) const unsigned char *
+static WAY_WARM LINES_ATTR __attribute__((noinline)) const unsigned char *
 QUICK_OTHER(struct scan_state *s, const unsigned char *p, const unsigned char *lo, const unsigned char *end)
 {
     /* "HTTP/1.x NNN" then SP, CR or LF: x a digit, then in one 32-bit word a
@@ -192,3 +194,4 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 #undef WHOLE
 #undef QUICK
 #undef QUICK_NAME
+#undef WAY_WARM

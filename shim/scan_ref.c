@@ -4,6 +4,7 @@
  * must leave the state this machine leaves. Pure: no syscalls.
  */
 #include "scan_machine.h"
+#include "pages.h"
 
 #include <string.h>
 
@@ -69,7 +70,7 @@ static unsigned decimal_digit_at(uint64_t v, unsigned idx)
 }
 
 /* Ends one token of a Connection or Transfer-Encoding value. */
-static void end_token(struct scan_state *s)
+static LINGER_WARM void end_token(struct scan_state *s)
 {
     if (s->match == 0)
         return;
@@ -394,7 +395,7 @@ void scan_line_byte(struct scan_state *s, unsigned char c)
     }
 }
 
-int scan_skip_unseen(struct scan_state *s, uint64_t n)
+LINGER_WARM int scan_skip_unseen(struct scan_state *s, uint64_t n)
 {
     if (s->phase >= SP_BODY_UNTIL_CLOSE)
         return 1;

@@ -308,7 +308,7 @@ static inline __attribute__((always_inline)) void end_quick_head(struct scan_sta
 
 /* The same for any status, with or without header lines (`lines`):
  * end_quick_head where it applies, else end_whole_head. */
-static __attribute__((noinline)) void end_head_any(struct scan_state *s, uint16_t flags, uint16_t status, uint64_t length,
+static LINGER_WARM __attribute__((noinline)) void end_head_any(struct scan_state *s, uint16_t flags, uint16_t status, uint64_t length,
                                                    int lines)
 {
     if (!lines) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pages.h"
 #include "real.h"
 
 _Atomic uint64_t stats[ST_COUNT];
@@ -217,7 +218,7 @@ void stats_reset(void)
     atomic_store(&file_sealed, 0);
 }
 
-void stats_begin_fork_child(void)
+LINGER_HOT void stats_begin_fork_child(void)
 {
     stats_reset();
     atomic_store(&fork_child, 1);
