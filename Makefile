@@ -24,7 +24,9 @@ CC       := gcc
 BUILD    := build
 comma    := ,
 CFLAGS_COMMON := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC
-SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing
+# -fno-plt: a call into libc goes through its GOT entry, not a PLT stub - one
+# jump less, and a fork child never touches the PLT's page (shim/pages.h)
+SHIM_CFLAGS   := $(CFLAGS_COMMON) -fvisibility=hidden -fno-strict-aliasing -fno-plt
 # shim/exports.map: the one list of the symbols the library exports (the
 # interposed calls), as a version script
 EXPORTS_MAP   := shim/exports.map
