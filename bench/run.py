@@ -393,6 +393,7 @@ def fig_nginx(a):
         shutil.rmtree(tmp, ignore_errors=True)
     fig_nginx_instr(a)
     calls = fig_nginx_syscalls(a)
+    fig_nginx_account(a)
     fig_nginx_predicted(calls, {name: median(rps[name]) for name in rps})
     out()
 
@@ -550,6 +551,78 @@ def fig_nginx_syscalls(a):
     row("2. syscalls per Connection: close request: no shim / shim / native",
         "%.1f / %.1f / %.1f" % (plain, shim, native), "(info)", "-")
     return {"close-plain": plain, "close-shim": shim, "close-native": native}
+
+
+# the system calls fig_nginx_account counts one by one (the rest are summed)
+ACCOUNT_CALLS = ("accept4 recvfrom writev openat newfstatat pread64 close shutdown epoll_ctl epoll_wait newfstat "
+                 "ppoll fcntl ioctl clock_nanosleep read write sendmsg recvmsg futex").split()
+
+
+def perf_counts_threads(pids, events, seconds_of, tmp):
+    """{event: {thread name: count}} that perf stat counts in pids (all
+    their threads) while seconds_of() runs; None where perf cannot."""
+    if not shutil.which("perf"):
+        return None
+    outf = Path(tmp) / "perf.stat"
+    p = subprocess.Popen(["perf", "stat", "--per-thread", "-x,", "-o", outf, "-e", ",".join(events),
+                          "-p", ",".join(map(str, pids))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        result = seconds_of()
+    finally:
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
+    counts = {}
+    for line in outf.read_text().splitlines() if outf.exists() else []:
+        f = line.split(",")
+        if len(f) > 3 and f[0].strip() and f[1].strip() and f[1].strip()[0].isdigit():
+            comm = f[0].strip().rsplit("-", 1)[0]
+            ev = f[3].strip()
+            counts.setdefault(ev, {})
+            counts[ev][comm] = counts[ev].get(comm, 0) + float(f[1])
+    return (counts, result) if counts else None
+
+
+def fig_nginx_account(a):
+    """Figure 2's Connection: close account under wrk's load: per request,
+    each system call, the wake-ups (context switches) of each thread and
+    its CPU, for nginx's own lingering close and for linger's."""
+    secs = 1 if a.quick else 3
+    events = (["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + c for c in ACCOUNT_CALLS]
+              + ["context-switches", "task-clock"])
+    tmp = tempfile.mkdtemp(prefix="linger-bench-acct.")
+    os.chmod(tmp, 0o755)
+    rows = {}
+    try:
+        for name, ka, ling, shim, label in NGINX_VARIANTS:
+            if name not in ("close-native", "close-shim"):
+                continue
+            p, port, d = start_nginx(name, ka, ling, shim, tmp)
+            try:
+                run_wrk(port, 1, 32)  # the drainer thread starts at the first close
+                got = perf_counts_threads(worker_pids(p.pid), events, lambda: run_wrk(port, secs, 32), tmp)
+            finally:
+                stop(p, signal.SIGQUIT, 10)
+            if got is None:
+                out("   (the under-load account needs perf with syscall tracepoints: apt-get install linux-perf)")
+                return
+            rows[name] = (label, got[0], got[1][1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out("   The same, under wrk's load (-c32, %d s, perf stat counting each thread of the 2 workers):" % secs)
+    out("   per request, system calls one by one, wake-ups (context switches) and CPU of each thread.")
+    for name in ("close-native", "close-shim"):
+        label, c, n = rows[name]
+        per = {ev.split("sys_enter_")[1]: sum(v.values()) / n for ev, v in c.items() if "sys_enter_" in ev}
+        total = sum(c.get("raw_syscalls:sys_enter", {}).values()) / n
+        out("   %s: %.2f calls: %s%s" % (label, total, ", ".join(
+            "%s %.2f" % kv for kv in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])) if kv[1] >= 0.01),
+            ", others %.2f" % (total - sum(per.values())) if total - sum(per.values()) >= 0.01 else ""))
+        out("      wake-ups: %s; CPU: %s" % (
+            ", ".join("%s %.3f" % (t, v / n) for t, v in sorted(c.get("context-switches", {}).items())),
+            ", ".join("%s %.1f us" % (t, v * 1e3 / n) for t, v in sorted(c.get("task-clock", {}).items()))))
+    out("   (perf's tracepoints add to the cost of each call: this CPU runs above the rounds' figures)")
 
 
 def fig_nginx_predicted(calls, rps):
