@@ -261,10 +261,10 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench:
 	mkdir -p $@
 
-$(BUILD)/bench/scanbench: bench/scanbench.c $(SCAN_SRCS) $(wildcard shim/scan*.h) | $(BUILD)/bench
+$(BUILD)/bench/scanbench: bench/scanbench.c $(SCAN_SRCS) $(wildcard shim/scan*.h) shim/pages.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/scanbench.c $(SCAN_SRCS)
 
-$(BUILD)/bench/reqbench: bench/reqbench.c $(REQ_SRCS) shim/reqscan.h shim/req_http.h shim/req_whole.h | $(BUILD)/bench
+$(BUILD)/bench/reqbench: bench/reqbench.c $(REQ_SRCS) shim/reqscan.h shim/req_http.h shim/req_whole.h shim/pages.h | $(BUILD)/bench
 	$(CC) $(CFLAGS_COMMON) -fno-strict-aliasing -Ishim -o $@ bench/reqbench.c $(REQ_SRCS)
 
 # static: it measures the supervised path of linger-run (figure "static")

@@ -933,7 +933,7 @@ def fork_child_code_pages(tmp):
 
 
 def fig_fork(a):
-    rounds, reqs = (2, 100) if a.quick else (5, 200)
+    rounds, reqs = (2, 100) if a.quick else (9, 200)
     out("== 6. Fork-per-connection server: build/tests/legacy_server --model fork, Connection: close requests")
     out("   one after another (build/bench/client seq PORT %d), with and without the shim, %d interleaved pairs." % (reqs, rounds))
     tmp = tempfile.mkdtemp(prefix="linger-bench-fork.")
@@ -981,9 +981,13 @@ def fig_fork(a):
         pages, text_pages = fork_child_code_pages(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    touch = run([BIN / "pagetouch", 2000], stdout=subprocess.PIPE, text=True, check=True).stdout.split()
     out("   the shim's code one such child runs (callgrind, from its fork handler on): %d of the %d pages of" % (
         pages, text_pages))
-    out("   .text (each page a fresh child touches first costs it a few microseconds; shim/pages.h)")
+    out("   .text. What a fork child pays the first time it touches a page its parent mapped, here")
+    out("   (build/bench/pagetouch, 2000 children of 64 pages each): %s us to read it, %s to run code" % (
+        touch[1], touch[3]))
+    out("   on it, %s to write it (a copy); see shim/pages.h" % touch[5])
     row("6. fork per connection, time per request shim / no shim", "%.2f (%.0f vs %.0f us)"
         % (median(ratios), median(per[True]), median(per[False])), "<= 1.10, all answered",
         verdict(median(ratios) <= 1.10 and not short[True] and not short[False]))
@@ -1094,7 +1098,7 @@ def main():
         if f not in FIGS:
             sys.exit("bench: unknown figure %s (one of %s)" % (f, ", ".join(FIGS)))
     need = [SHIM, LEGACY] + [BIN / b for b in ("hotpath", "scanbench", "client", "closelat", "drainrate",
-                                                "syscallcost")]
+                                                "syscallcost", "pagetouch")]
     if "static" in figs:
         need += [SUPERVISE, STATIC_LEGACY, BIN / "staticclose"]
     missing = [str(p) for p in need if not p.exists()]
