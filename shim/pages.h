@@ -13,8 +13,9 @@
  * Code counts too. On a virtual machine with shadow page tables, a fresh
  * child's first touch of any page costs it a few microseconds, even a page
  * of code whose entry fork copied. So the functions a request runs through lie
- * together, ahead of the rest of .text (GNU ld lays out the .text.sorted.*
- * sections in the order of their names, as one run):
+ * together, ahead of the rest of .text (GNU ld 2.34 and later lay out the
+ * .text.sorted.* sections in the order of their names, as one run; another
+ * linker leaves them among the rest, which costs pages, nothing else):
  *   LINGER_HOT   what every request of a fork-per-connection child runs:
  *                the fork handlers, the read, write and close hooks, both
  *                scanners' usual way, the close decision, the hand-over,
