@@ -114,7 +114,7 @@ static int has_epoll_registrations(const struct fd_entry *e)
  * last must then close plainly: a lingering copy would keep the app's
  * registration - and its events, with the app's data - alive after the app
  * closed every number. */
-static void ring_mark_epoll_lost(int fd) /* the ring's lock held */
+static LINGER_WARM void ring_mark_epoll_lost(int fd) /* the ring's lock held */
 {
     int cur = fd;
     for (int steps = 0; steps < RING_MAX; steps++) {
@@ -190,7 +190,7 @@ static LINGER_WARM int ring_prune(int fd, uint64_t ino, int *leader, int *pred)
 
 /* Alias e leads from now on (the socket's only number, or its leader went
  * unseen), with no scanner history: blind. */
-static void take_lead(struct fd_entry *e)
+static LINGER_WARM void take_lead(struct fd_entry *e)
 {
     memset(&e->u, 0, sizeof e->u);
     e->skip = 0;

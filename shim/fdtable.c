@@ -243,7 +243,7 @@ int fdt_same_file(int fd, const struct fd_entry *e)
     return same;
 }
 
-void fdt_pause(int i)
+LINGER_WARM void fdt_pause(int i)
 {
     if (i < 16) {
         raw_syscall(SYS_sched_yield, 0, 0, 0, 0, 0, 0);

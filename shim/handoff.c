@@ -51,7 +51,7 @@ LINGER_HOT void handoff_after_fork_child(void)
  * written at all: a write-only stream nobody wrote to is not an answer.
  * flushed_at_fork: in a fork child, what the stream shows as flushed may be
  * the parent's writes. */
-static void note_stdio_socket(FILE *f, int flushed_at_fork)
+static LINGER_WARM void note_stdio_socket(FILE *f, int flushed_at_fork)
 {
     int fd = fileno(f);
     enum stdio_output out = stdio_output(f);
@@ -190,7 +190,7 @@ LINGER_HOT int handoff_claim_exit(void)
 
 /* Starts the detached drainer process for the count sockets lingering now
  * (at exec, else at exit) and logs how that went. */
-static void hand_lingering_to_process(int count, int at_exec)
+static LINGER_WARM void hand_lingering_to_process(int count, int at_exec)
 {
     const char *when = at_exec ? "exec" : "exit";
     int started = detach_spawn();

@@ -80,7 +80,7 @@ void linger_before_exec(void)
     handoff_before_exec();
 }
 
-__attribute__((destructor)) static void linger_unload(void)
+__attribute__((destructor)) static LINGER_HOT void linger_unload(void)
 {
     linger_at_exit(1);
 }

@@ -17,7 +17,7 @@
  * .text.sorted.* sections in the order of their names, as one run; another
  * linker leaves them among the rest, which costs pages, nothing else):
  *   LINGER_HOT   what every request of a fork-per-connection child runs:
- *                the fork handlers, the read, write and close hooks, both
+ *                the child's fork handlers, the read, write and close hooks, both
  *                scanners' usual way, the close decision, the hand-over,
  *                the exit;
  *   LINGER_WARM  the rest of that path, next: the other calls of those

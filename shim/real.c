@@ -137,7 +137,7 @@ ssize_t real_readv(int fd, const struct iovec *iov, int cnt)
     return f ? f(fd, iov, cnt) : SYS0(SYS_readv, A(fd), A(iov), A(cnt), 0, 0, 0);
 }
 
-ssize_t real_recv(int fd, void *buf, size_t n, int flags)
+LINGER_WARM ssize_t real_recv(int fd, void *buf, size_t n, int flags)
 {
     ssize_t (*f)(int, void *, size_t, int) = REAL(recv);
     return f ? f(fd, buf, n, flags) : SYS0(SYS_recvfrom, A(fd), A(buf), A(n), A(flags), 0, 0);
@@ -204,7 +204,7 @@ int real_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
     return f ? f(fd, level, name, v, len) : (int)SYS0(SYS_setsockopt, A(fd), A(level), A(name), A(v), A(len), 0);
 }
 
-int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+LINGER_WARM int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     int (*f)(int, int, int, struct epoll_event *) = REAL(epoll_ctl);
     return f ? f(epfd, op, fd, ev) : (int)SYS0(SYS_epoll_ctl, A(epfd), A(op), A(fd), A(ev), 0, 0);

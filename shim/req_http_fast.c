@@ -129,7 +129,7 @@ static size_t request_line(struct req_state *s, const unsigned char *p, size_t n
 }
 
 /* True when header name p[0..n) is one that frames a request (any case). */
-static int frames_request(const unsigned char *p, size_t n)
+static LINGER_WARM int frames_request(const unsigned char *p, size_t n)
 {
     if (n >= 32 || !((1u << n) & ((1u << 6) | (1u << 7) | (1u << 14) | (1u << 17))))
         return 0; /* not the length of any of them */

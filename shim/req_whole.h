@@ -208,7 +208,7 @@ static inline size_t take_head(struct req_state *s, const unsigned char *p, size
 
 /* take_head, unless a name ending at a ':' flagged in cands (positions in
  * p) is a framing header's (then 0). Out of line: most heads have none. */
-static __attribute__((noinline, cold)) size_t take_head_unless_framing(struct req_state *s, const unsigned char *p,
+static LINGER_WARM __attribute__((noinline, cold)) size_t take_head_unless_framing(struct req_state *s, const unsigned char *p,
                                                                      size_t n, size_t method, size_t first_lf,
                                                                      unsigned odd, size_t blank, uint64_t cands)
 {

@@ -196,14 +196,14 @@ static inline void after_other_lines(struct scan_state *s)
 #endif
 
 /* The quick way (quick_*) where a head starts inside a feed. */
-static __attribute__((noinline)) const unsigned char *quick_any_sse2(struct scan_state *s, const unsigned char *p,
+static SSE2_WARM __attribute__((noinline)) const unsigned char *quick_any_sse2(struct scan_state *s, const unsigned char *p,
                                                                     const unsigned char *lo, const unsigned char *end)
 {
     return quick_sse2(s, p, lo, end);
 }
 
 #ifdef HAVE_AVX2_WAY
-static AVX2 __attribute__((noinline)) const unsigned char *quick_any_avx2(struct scan_state *s, const unsigned char *p,
+static LINGER_WARM AVX2 __attribute__((noinline)) const unsigned char *quick_any_avx2(struct scan_state *s, const unsigned char *p,
                                                                          const unsigned char *lo, const unsigned char *end)
 {
     return quick_avx2(s, p, lo, end);

@@ -7,6 +7,7 @@
  *   CONSTS(k)    declares k, a CONSTS_T: the byte values SPAN compares with
  *   CRS_BEFORE(m, n)  the bits of m below bit n (n < 64)
  *   SHAPE, HEAD  the names this copy gives its functions
+ *   WAY_WARM     as for scan_whole.h
  * Not a header to include anywhere else.
  */
 
@@ -100,7 +101,7 @@ STATUS(struct scan_state *s, const unsigned char *p, const unsigned char *lo, co
  * at once when simple, else this stops after its ':' with the value parser
  * ready. The blank line ends the head. From SP_START, a status line first.
  * Returns where it stopped, with the state the reference has there. */
-static LINES_ATTR const unsigned char *HEAD(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
+static WAY_WARM LINES_ATTR const unsigned char *HEAD(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
                                             const unsigned char *end)
 {
     CONSTS(k);
@@ -160,6 +161,7 @@ static LINES_ATTR const unsigned char *HEAD(struct scan_state *s, const unsigned
 }
 
 #undef LINES_ATTR
+#undef WAY_WARM
 #undef CONSTS
 #undef CONSTS_T
 #undef CRS_BEFORE

@@ -10,8 +10,7 @@
  *   WHOLE        the name of scan_whole.h's function of the same way
  *   QUICK, QUICK_LINES, QUICK_OTHER, QUICK_NAME  the names this copy
  *                gives its functions
- *   WAY_WARM     LINGER_WARM (pages.h) where this way is the one the CPU
- *                takes, else nothing
+ *   WAY_WARM     as for scan_whole.h
  * Not a header to include anywhere else.
  *
  * An "HTTP/1.x NNN" head the feed holds whole, blank line and all, read as
@@ -194,4 +193,3 @@ QUICK(struct scan_state *s, const unsigned char *p, const unsigned char *lo, con
 #undef WHOLE
 #undef QUICK
 #undef QUICK_NAME
-#undef WAY_WARM

@@ -7,6 +7,8 @@
  *                the 64 bytes at q as bit masks (scan_bits.h), k the byte
  *                values it compares with (span_consts())
  *   WHOLE        the name this copy gives its function
+ *   WAY_WARM     LINGER_WARM (pages.h) where this way is the one the CPU
+ *                takes, else nothing (scan_lines.h undefines it)
  * Not a header to include anywhere else. scan_quick.h comes next, and
  * undefines MASKS and WHOLE.
  *
@@ -39,7 +41,7 @@
  * the byte after it; when the feed ends before the blank line, the state
  * at the start of the last line it holds whole, and that line's start; or
  * p, changing nothing. */
-static LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
+static WAY_WARM LINES_ATTR const unsigned char *WHOLE(struct scan_state *s, const unsigned char *p, const unsigned char *lo,
                                              const unsigned char *end)
 {
     const size_t avail = (size_t)(end - p);
