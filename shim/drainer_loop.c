@@ -247,9 +247,10 @@ static void maybe_write_stats(uint32_t now)
  * wake-up cost it 30-40 us of CPU on this VM - while a busy server's
  * sockets (rounds of ROUND_FULL or more) wait a millisecond, a few dozen at
  * a time. Each round that finds nothing doubles the pause, up to
- * TICK_LAST_MS; after that one the drainer blocks again. A socket waits at most a pause to be
- * taken - its bytes wait in its receive queue meanwhile, and it is shut
- * down already - and drainer_release's 50 ms cover the longest pause. */
+ * TICK_LAST_MS; after that one the drainer blocks again. A socket waits at
+ * most a pause to be taken - its bytes wait in its receive queue meanwhile,
+ * and it is shut down already - and drainer_release's 50 ms cover the
+ * longest pause. */
 #define TICK_FIRST_MS 1
 #define TICK_TRICKLE_MS 8
 #define TICK_LAST_MS 32
