@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 BIN = BUILD / "bench"
 SHIM = BUILD / "liblinger.so"
+TOUCHLIB = BIN / "touchlib.so"  # preloaded in the shim's place for the anchors (bench/touchlib.c)
 LEGACY = BUILD / "tests" / "legacy_server"
 STATIC_LEGACY = BUILD / "tests" / "static" / "legacy_server-glibc"
 SUPERVISE = BUILD / "linger-supervise"
@@ -271,8 +272,15 @@ def nginx_site(tmp, name, keepalive, lingering, process):
 
 
 def start_nginx(name, keepalive, lingering, shim, tmp):
+    """nginx for one variant; shim: True (the shim), "inert" (bench/touchlib.c
+    preloaded, doing nothing) or False."""
     d, port = nginx_site(tmp, name, keepalive, lingering, TWO_WORKERS)
-    env = shim_env(LINGER_LOG="info", LINGER_LOG_FILE=d / "linger.log") if shim else clean_env()
+    if shim == "inert":
+        env = clean_env(LD_PRELOAD=str(TOUCHLIB))
+    elif shim:
+        env = shim_env(LINGER_LOG="info", LINGER_LOG_FILE=d / "linger.log")
+    else:
+        env = clean_env()
     p = spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log", "-g", "daemon off;"], env,
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -325,6 +333,8 @@ NGINX_VARIANTS = [
     ("close-shim", False, "off", True, "Connection: close, lingering_close off, shim"),
     ("close-native", False, "always", False, "Connection: close, nginx's lingering_close always, no shim"),
 ]
+# figure 2's anchor: what preloading a library that does nothing costs keep-alive nginx
+INERT_VARIANT = ("ka-inert", True, "on", "inert", "keep-alive, an inert library preloaded")
 
 
 def fig_nginx(a):
@@ -334,7 +344,9 @@ def fig_nginx(a):
     out("   other round; ratio = median over rounds of (B / A) within the round. Shim: LD_PRELOAD into nginx.")
     out("   CPU per request: the nginx workers' own utime + stime (/proc/PID/stat, all threads, the shim's")
     out("   drainer too) over each wrk run, divided by the requests wrk counted in it.")
-    variants = NGINX_VARIANTS
+    out("   Anchor: the same keep-alive nginx with build/bench/touchlib.so preloaded, a library that")
+    out("   does nothing: what loading any library costs, within this machine's noise.")
+    variants = NGINX_VARIANTS + [INERT_VARIANT]
     tmp = tempfile.mkdtemp(prefix="linger-bench-nginx.")
     os.chmod(tmp, 0o755)
     procs = {}
@@ -360,7 +372,7 @@ def fig_nginx(a):
             stop(procs[name][0], signal.SIGQUIT, 10)
         lingered = {}
         for name, _, _, shim, _ in variants:
-            if shim:
+            if shim is True:
                 log = procs[name][2] / "linger.log"
                 txt = log.read_text() if log.exists() else ""
                 lingered[name] = sum(int(x) for x in re.findall(r"exit: lingered=(\d+)", txt))
@@ -407,6 +419,7 @@ def fig_nginx_cpu(variants, cpu):
                                               " ".join("%.2f" % (x * tick_us) for x in cpu[name])))
     comps = [
         ("2. CPU/request, keep-alive: no shim / shim", "ka-plain", "ka-shim", 0.99),
+        ("2. CPU/request, keep-alive: no shim / an inert library (anchor)", "ka-plain", "ka-inert", None),
         ("2. CPU/request, close: nginx lingering_close always / shim", "close-native", "close-shim", 0.95),
         ("2. CPU/request, close: no shim / shim", "close-plain", "close-shim", None),
         ("2. CPU/request, close: no lingering / nginx lingering_close always", "close-plain", "close-native", None),
@@ -932,6 +945,36 @@ def fork_child_code_pages(tmp):
     return len(callgrind_pages(max(children)[1], SHIM.name)), (text[1] + 4095) // 4096
 
 
+def lackey_child_pages(tmp, name, env):
+    """(pages only read, pages written) by one fork-per-connection child:
+    legacy_server --model fork under valgrind's lackey (every load and
+    store), four Connection: close requests; the last child's trace."""
+    d = Path(tmp) / name
+    d.mkdir()
+    p = spawn(["valgrind", "--tool=lackey", "--trace-mem=yes", "--log-file=%s/t.%%p" % d, LEGACY, "--model",
+               "fork", "--port", "0", "--port-file", d / "port"], env, stdout=subprocess.DEVNULL,
+              stderr=subprocess.DEVNULL)
+    try:
+        port = wait_port_file(d / "port", p, 60)
+        run([BIN / "client", "seq", port, 4], stdout=subprocess.DEVNULL, check=True)
+        time.sleep(2)  # the last child's exit, under valgrind
+    finally:
+        stop(p)
+    children = sorted(int(f.name[2:]) for f in d.glob("t.*") if int(f.name[2:]) != p.pid)
+    if not children:
+        raise RuntimeError("no fork child in the lackey run")
+    written = {}
+    with open(d / ("t.%d" % children[-1])) as trace:
+        for line in trace:
+            f = line.split()
+            if len(f) != 2 or f[0] not in ("I", "L", "S", "M"):
+                continue
+            page = int(f[1].split(",")[0], 16) >> 12
+            written[page] = written.get(page, False) or f[0] in ("S", "M")
+    w = sum(written.values())
+    return len(written) - w, w
+
+
 def drainer_process_ns(exclude):
     """{pid: CPU ns so far} of each running linger drainer process (named
     linger-drain, in a session of its own) whose pid is not in exclude."""
@@ -952,23 +995,38 @@ def fig_fork(a):
     rounds, reqs = (2, 100) if a.quick else (9, 200)
     out("== 6. Fork-per-connection server: build/tests/legacy_server --model fork, Connection: close requests")
     out("   one after another (build/bench/client seq PORT %d), with and without the shim, %d interleaved pairs." % (reqs, rounds))
+    tmp = tempfile.mkdtemp(prefix="linger-bench-lackey.")
+    try:
+        shim_pages = lackey_child_pages(tmp, "shim", shim_env())
+        plain_pages = lackey_child_pages(tmp, "plain", clean_env())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    more_read, more_written = (max(0, s - p) for s, p in zip(shim_pages, plain_pages))
+    out("   Pages one child touches (valgrind's lackey, every load and store, from the fork on): read only /")
+    out("   written, %d / %d with the shim, %d / %d without: %d more read, %d more written." % (
+        shim_pages + plain_pages + (more_read, more_written)))
+    out("   Anchor (the floor): the same server with build/bench/touchlib.so preloaded, whose fork handler")
+    out("   does nothing but read %d pages and write %d more in each child, interleaved with the two." % (
+        more_read, more_written))
+    floor_env = clean_env(LD_PRELOAD=str(TOUCHLIB), LINGER_BENCH_TOUCH="%d,%d" % (more_read, more_written))
     tmp = tempfile.mkdtemp(prefix="linger-bench-fork.")
     srvs = {}
     others = set(drainer_process_ns(set()))  # not this server's
     drainer_ns = 0
+    kinds = (False, True, "floor")
     try:
-        for shim in (False, True):
-            pf = Path(tmp) / ("port-%d" % shim)
-            srv = spawn([LEGACY, "--model", "fork", "--port", "0", "--port-file", pf],
-                        shim_env() if shim else clean_env())
+        for shim in kinds:
+            pf = Path(tmp) / ("port-%s" % shim)
+            env = floor_env if shim == "floor" else shim_env() if shim else clean_env()
+            srv = spawn([LEGACY, "--model", "fork", "--port", "0", "--port-file", pf], env)
             srvs[shim] = (srv, wait_port_file(pf, srv))
-        per = {False: [], True: []}
-        short = {False: 0, True: 0}
-        counts = {False: {}, True: {}}
+        per = {k: [] for k in kinds}
+        short = {k: 0 for k in kinds}
+        counts = {k: {} for k in kinds}
         for r in range(rounds):
-            for shim in ((False, True) if r % 2 == 0 else (True, False)):
+            for shim in (kinds if r % 2 == 0 else kinds[::-1]):
                 before = fork_server_counts(srvs[shim][0].pid)
-                dr_before = drainer_process_ns(others) if shim else {}
+                dr_before = drainer_process_ns(others) if shim is True else {}
                 res = run([BIN / "client", "seq", srvs[shim][1], reqs], stdout=subprocess.PIPE,
                                      text=True, check=True).stdout.split()
                 if int(res[1]) != reqs:
@@ -977,7 +1035,7 @@ def fig_fork(a):
                 per[shim].append(float(res[3]) / reqs * 1e6)
                 time.sleep(0.05)  # the last child waited for
                 after = fork_server_counts(srvs[shim][0].pid)
-                if shim:  # the drainer process starts at the server's first fork
+                if shim is True:  # the drainer process starts at the server's first fork
                     drainer_ns += sum(ns - dr_before.get(pid, 0) for pid, ns in drainer_process_ns(others).items())
                 for k in after:
                     counts[shim][k] = counts[shim].get(k, 0) + after[k] - before[k]
@@ -986,8 +1044,11 @@ def fig_fork(a):
             stop(srv)
         shutil.rmtree(tmp, ignore_errors=True)
     ratios = [b / x for x, b in zip(per[False], per[True])]
+    floor_ratios = [b / x for x, b in zip(per[False], per["floor"])]
     out("   no shim: median %.0f us per request (%s)" % (median(per[False]), " ".join("%.0f" % x for x in per[False])))
     out("   shim:    median %.0f us per request (%s)" % (median(per[True]), " ".join("%.0f" % x for x in per[True])))
+    out("   floor:   median %.0f us per request (%s)" % (median(per["floor"]), " ".join("%.0f" % x for x in per["floor"])))
+    out("   floor / no shim: %.2f (median of pairs): the touch of those pages alone" % median(floor_ratios))
     n = rounds * reqs
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
     out("   load-independent, per request (/proc, the server and the children it waited for), no shim / shim:")
@@ -1015,6 +1076,8 @@ def fig_fork(a):
         % (median(ratios), median(per[True]), median(per[False])), "<= 1.10, all answered",
         verdict(median(ratios) <= 1.10 and not short[True] and not short[False]))
     row("6. pages of the shim's code a fork child runs", "%d of %d" % (pages, text_pages), "(info)", "-")
+    row("6. floor: no shim, a child touching %d + %d more pages / no shim" % (more_read, more_written),
+        "%.2f" % median(floor_ratios), "(anchor)", "-" if not short["floor"] else "MISS")
     out()
 
 
