@@ -8,23 +8,30 @@
  *   linger  close() through the shim: the socket lingers
  *   plain   libc's own close (looked up in libc.so.6, past the shim): what
  *           the same close costs without linger (the kernel resets it)
+ *   calls   the floor: the five system calls the shim's lingering close
+ *           makes (fstat, ppoll, fcntl for the copy, shutdown, close), made
+ *           directly through libc, past the shim; the copy is closed after
+ *           the round, untimed
  * After the close the client sends 4 KiB more, then reads the response to
  * its end and closes: the drain of a lingering socket can end only after
  * that, so a close that waited for the drain could not return at all (one
  * thread does both sides).
  *
  * Usage: closelat ROUNDS
- *   prints "linger|plain N RESETS p50_us p99_us max_us", RESETS being the
+ *   prints "linger|plain|calls N RESETS p50_us p99_us max_us", RESETS being the
  *   rounds where the client's later send or read failed (a reset).
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,8 +59,13 @@ int main(int argc, char **argv)
     int rounds = atoi(argv[1]);
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     int (*libc_close)(int) = libc ? (int (*)(int))dlsym(libc, "close") : NULL;
-    if (!libc_close)
-        die("dlsym libc close");
+    int (*libc_fstat)(int, struct stat *) = libc ? (int (*)(int, struct stat *))dlsym(libc, "fstat") : NULL;
+    int (*libc_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const void *)
+        = libc ? (int (*)(struct pollfd *, nfds_t, const struct timespec *, const void *))dlsym(libc, "ppoll") : NULL;
+    int (*libc_fcntl)(int, int, ...) = libc ? (int (*)(int, int, ...))dlsym(libc, "fcntl") : NULL;
+    int (*libc_shutdown)(int, int) = libc ? (int (*)(int, int))dlsym(libc, "shutdown") : NULL;
+    if (!libc_close || !libc_fstat || !libc_ppoll || !libc_fcntl || !libc_shutdown)
+        die("dlsym libc");
 
     struct sockaddr_in sa;
     int l = kit_listen_loopback(&sa, 64);
@@ -62,15 +74,15 @@ int main(int argc, char **argv)
     static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     static char body[4096];
     memset(body, 'b', sizeof body);
-    double *t[2];
-    int n[2] = { 0, 0 }, resets[2] = { 0, 0 };
-    t[0] = calloc((size_t)rounds, sizeof(double));
-    t[1] = calloc((size_t)rounds, sizeof(double));
-    if (!t[0] || !t[1])
-        die("calloc");
+    enum { LINGER, PLAIN, CALLS, WAYS };
+    double *t[WAYS];
+    int n[WAYS] = { 0 }, resets[WAYS] = { 0 };
+    for (int v = 0; v < WAYS; v++)
+        if (!(t[v] = calloc((size_t)rounds, sizeof(double))))
+            die("calloc");
 
-    for (int i = 0; i < 2 * rounds; i++) {
-        int v = i & 1; /* 0: linger, 1: plain */
+    for (int i = 0; i < WAYS * rounds; i++) {
+        int v = i % WAYS;
         int cli = socket(AF_INET, SOCK_STREAM, 0);
         if (cli < 0 || connect(cli, (struct sockaddr *)&sa, sizeof sa) < 0)
             die("connect");
@@ -90,8 +102,23 @@ int main(int argc, char **argv)
         }
         if (send(srv, resp, sizeof resp - 1, 0) != (ssize_t)(sizeof resp - 1))
             die("server send");
+        int copy = -1, rc;
         double t0 = now_s();
-        int rc = v == 0 ? close(srv) : libc_close(srv);
+        if (v == LINGER) {
+            rc = close(srv);
+        } else if (v == PLAIN) {
+            rc = libc_close(srv);
+        } else {
+            struct stat st;
+            struct pollfd pfd = { .fd = srv, .events = POLLIN | POLLRDHUP };
+            struct timespec zero = { 0, 0 };
+            rc = libc_fstat(srv, &st);
+            rc |= libc_ppoll(&pfd, 1, &zero, NULL) < 0;
+            copy = libc_fcntl(srv, F_DUPFD_CLOEXEC, 900);
+            rc |= copy < 0;
+            rc |= libc_shutdown(srv, SHUT_WR);
+            rc |= libc_close(srv);
+        }
         double t1 = now_s();
         if (rc != 0)
             die("close");
@@ -106,9 +133,11 @@ int main(int argc, char **argv)
             reset = 1;
         resets[v] += reset;
         close(cli);
+        if (copy >= 0)
+            libc_close(copy);
     }
-    static const char *name[2] = { "linger", "plain" };
-    for (int v = 0; v < 2; v++) {
+    static const char *name[WAYS] = { "linger", "plain", "calls" };
+    for (int v = 0; v < WAYS; v++) {
         qsort(t[v], (size_t)n[v], sizeof(double), cmp_double);
         printf("%s %d %d %.2f %.2f %.2f\n", name[v], n[v], resets[v], pct(t[v], n[v], 0.50),
                pct(t[v], n[v], 0.99), t[v][n[v] - 1]);
