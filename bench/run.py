@@ -1057,11 +1057,10 @@ def fig_fork(a):
     out("   floor / no shim: %.2f (median of pairs): the touch of those pages alone" % median(floor_ratios))
     n = rounds * reqs
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-    out("   load-independent, per request (/proc, the server and the children it waited for), no shim / shim:")
-    out("   page faults in the server %.1f / %.1f, in each child %.1f / %.1f; CPU %.0f / %.0f us" % (
-        counts[False]["parent_faults"] / n, counts[True]["parent_faults"] / n,
-        counts[False]["child_faults"] / n, counts[True]["child_faults"] / n,
-        counts[False]["ticks"] * tick_us / n, counts[True]["ticks"] * tick_us / n))
+    out("   load-independent, per request (/proc, the server and the children it waited for), no shim / shim /")
+    out("   floor: page faults in the server %.1f / %.1f / %.1f, in each child %.1f / %.1f / %.1f; CPU %.0f / %.0f /"
+        " %.0f us" % tuple([counts[k]["parent_faults"] / n for k in kinds] + [counts[k]["child_faults"] / n for k in kinds]
+                           + [counts[k]["ticks"] * tick_us / n for k in kinds]))
     out("   and the shim's drainer process, which the server never waits for: %.1f us of CPU a request" % (
         drainer_ns / 1e3 / n))
     out("   time ratio shim / no shim: %.2f (median of pairs); each child hands its lingering socket to the" % median(ratios))
