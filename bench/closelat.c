@@ -4,7 +4,7 @@
  * Run it under the shim. Each round, on a fresh loopback connection: the
  * client sends a request head and 4 KiB of body the server never reads (the
  * early-413 case), the server answers "Connection: close", and the server's
- * close() is timed with clock_gettime around it. Rounds alternate:
+ * close() is timed with clock_gettime around it. Rounds take turns:
  *   linger  close() through the shim: the socket lingers
  *   plain   libc's own close (looked up in libc.so.6, past the shim): what
  *           the same close costs without linger (the kernel resets it)
@@ -58,12 +58,14 @@ int main(int argc, char **argv)
     }
     int rounds = atoi(argv[1]);
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-    int (*libc_close)(int) = libc ? (int (*)(int))dlsym(libc, "close") : NULL;
-    int (*libc_fstat)(int, struct stat *) = libc ? (int (*)(int, struct stat *))dlsym(libc, "fstat") : NULL;
+    if (!libc)
+        die("dlopen libc.so.6");
+    int (*libc_close)(int) = (int (*)(int))dlsym(libc, "close");
+    int (*libc_fstat)(int, struct stat *) = (int (*)(int, struct stat *))dlsym(libc, "fstat");
     int (*libc_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const void *)
-        = libc ? (int (*)(struct pollfd *, nfds_t, const struct timespec *, const void *))dlsym(libc, "ppoll") : NULL;
-    int (*libc_fcntl)(int, int, ...) = libc ? (int (*)(int, int, ...))dlsym(libc, "fcntl") : NULL;
-    int (*libc_shutdown)(int, int) = libc ? (int (*)(int, int))dlsym(libc, "shutdown") : NULL;
+        = (int (*)(struct pollfd *, nfds_t, const struct timespec *, const void *))dlsym(libc, "ppoll");
+    int (*libc_fcntl)(int, int, ...) = (int (*)(int, int, ...))dlsym(libc, "fcntl");
+    int (*libc_shutdown)(int, int) = (int (*)(int, int))dlsym(libc, "shutdown");
     if (!libc_close || !libc_fstat || !libc_ppoll || !libc_fcntl || !libc_shutdown)
         die("dlsym libc");
 

@@ -852,12 +852,12 @@ def fig_close(a):
     rounds = 1000 if a.quick else 3000
     out("== 5. close() latency of the app: a socket that lingers vs a plain close")
     out("   build/bench/closelat %d under the shim (LINGER_TIMEOUT=1s): each round a fresh connection whose" % rounds)
-    out("   client left 4 KiB of body unread; close() timed with clock_gettime around it; rounds alternate the")
-    out("   shim's close (lingers) and libc's own close (dlsym in libc.so.6, past the shim: a plain close).")
+    out("   client left 4 KiB of body unread; close() timed with clock_gettime around it; rounds take turns:")
+    out("   the shim's close (lingers), libc's own close (dlsym in libc.so.6, past the shim: a plain close),")
+    out("   and the anchor (the floor): the five system calls the shim's lingering close makes (fstat, ppoll,")
+    out("   fcntl for the copy, shutdown, close), made directly through libc, past the shim.")
     out("   The client keeps sending after the close and closes only after it returns, in the same thread:")
-    out("   a close that waited for the drain could not return. Anchor (the floor), in a third of the rounds:")
-    out("   the five system calls the shim's lingering close makes (fstat, ppoll, fcntl for the copy,")
-    out("   shutdown, close), made directly through libc, past the shim.")
+    out("   a close that waited for the drain could not return.")
     r = run([BIN / "closelat", rounds], env=shim_env(LINGER_TIMEOUT="1s"),
                        stdout=subprocess.PIPE, text=True, check=True)
     res = {}
